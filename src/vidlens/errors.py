@@ -1,0 +1,66 @@
+"""The error hierarchy, and the one table that maps it to CLI exit codes.
+
+Every error vidlens raises on purpose derives from :class:`VidlensError` *and* from the matching
+built-in, so callers can catch either (``except ValueError`` keeps working for bad input). Errors
+carry the path they concern, so a one-line message is enough for a user to act on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VidlensError(Exception):
+    """Root of every error vidlens raises deliberately."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.path = None if path is None else str(path)
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return f"{self.path}: {message}" if self.path else message
+
+
+class InvalidMediaError(VidlensError, ValueError):
+    """The input is not a video we can decode: empty, random bytes, text, an image, audio only..."""
+
+    exit_code = 2
+
+
+class MediaNotFoundError(VidlensError, FileNotFoundError):
+    """The input path does not exist or is not a readable file."""
+
+    exit_code = 2
+
+
+class UsageError(VidlensError, ValueError):
+    """A caller passed an invalid argument (bad time spec, unknown analyzer, bad ratio...)."""
+
+    exit_code = 2
+
+
+class AnalysisInterrupted(VidlensError, KeyboardInterrupt):
+    """Analysis was cancelled (Ctrl-C); the partial timeline has been written."""
+
+    exit_code = 130
+
+
+#: Exit codes documented in the README and the CLI help.
+EXIT_CODES: dict[int, str] = {
+    0: "success (the timeline may still carry warnings, e.g. a truncated file)",
+    1: "unexpected internal error (please report it with `vidlens version --all`)",
+    2: "bad input or usage: missing file, not a video, invalid option",
+    130: "interrupted: partial results were written and marked incomplete",
+}
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Map any exception to the documented exit code."""
+    if isinstance(error, VidlensError):
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    return 1

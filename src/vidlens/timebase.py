@@ -1,0 +1,78 @@
+"""Exact time: frame indices, rational rates, SMPTE timecodes and unit-carrying time arguments.
+
+Times are kept as integer pts with a ``Fraction`` time base inside the media layer; seconds and
+timecodes are derived only for output. User-facing time arguments carry their unit
+(``12.5s``, ``00:01:02.500``, ``300f``) so that ``15`` never silently means frames to one function
+and seconds to another.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import UsageError
+
+
+def timecode(frame: int, fps: Fraction) -> str:
+    """SMPTE ``HH:MM:SS:FF`` of a 0-based frame index (non-drop-frame, nominal rate rounded up).
+
+    Non-drop-frame timecode counts frames at the nominal integer rate (30 for 29.97), which is
+    what editors expect in EDLs for NDF material.
+    """
+    if frame < 0:
+        raise UsageError(f"frame index must be >= 0, got {frame}")
+    nominal = max(1, math.ceil(float(fps) - 1e-9)) if fps else 25
+    ff = frame % nominal
+    total_seconds = frame // nominal
+    hh, rem = divmod(total_seconds, 3600)
+    mm, ss = divmod(rem, 60)
+    return f"{hh:02d}:{mm:02d}:{ss:02d}:{ff:02d}"
+
+
+def clock(seconds: float) -> str:
+    """Human ``HH:MM:SS.mmm`` clock time (for captions and reports)."""
+    millis = max(0, round(seconds * 1000))
+    hh, rem = divmod(millis, 3_600_000)
+    mm, rem = divmod(rem, 60_000)
+    ss, ms = divmod(rem, 1000)
+    return f"{hh:02d}:{mm:02d}:{ss:02d}.{ms:03d}"
+
+
+_SECONDS = re.compile(r"^(?P<v>\d+(?:\.\d+)?)s$")
+_FRAMES = re.compile(r"^(?P<v>\d+)f$")
+_CLOCK = re.compile(r"^(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    """A point in a video given either in frames or in seconds, as the user wrote it."""
+
+    frames: int | None = None
+    seconds: Fraction | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TimeSpec:
+        """Parse ``12.5s``, ``300f`` or ``[HH:]MM:SS[.mmm]``; a bare number is refused (no unit)."""
+        value = text.strip().lower()
+        if m := _FRAMES.match(value):
+            return cls(frames=int(m["v"]))
+        if m := _SECONDS.match(value):
+            return cls(seconds=Fraction(m["v"]))
+        if m := _CLOCK.match(value):
+            seconds = Fraction(int(m["h"] or 0) * 3600 + int(m["m"]) * 60) + Fraction(m["s"])
+            return cls(seconds=seconds)
+        raise UsageError(
+            f"cannot read time {text!r}: give a unit, e.g. '12.5s', '300f' or '00:01:02.500'"
+        )
+
+    def to_seconds(self, fps: Fraction) -> Fraction:
+        if self.seconds is not None:
+            return self.seconds
+        assert self.frames is not None  # one of the two is always set by construction
+        return Fraction(self.frames) / fps if fps else Fraction(0)
+
+    def __str__(self) -> str:
+        return f"{self.frames}f" if self.frames is not None else f"{float(self.seconds or 0):g}s"

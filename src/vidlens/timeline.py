@@ -1,0 +1,140 @@
+"""The timeline: the one result every analysis writes into, and its JSON (schema ``vidlens.timeline/1``).
+
+Every time is given three ways (``frame``, ``time`` in seconds, SMPTE ``timecode``); segments are
+half-open (``end`` is the first frame after). Sections are plain lists of dicts produced by the
+analyzers, so a new analysis adds a key without touching this module. Missing values are ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .timebase import timecode
+
+SCHEMA = "vidlens.timeline/1"
+#: Sections that always exist in a timeline, in output order.
+SECTIONS = ("shots", "labels", "objects", "faces", "text", "events")
+
+
+class FrameClock:
+    """Turns frame indices into ``{"frame", "time", "timecode"}`` using the measured frame times.
+
+    Times come from each decoded frame's pts, so variable frame rate and odd start times are exact;
+    the rate is used only for the timecode's frame field and past the last frame.
+    """
+
+    def __init__(self, times: Sequence[float] | np.ndarray, fps: Fraction) -> None:
+        self.times = np.asarray(times, dtype=np.float64)
+        self.fps = fps
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.times)
+
+    @property
+    def end_time(self) -> float:
+        if not len(self.times):
+            return 0.0
+        return float(self.times[-1] + 1 / self.fps)
+
+    def time(self, frame: int) -> float:
+        if 0 <= frame < len(self.times):
+            return float(self.times[frame])
+        if frame >= len(self.times):
+            return self.end_time + (frame - len(self.times)) / float(self.fps)
+        raise ValueError(f"frame index must be >= 0, got {frame}")
+
+    def moment(self, frame: int) -> dict[str, Any]:
+        return {"frame": int(frame), "time": round(self.time(frame), 6), "timecode": timecode(int(frame), self.fps)}
+
+    def frame_at(self, seconds: float) -> int:
+        """The last frame presented at or before ``seconds``."""
+        return max(0, int(np.searchsorted(self.times, seconds + 1e-9, side="right")) - 1)
+
+
+@dataclass
+class Timeline:
+    """The result of analysing one video. Plain data: it neither draws nor saves anything but JSON."""
+
+    video: dict[str, Any]
+    analysis: dict[str, Any]
+    sections: dict[str, Any] = field(default_factory=dict)
+    schema: str = SCHEMA
+
+    def __getitem__(self, key: str) -> Any:
+        return self.sections.get(key, [])
+
+    @property
+    def shots(self) -> list[dict[str, Any]]:
+        return self.sections.get("shots", [])
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.analysis.get("complete", False))
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.analysis.setdefault("warnings", [])
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schema": self.schema, "video": self.video, "analysis": self.analysis}
+        for name in SECTIONS:
+            out[name] = self.sections.get(name, [])
+        for name, value in self.sections.items():
+            if name not in out:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Timeline:
+        schema = data.get("schema")
+        if schema != SCHEMA:
+            raise ValueError(f"unsupported timeline schema {schema!r}; this vidlens reads {SCHEMA!r}")
+        sections = {k: v for k, v in data.items() if k not in ("schema", "video", "analysis")}
+        return cls(video=data["video"], analysis=data["analysis"], sections=sections, schema=schema)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=_json_default)
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically (temp file + rename) so a crash never leaves half a timeline."""
+        return write_text_atomic(Path(path), self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Timeline:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Fraction):
+        return float(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
