@@ -79,6 +79,7 @@ class DecodeStats:
     bad_packets: int = 0
     empty_packets: int = 0
     repaired_pts: int = 0
+    reordered_pts: int = 0
     end_time: Fraction = Fraction(0)
     declared_end_time: Fraction | None = None
     stopped_early: bool = False
@@ -119,16 +120,15 @@ class DecodeStats:
         if self.bad_packets:
             out.append(f"skipped {self.bad_packets} undecodable video packet(s)")
         if self.audio_bad_packets:
-            out.append(
-                f"audio stream damaged: {self.audio_bad_packets} of {self.audio_packets} packets could not be "
-                "decoded (truncated or corrupt file)"
-            )
+            out.append(f"{self.audio_bad_packets} of {self.audio_packets} audio packets could not be decoded")
         if self.corrupt_frames:
             out.append(f"{self.corrupt_frames} frame(s) were flagged corrupt by the decoder")
         if self.empty_packets:
             out.append(f"{self.empty_packets} empty video packet(s) (repeated-frame markers) carried no new frame")
+        if self.reordered_pts:
+            out.append(f"{self.reordered_pts} frame(s) carried out-of-order timestamps (reordered)")
         if self.repaired_pts:
-            out.append(f"{self.repaired_pts} frame(s) had out-of-order or missing timestamps (repaired)")
+            out.append(f"{self.repaired_pts} frame(s) had missing or duplicate timestamps (repaired)")
         if self.stopped_early:
             out.append("decoding stopped early: " + (self.errors[-1] if self.errors else "reason unknown"))
         return out
@@ -140,6 +140,7 @@ class DecodeStats:
             "bad_packets": self.bad_packets,
             "empty_packets": self.empty_packets,
             "repaired_pts": self.repaired_pts,
+            "reordered_pts": self.reordered_pts,
             "index_exact": self.index_exact,
             "truncated": self.truncated,
             "audio_packets": self.audio_packets,
@@ -367,6 +368,11 @@ class VideoReader:
             window.append(frame)
             heapq.heappush(heap, pts)
             if len(window) > REORDER_WINDOW:
-                yield window.popleft(), heapq.heappop(heap)
+                yield self._pair(window.popleft(), heapq.heappop(heap))
         while window:
-            yield window.popleft(), heapq.heappop(heap)
+            yield self._pair(window.popleft(), heapq.heappop(heap))
+
+    def _pair(self, frame: av.VideoFrame, pts: int) -> tuple[av.VideoFrame, int]:
+        if frame.pts is not None and frame.pts != pts:
+            self.stats.reordered_pts += 1
+        return frame, pts

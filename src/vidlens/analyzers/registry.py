@@ -1,0 +1,38 @@
+"""Names of the analyzers users can ask for, and how to build them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..errors import UsageError
+from .base import Analyzer
+from .keyframes import KeyframesAnalyzer
+from .shots import ShotsAnalyzer
+
+ANALYZERS: dict[str, Callable[[], Analyzer]] = {
+    "shots": ShotsAnalyzer,
+    "keyframes": KeyframesAnalyzer,
+}
+#: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
+DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes")
+
+
+def create_analyzers(names: Sequence[str] | None = None) -> list[Analyzer]:
+    """Instantiate analyzers by name, adding what they depend on and ordering them accordingly."""
+    wanted = list(names) if names else list(DEFAULT_ANALYZERS)
+    unknown = [n for n in wanted if n not in ANALYZERS]
+    if unknown:
+        raise UsageError(f"unknown analyzer(s) {', '.join(unknown)}; available: {', '.join(ANALYZERS)}")
+    built: dict[str, Analyzer] = {}
+
+    def add(name: str) -> None:
+        if name in built:
+            return
+        analyzer = ANALYZERS[name]()
+        for dep in analyzer.after:
+            add(dep)
+        built[name] = analyzer
+
+    for name in wanted:
+        add(name)
+    return list(built.values())

@@ -1,0 +1,208 @@
+"""Decode once, fan frames out to analyzers in batches, and assemble the timeline.
+
+The decode thread decodes every frame, runs each analyzer's sampler, and converts the frame once
+per distinct look (size + pixel format) that some analyzer wants; the main thread feeds batches
+to the analyzers. A failing analyzer is reported in ``analysis.warnings`` and the others go on.
+Ctrl-C stops decoding, finishes the analyzers on what they saw, and returns a timeline marked
+incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .analyzers import Analyzer, AnalyzerContext, FrameBatch, create_analyzers
+from .media import DecodedFrame, Sampler, VideoInfo, VideoReader, probe
+from .media.reader import frame_to_ndarray
+from .timeline import FrameClock, Timeline
+
+log = logging.getLogger(__name__)
+
+#: Called with (frames decoded, expected total or None, seconds elapsed).
+ProgressCallback = Callable[[int, int | None, float], None]
+
+
+@dataclass
+class _Lane:
+    """One analyzer's view of the stream: its sampler, pending batch and timings."""
+
+    analyzer: Analyzer
+    sampler: Sampler
+    frames: list[np.ndarray] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    sampled: int = 0
+    failed: str | None = None
+
+
+def run_pipeline(
+    path: str | Path,
+    analyzers: Sequence[str] | Sequence[Analyzer] | None = None,
+    *,
+    output_dir: Path | None = None,
+    batch_size: int = 16,
+    threads: int = 0,
+    progress: ProgressCallback | None = None,
+    hash_file: bool = True,
+) -> Timeline:
+    """Analyze one video; returns its timeline (``analysis.complete`` is False if it was cut short).
+
+    Raises ``InvalidMediaError`` / ``MediaNotFoundError`` for inputs that are not decodable videos.
+    """
+    started = time.perf_counter()
+    info = probe(path)
+    built = (
+        list(analyzers) if analyzers and not isinstance(analyzers[0], str)  # type: ignore[index]
+        else create_analyzers(analyzers)  # type: ignore[arg-type]
+    )
+    warnings: list[str] = []
+    lanes: list[_Lane] = []
+    for analyzer in built:
+        try:
+            analyzer.start(info)
+            lanes.append(_Lane(analyzer, Sampler(analyzer.needs)))
+        except Exception as error:  # an analyzer that cannot start must not sink the others
+            warnings.append(f"analyzer {analyzer.name} could not start: {error}")
+    reader = VideoReader(path, info=info, threads=threads)
+    times: list[float] = []
+    interrupted = False
+    decode_seconds = [0.0]
+
+    def prepare(frame: DecodedFrame) -> dict[int, np.ndarray]:
+        """Runs in the decode thread: sample and convert once per distinct look."""
+        t0 = time.perf_counter()
+        looks: dict[tuple, np.ndarray] = {}
+        out: dict[int, np.ndarray] = {}
+        for i, lane in enumerate(lanes):
+            if lane.failed or not lane.sampler.wants(frame.index, frame.time, frame.key_frame):
+                continue
+            spec = lane.analyzer.needs
+            if spec.look not in looks:
+                looks[spec.look] = frame_to_ndarray(frame.av_frame, spec, frame.rotation)
+            out[i] = looks[spec.look]
+        decode_seconds[0] += time.perf_counter() - t0
+        return out
+
+    try:
+        for frame in reader.frames(prepare=prepare, prefetch=max(8, 2 * batch_size)):
+            times.append(float(frame.time))
+            for i, array in frame.payload.items():
+                lane = lanes[i]
+                lane.frames.append(array)
+                lane.indices.append(frame.index)
+                lane.times.append(float(frame.time))
+                if len(lane.frames) >= batch_size:
+                    _feed(lane, warnings)
+            if progress is not None and frame.index % 10 == 0:
+                progress(len(times), info.frame_count, time.perf_counter() - started)
+    except KeyboardInterrupt:
+        interrupted = True
+        reader.stop()
+        warnings.append(f"interrupted by the user after {len(times)} frames; results are partial")
+    for lane in lanes:
+        _feed(lane, warnings)
+    if progress is not None:
+        progress(len(times), len(times), time.perf_counter() - started)
+
+    stats = reader.stats
+    warnings = stats.warnings() + warnings
+    clock = FrameClock(times, info.fps)
+    complete = stats.complete and not interrupted
+    context = AnalyzerContext(info=info, clock=clock, output_dir=output_dir, parts={}, complete=complete)
+    stage_seconds: dict[str, float] = {}
+    for lane in lanes:
+        name = lane.analyzer.name
+        if lane.failed:
+            continue
+        t0 = time.perf_counter()
+        try:
+            part = lane.analyzer.finish(context)
+        except Exception as error:
+            log.exception("analyzer %s failed to finish", name)
+            warnings.append(f"analyzer {name} failed: {type(error).__name__}: {error}")
+            continue
+        context.parts[name] = part
+        warnings.extend(f"{name}: {w}" for w in part.warnings)
+        stage_seconds[name] = round(lane.seconds + time.perf_counter() - t0, 4)
+    if not times:
+        warnings.append("no frame could be decoded")
+        complete = False
+
+    sections: dict[str, Any] = {}
+    for part in context.parts.values():
+        sections.update(part.sections)
+    elapsed = time.perf_counter() - started
+    analysis = {
+        "vidlens_version": __version__,
+        "analyzers": {lane.analyzer.name: lane.analyzer.params() for lane in lanes},
+        "elapsed_s": round(elapsed, 3),
+        "complete": complete,
+        "interrupted": interrupted,
+        "warnings": warnings,
+        "stages_s": {"decode_and_convert": round(decode_seconds[0], 4), **stage_seconds},
+        "frames_sampled": {lane.analyzer.name: lane.sampled for lane in lanes},
+        "decode": stats.to_dict(),
+        "speed_fps": round(len(times) / elapsed, 2) if elapsed > 0 else None,
+    }
+    timeline = Timeline(video=_video_facts(info, clock, hash_file), analysis=analysis, sections=sections)
+    return timeline
+
+
+def _feed(lane: _Lane, warnings: list[str]) -> None:
+    if not lane.frames or lane.failed:
+        lane.frames.clear()
+        return
+    batch = FrameBatch(lane.frames, np.asarray(lane.indices, dtype=np.int64), np.asarray(lane.times))
+    lane.frames, lane.indices, lane.times = [], [], []
+    t0 = time.perf_counter()
+    try:
+        lane.analyzer.process(batch)
+        lane.sampled += len(batch)
+    except Exception as error:
+        log.exception("analyzer %s failed", lane.analyzer.name)
+        lane.failed = f"{type(error).__name__}: {error}"
+        warnings.append(f"analyzer {lane.analyzer.name} failed at frame {int(batch.indices[0])}: {lane.failed}")
+    lane.seconds += time.perf_counter() - t0
+
+
+def _video_facts(info: VideoInfo, clock: FrameClock, hash_file: bool) -> dict[str, Any]:
+    width, height = info.display_size
+    return {
+        "path": str(info.path),
+        "sha256": file_sha256(info.path) if hash_file else None,
+        "size_bytes": info.size_bytes,
+        "container": info.container,
+        "codec": info.codec,
+        "width": width,
+        "height": height,
+        "rotation": info.rotation,
+        "fps": round(float(info.fps), 6),
+        "fps_exact": str(info.fps),
+        "nominal_fps": str(info.nominal_rate) if info.nominal_rate else None,
+        "duration": round(clock.end_time, 6),
+        "frame_count": clock.frame_count,
+        "frame_count_source": "counted",
+        "declared_frame_count": info.frame_count,
+        "declared_frame_count_source": info.frame_count_source,
+        "declared_duration": info.duration_s,
+        "has_audio": info.has_audio,
+        "audio_codec": info.audio_codec,
+    }
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,271 @@
+"""The classical shot detector: fast, explainable, and good enough to be the default.
+
+Streaming part (``push``): each frame is signed once (see ``signature``) and compared with a few
+earlier frames kept in a ring buffer; only scalars per frame are kept, so memory stays small on
+long videos. Decision part (``finish``) works on those scalar series:
+
+* **cuts**: the adjacent-frame change (colour histogram + motion-compensated structure) must stand
+  out from its neighbourhood (an adaptive threshold: a multiple of the local median), so pans,
+  zooms and shake, which change every frame a little, do not fire;
+* **flashes**: a spike whose frame before is matched again a few frames later is a flash, not a cut;
+* **dissolves**: over a window of half-width h the two ends differ in structure, while the middle
+  frame is close to their average (``blend_residual``), which a pan or a zoom is not;
+* **fades**: a valley of mean luma that reaches (near) black between two different shots.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..errors import UsageError
+from ..media import FrameSpec
+from .signature import (
+    Signature,
+    Signer,
+    blend_residual,
+    change,
+    compact,
+    compact_distance,
+    histogram_distance,
+    structure_distance,
+)
+from .types import Transition, TransitionKind
+
+#: Half-widths (frames) of the windows tested for dissolves.
+DISSOLVE_HALF_WIDTHS = (3, 5, 8, 12, 16, 20)
+#: Furthest look-back for the flash test (frames).
+FLASH_LOOKBACK = 4
+
+
+@dataclass(frozen=True)
+class ClassicalParams:
+    """Tunable thresholds. Defaults were chosen on generated and real videos, not on one file."""
+
+    cut_min: float = 0.10  # a cut's change score must reach this...
+    cut_ratio: float = 3.0  # ...and stand this many times above the local median
+    cut_sure: float = 0.45  # above this it is a cut whatever the neighbourhood
+    level_window: int = 10  # frames on each side for the local median
+    level_floor: float = 0.02
+    flash_frames: int = 3  # longest flash (frames) that is not a shot
+    flash_match: float = 0.45  # a frame this close (relative to the spike) after it means a flash
+    dissolve_residual: float = 0.32  # blend residual below this looks like a mix of two shots
+    dissolve_change: float = 0.16  # structure change across the window must reach this
+    fade_dark: float = 24.0  # mean luma (0..255) under which a frame counts as dark
+    fade_depth: float = 0.25  # valley must fall below this fraction of the brightness around it
+    min_shot_s: float = 0.2  # shorter shots are merged (the weaker boundary is dropped)
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value < 0:
+                raise UsageError(f"{name} must be >= 0, got {value}")
+        if self.cut_ratio < 1:
+            raise UsageError(f"cut_ratio must be >= 1, got {self.cut_ratio}")
+
+
+class ClassicalDetector:
+    """Default shot detector; needs every frame at 128 pixels wide, RGB."""
+
+    name = "classical"
+    needs = FrameSpec(max_side=128, pixel_format="rgb24")
+
+    def __init__(self, params: ClassicalParams | None = None, fps: float = 25.0) -> None:
+        self.p = params or ClassicalParams()
+        self.fps = fps
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything; the next frame pushed is frame 0 of a new video."""
+        self._signer = Signer()
+        self._ring: deque[Signature] = deque(maxlen=2 * max(DISSOLVE_HALF_WIDTHS) + 1)
+        self._count = 0
+        self._first_index: int | None = None
+        n_h = len(DISSOLVE_HALF_WIDTHS)
+        self._series: dict[str, list[float]] = {
+            "hist": [], "struct": [], "mean": [], "std": [],
+            **{f"skip{k}": [] for k in range(2, FLASH_LOOKBACK + 1)},
+        }
+        self._compact: list[np.ndarray] = []  # ~0.8 kB per frame, for comparisons far apart
+        self._residual = [[] for _ in range(n_h)]  # indexed by the window's middle frame
+        self._change = [[] for _ in range(n_h)]
+
+    def params(self) -> dict:
+        return {"detector": self.name, **asdict(self.p)}
+
+    # -- streaming --------------------------------------------------------------------------------
+
+    def push(self, frames: list[np.ndarray], indices: np.ndarray) -> None:
+        for frame, index in zip(frames, indices):
+            if self._first_index is None:
+                self._first_index = int(index)
+            elif int(index) != self._first_index + self._count:
+                raise UsageError("the classical shot detector needs every frame, in order")
+            self._push_one(frame)
+
+    def _push_one(self, rgb: np.ndarray) -> None:
+        sig = self._signer.sign(rgb)
+        ring, s = self._ring, self._series
+        if ring:
+            prev = ring[-1]
+            s["hist"].append(histogram_distance(prev, sig))
+            s["struct"].append(self._signer.shifted_structure_distance(prev, sig))
+        else:
+            s["hist"].append(0.0)
+            s["struct"].append(0.0)
+        self._compact.append(compact(sig))
+        s["mean"].append(sig.mean)
+        s["std"].append(sig.std)
+        for k in range(2, FLASH_LOOKBACK + 1):
+            s[f"skip{k}"].append(change(ring[-k], sig) if len(ring) >= k else 1.0)
+        ring.append(sig)
+        self._count += 1
+        for j, h in enumerate(DISSOLVE_HALF_WIDTHS):
+            if len(ring) >= 2 * h + 1:
+                a, mid, b = ring[-2 * h - 1], ring[-h - 1], ring[-1]
+                self._residual[j].append(blend_residual(a, mid, b))
+                self._change[j].append(structure_distance(a, b))
+
+    # -- decisions --------------------------------------------------------------------------------
+
+    def finish(self) -> list[Transition]:
+        n = self._count
+        if n < 2:
+            return []
+        s = {k: np.asarray(v, dtype=np.float64) for k, v in self._series.items()}
+        score = 0.5 * s["hist"] + 0.5 * s["struct"]
+        fades = self._fades(s["mean"], s["std"], n)
+        cuts = self._cuts(score, s)
+        dissolves = self._dissolves(score, cuts, n)
+        found = list(fades)
+        for t in cuts + dissolves:
+            if not any(f.start - 2 <= t.frame < f.end + 2 for f in fades):
+                found.append(t)
+        found = self._enforce_min_length(sorted(found, key=lambda t: t.frame))
+        found = self._drop_black_ends(found, s["mean"], s["std"])
+        offset = self._first_index or 0
+        return [Transition(t.kind, t.frame + offset, t.start + offset, t.end + offset, t.confidence) for t in found]
+
+    def _drop_black_ends(self, found: list[Transition], mean: np.ndarray, std: np.ndarray) -> list[Transition]:
+        """A black leader before the first shot, or black after the last, is not a shot of its own."""
+        dark = (mean <= self.p.fade_dark) & (std <= self.p.fade_dark)
+        if found and dark[: found[0].frame].all():
+            found = found[1:]
+        if found and dark[found[-1].frame:].all():
+            found = found[:-1]
+        return found
+
+    def _enforce_min_length(self, found: list[Transition]) -> list[Transition]:
+        """Drop the weaker of two boundaries closer than ``min_shot_s`` (and any at frame 0)."""
+        min_frames = max(1, int(round(self.p.min_shot_s * self.fps)))
+        kept: list[Transition] = []
+        for t in found:
+            if t.frame <= 0:
+                continue
+            if kept and t.frame - kept[-1].frame < min_frames:
+                if t.confidence > kept[-1].confidence:
+                    kept[-1] = t
+                continue
+            kept.append(t)
+        return kept
+
+    def _cuts(self, score: np.ndarray, s: dict[str, np.ndarray]) -> list[Transition]:
+        p, n = self.p, len(score)
+        out: list[Transition] = []
+        for t in np.flatnonzero(score >= p.cut_min):
+            t = int(t)
+            lo, hi = max(1, t - 2), min(n, t + 3)
+            if score[t] < score[lo:hi].max():
+                continue
+            around = np.concatenate([score[max(1, t - p.level_window): max(1, t - 1)],
+                                     score[t + 2: t + 2 + p.level_window]])
+            level = max(float(np.median(around)) if around.size else 0.0, p.level_floor)
+            ratio = score[t] / level
+            if score[t] < p.cut_sure and ratio < p.cut_ratio:
+                continue
+            if self._is_flash(t, score[t], s, n):
+                continue
+            confidence = float(np.clip(0.5 + 0.5 * min(score[t] / p.cut_sure, ratio / (2 * p.cut_ratio)), 0, 1))
+            out.append(Transition(TransitionKind.CUT, t, t, t + 1, round(confidence, 3)))
+        return out
+
+    def _is_flash(self, t: int, spike: float, s: dict[str, np.ndarray], n: int) -> bool:
+        """A spike is a flash when the frame before it reappears within ``flash_frames`` frames,
+        or when frame ``t`` itself matches a frame from just before a short burst (its end)."""
+        p = self.p
+        limit = p.flash_match * spike
+        for k in range(2, min(p.flash_frames + 1, FLASH_LOOKBACK) + 1):
+            later = t - 1 + k  # distance(frame t-1, frame t-1+k) is stored at index t-1+k
+            if later < n and s[f"skip{k}"][later] < limit:
+                return True
+            if s[f"skip{k}"][t] < limit:  # frame t matches frame t-k: the flash is ending here
+                return True
+        return False
+
+    def _dissolves(self, score: np.ndarray, cuts: list[Transition], n: int) -> list[Transition]:
+        p = self.p
+        cut_frames = np.array([c.frame for c in cuts], dtype=np.int64)
+        best = np.zeros(n)
+        best_h = np.zeros(n, dtype=np.int64)
+        for j, h in enumerate(DISSOLVE_HALF_WIDTHS):
+            residual = np.asarray(self._residual[j])
+            change = np.asarray(self._change[j])
+            mids = np.arange(h, h + len(residual))
+            ok = (residual < p.dissolve_residual) & (change >= p.dissolve_change)
+            strength = np.where(ok, change * (1 - residual / p.dissolve_residual), 0.0)
+            better = strength > best[mids]
+            best[mids[better]] = strength[better]
+            best_h[mids[better]] = h
+        out: list[Transition] = []
+        max_h = max(DISSOLVE_HALF_WIDTHS)
+        for m in np.flatnonzero(best > 0):
+            m = int(m)
+            if best[m] < best[max(0, m - max_h): m + max_h + 1].max():
+                continue
+            h = int(best_h[m])
+            if cut_frames.size and np.any((cut_frames > m - h) & (cut_frames <= m + h)):
+                continue
+            if out and m - out[-1].frame <= max_h:
+                continue
+            confidence = float(np.clip(0.5 + best[m], 0, 1))
+            out.append(Transition(TransitionKind.DISSOLVE, m, m - h, m + h + 1, round(confidence, 3)))
+        return out
+
+    def _fades(self, mean: np.ndarray, std: np.ndarray, n: int) -> list[Transition]:
+        """Fades through black: a dark valley of mean luma between two brighter, different shots."""
+        p = self.p
+        dark = (mean <= p.fade_dark) & (std <= p.fade_dark)
+        out: list[Transition] = []
+        t = 0
+        horizon = max(int(round(2 * self.fps)), 10)
+        while t < n:
+            if not dark[t]:
+                t += 1
+                continue
+            a = t
+            while t < n and dark[t]:
+                t += 1
+            b = t  # dark run is [a, b)
+            if a == 0 or b >= n:
+                continue  # fade in from black at the start, or out to black at the end
+            start = a
+            while start > 0 and start > a - horizon and mean[start - 1] > mean[start] + 0.5:
+                start -= 1
+            end = b
+            while end < n - 1 and end < b + horizon and mean[end + 1] > mean[end] + 0.5:
+                end += 1
+            before, after = mean[max(0, start - 1)], mean[min(n - 1, end)]
+            valley = float(mean[a:b].min())
+            if valley > p.fade_depth * min(before, after) and valley > 0.5 * p.fade_dark:
+                continue
+            if not self._differs(max(0, start - 1), min(n - 1, end)):
+                continue  # dip to black and back into the same shot
+            confidence = float(np.clip(0.6 + 0.4 * (1 - valley / max(min(before, after), 1.0)), 0, 1))
+            out.append(Transition(TransitionKind.FADE, b, start, end + 1, round(confidence, 3)))
+        return out
+
+    def _differs(self, i: int, j: int) -> bool:
+        """Whether frames i and j belong to different shots, from their compact stored signatures."""
+        a, b = self._compact[i], self._compact[j]
+        return compact_distance(a, b) > self.p.dissolve_change
