@@ -53,18 +53,19 @@ class DecodedFrame:
 
 
 def frame_to_ndarray(frame: av.VideoFrame, spec: FrameSpec, rotation: int = 0) -> np.ndarray:
-    """Convert with swscale (fast, in C, GIL released), then apply the display rotation."""
+    """Convert with swscale (fast, in C, GIL released), then apply the display rotation.
+
+    ``spec`` sizes refer to the frame as displayed, so a portrait phone clip stays portrait.
+    ``rotation`` is the display matrix angle (counter-clockwise degrees), as FFmpeg reports it.
+    """
     quarter_turns = (rotation // 90) % 4
-    width, height = frame.width, frame.height
     if quarter_turns % 2:
-        out_h, out_w = spec.output_size(height, width)
-        width, height = out_w, out_h
+        shown_w, shown_h = spec.output_size(frame.height, frame.width)
+        width, height = shown_h, shown_w
     else:
-        width, height = spec.output_size(width, height)
-    if quarter_turns % 2:
-        width, height = height, width
-    array = frame.to_ndarray(width=width, height=height, format=spec.pixel_format,
-                             interpolation="AREA" if width < frame.width else "BILINEAR")
+        width, height = spec.output_size(frame.width, frame.height)
+    interpolation = "AREA" if width < frame.width else "BILINEAR"
+    array = frame.to_ndarray(width=width, height=height, format=spec.pixel_format, interpolation=interpolation)
     if quarter_turns:
         array = np.ascontiguousarray(np.rot90(array, k=quarter_turns))
     return array
@@ -82,6 +83,7 @@ class DecodeStats:
     reordered_pts: int = 0
     end_time: Fraction = Fraction(0)
     declared_end_time: Fraction | None = None
+    declared_frames: int | None = None
     stopped_early: bool = False
     index_exact: bool = True
     audio_packets: int = 0
@@ -98,11 +100,21 @@ class DecodeStats:
 
     @property
     def truncated(self) -> bool:
-        """True when decoded frames end well before the duration the container declares."""
-        if self.declared_end_time is None or self.frames == 0:
+        """True when decoded frames end well before the duration or frame count the container declares.
+
+        Either can be wrong by a frame or two in healthy files, so both need a clear gap; empty
+        packets (repeated-frame markers) count as frames for the frame-count test.
+        """
+        if self.frames == 0:
+            return False
+        if self.declared_frames:
+            seen = self.frames + self.empty_packets
+            if self.declared_frames - seen > max(3, self.declared_frames // 100):
+                return True
+        if self.declared_end_time is None:
             return False
         missing = self.declared_end_time - self.end_time
-        frame_time = self.end_time / self.frames if self.frames else Fraction(0)
+        frame_time = self.end_time / self.frames
         return missing > max(3 * frame_time, self.declared_end_time / 100)
 
     def note_error(self, message: str) -> None:
@@ -113,9 +125,14 @@ class DecodeStats:
     def warnings(self) -> list[str]:
         out: list[str] = []
         if self.truncated:
+            declared = []
+            if self.declared_frames:
+                declared.append(f"{self.declared_frames} frames")
+            if self.declared_end_time is not None:
+                declared.append(f"{float(self.declared_end_time):.3f}s")
             out.append(
                 f"video ends early: decoded {self.frames} frames up to {float(self.end_time):.3f}s, but the "
-                f"container declares {float(self.declared_end_time or 0):.3f}s; the file is probably truncated"
+                f"container declares {' / '.join(declared)}; the file is probably truncated"
             )
         if self.bad_packets:
             out.append(f"skipped {self.bad_packets} undecodable video packet(s)")
@@ -175,7 +192,10 @@ class VideoReader:
         self.audio = audio or audio_sink is not None
         self.audio_sink = audio_sink
         self.threads = threads
-        self.stats = DecodeStats(index_exact=not keyframes_only)
+        self.stats = DecodeStats(
+            index_exact=not keyframes_only,
+            declared_frames=self.info.frame_count if self.info.frame_count_source == "container" else None,
+        )
         self._stop = threading.Event()
 
     def __enter__(self) -> VideoReader:

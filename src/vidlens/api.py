@@ -1,0 +1,62 @@
+"""The public Python API. The CLI and (later) the REST API call exactly these functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from .media import VideoInfo, VideoReader, probe
+from .pipeline import ProgressCallback, run_pipeline
+from .timeline import Timeline, write_text_atomic
+
+__all__ = ["analyze", "count_frames", "detect_shots", "probe", "write_outputs"]
+
+
+def analyze(
+    path: str | Path,
+    *,
+    analyzers: Sequence[str] | None = None,
+    output_dir: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    report: bool = True,
+) -> Timeline:
+    """Analyze a video and return its timeline; with ``output_dir``, also write every output.
+
+    The output folder receives ``timeline.json``, ``shots.csv``, ``shots.edl``, ``keyframes/``,
+    ``contact_sheet.jpg`` and ``report.html``. A timeline is written even when the run was
+    interrupted or the file was damaged; ``analysis.complete`` then says it is partial.
+    """
+    out = Path(output_dir) if output_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    timeline = run_pipeline(path, analyzers, output_dir=out, progress=progress)
+    if out is not None:
+        write_outputs(timeline, out, report=report)
+    return timeline
+
+
+def write_outputs(timeline: Timeline, output_dir: Path, *, report: bool = True) -> dict[str, Path]:
+    """Write the timeline JSON, the shot lists (CSV, EDL) and the HTML report into ``output_dir``."""
+    from .export import shots_csv, shots_edl
+
+    written = {"timeline": timeline.save(output_dir / "timeline.json")}
+    if "shots" in timeline.sections:
+        written["csv"] = write_text_atomic(output_dir / "shots.csv", shots_csv(timeline))
+        written["edl"] = write_text_atomic(output_dir / "shots.edl", shots_edl(timeline))
+    if report:
+        from .report import write_report
+
+        written["report"] = write_report(timeline, output_dir)
+    return written
+
+
+def detect_shots(path: str | Path, *, progress: ProgressCallback | None = None) -> list[dict]:
+    """Only the shots of a video, in timeline form (no keyframes, no files written)."""
+    return run_pipeline(path, ["shots"], progress=progress, hash_file=False).shots
+
+
+def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
+    """Decode the whole video to count its frames exactly (container counts are often wrong)."""
+    reader = VideoReader(path, audio=False)
+    n = sum(1 for _ in reader)
+    return reader.info, n

@@ -1,0 +1,220 @@
+"""The ``vidlens`` command line: a thin Typer layer that parses, calls the Python API, and writes.
+
+Exit codes (also in ``vidlens --help``): 0 success (warnings may still be present), 1 internal
+error, 2 bad input or usage, 130 interrupted (partial results were written).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__, api
+from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
+from .pipeline import ProgressCallback
+from .timeline import Timeline
+
+_EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
+
+app = typer.Typer(
+    name="vidlens",
+    help="Frame-exact video analysis on your own machine: shots, keyframes, summaries, one timeline.\n\n"
+    + _EXIT_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+VideoArg = Annotated[Path, typer.Argument(help="Video file to read (any container/codec FFmpeg decodes).")]
+
+
+class ShotFormat(str, Enum):
+    json = "json"
+    csv = "csv"
+    edl = "edl"
+
+
+def _progress(quiet: bool) -> tuple[Progress | None, ProgressCallback | None]:
+    """A Rich bar (frames, fps, ETA) on stderr when it is a terminal; nothing otherwise."""
+    if quiet or not err.is_terminal:
+        return None, None
+    bar = Progress(TextColumn("[bold]decoding"), BarColumn(), TaskProgressColumn(),
+                   TextColumn("{task.completed} frames"), TextColumn("{task.fields[fps]} fps"),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    task = bar.add_task("decode", total=None, fps="-")
+
+    def update(done: int, total: int | None, elapsed: float) -> None:
+        bar.update(task, completed=done, total=max(total or 0, done) or None,
+                   fps=f"{done / elapsed:.0f}" if elapsed > 0 else "-")
+
+    return bar, update
+
+
+def _run(func, *args, quiet: bool = False, **kwargs):
+    bar, callback = _progress(quiet)
+    if bar is None:
+        return func(*args, progress=callback, **kwargs)
+    with bar:
+        return func(*args, progress=callback, **kwargs)
+
+
+def _report_warnings(timeline: Timeline) -> None:
+    for warning in timeline.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if not timeline.complete:
+        err.print("[yellow]result is incomplete (partial results were kept)[/]")
+
+
+@app.command()
+def info(
+    video: VideoArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    count: Annotated[bool, typer.Option(help="Decode the whole file to count frames exactly.")] = False,
+) -> None:
+    """Show what a video file declares: codec, size, rates, duration, frame count, audio."""
+    meta = api.probe(video)
+    facts = meta.to_dict()
+    if count:
+        _, n = api.count_frames(video)
+        facts["frame_count"], facts["frame_count_source"] = n, "counted"
+    if as_json:
+        out.print_json(json.dumps(facts))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in facts.items():
+        if key != "notes":
+            table.add_row(key, str(value))
+    out.print(table)
+
+
+@app.command()
+def analyze(
+    video: VideoArg,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Folder for the timeline, keyframes, "
+                                                "shot lists and HTML report (default: <video>.vidlens/).")] = None,
+    analyzers: Annotated[str | None, typer.Option(help="Comma-separated analyzers (default: shots,keyframes).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print the timeline JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")] = False,
+) -> None:
+    """Analyze a video: shots and keyframes into timeline.json, shots.csv/.edl and report.html.
+
+    Example: vidlens analyze clip.mp4 -o clip_out
+    """
+    names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None
+    output_dir = output or video.with_name(video.name + ".vidlens")
+    timeline = _run(api.analyze, video, analyzers=names, output_dir=output_dir, quiet=quiet)
+    if as_json:
+        sys.stdout.write(timeline.to_json() + "\n")
+    elif not quiet:
+        v = timeline.video
+        err.print(f"[bold]{v['path']}[/]: {v['frame_count']} frames, {v['duration']:.2f}s, "
+                  f"{len(timeline.shots)} shots, analyzed in {timeline.analysis['elapsed_s']:.2f}s "
+                  f"({timeline.analysis['speed_fps']} fps)", highlight=False)
+        err.print(f"wrote {output_dir}/timeline.json and report.html", highlight=False)
+    _report_warnings(timeline)
+    if timeline.analysis.get("interrupted"):
+        raise typer.Exit(130)
+
+
+@app.command()
+def shots(
+    video: VideoArg,
+    fmt: Annotated[ShotFormat, typer.Option("--format", "-f", help="json, csv or edl (CMX3600).")] = ShotFormat.json,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
+    = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """List shot boundaries (cut / dissolve / fade) with frame, time and timecode."""
+    from .export import shots_csv, shots_edl, shots_json
+    from .pipeline import run_pipeline
+
+    timeline = _run(run_pipeline, video, ["shots"], hash_file=False, quiet=quiet)
+    text = {"json": shots_json, "csv": shots_csv, "edl": shots_edl}[fmt.value](timeline)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _report_warnings(timeline)
+
+
+@app.command()
+def summarize(
+    video: VideoArg,
+    ratio: Annotated[float, typer.Option(help="Summary length as a fraction of the video (0 < ratio <= 1).")]
+    = 0.15,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Summary MP4 (default: <video>.summary.mp4)")]
+    = None,
+    preview: Annotated[Path | None, typer.Option(help="Animated preview (default: <video>.preview.gif)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the chosen segments as JSON.")] = False,
+) -> None:
+    """Make a short summary video of the most representative, non-redundant segments."""
+    from .summary import summarize as make_summary
+
+    if not 0 < ratio <= 1:
+        raise UsageError(f"--ratio must be in (0, 1], got {ratio}")
+    target = output or video.with_name(video.stem + ".summary.mp4")
+    gif = preview or video.with_name(video.stem + ".preview.gif")
+    result = make_summary(video, ratio=ratio, output=target, preview=gif)
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    else:
+        err.print(f"wrote {target} and {gif}", highlight=False)
+
+
+@app.command()
+def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, NumPy, OpenCV versions.")] = False
+            ) -> None:
+    """Print the vidlens version (with --all: the libraries a bug report needs)."""
+    out.print(f"vidlens {__version__}", highlight=False)
+    if all_:
+        import cv2
+        import numpy
+
+        from .media import library_versions
+
+        out.print(f"python {sys.version.split()[0]}", highlight=False)
+        out.print(library_versions(), highlight=False)
+        out.print(f"numpy {numpy.__version__}, opencv {cv2.__version__}", highlight=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and turn vidlens errors into one line and a documented exit code."""
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv, standalone_mode=False)
+    except VidlensError as error:
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        return exit_code_for(error)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except typer.Exit as done:
+        return done.exit_code
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        import click
+
+        if isinstance(error, click.exceptions.ClickException):
+            error.show()
+            return 2
+        if isinstance(error, click.exceptions.Abort):
+            return 130
+        err.print(f"[red]internal error:[/] {type(error).__name__}: {error} "
+                  "(please report it with `vidlens version --all`)", highlight=False)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
