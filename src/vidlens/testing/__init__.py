@@ -1,0 +1,1 @@
+"""Test and benchmark support: real photos, synthetic videos with exact ground truth, scoring."""
