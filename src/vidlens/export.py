@@ -1,0 +1,125 @@
+"""Shot lists in the formats other tools read: CSV for spreadsheets, CMX3600 EDL for editors, JSON.
+
+These are pure functions over a :class:`~vidlens.timeline.Timeline` returning text, so callers decide
+where it goes (a file, stdout, an HTTP response) and tests can compare exact lines. Times and
+timecodes are taken from the timeline as written, never recomputed, so every export agrees with
+``timeline.json`` to the frame. A value the timeline lacks is written as an empty CSV cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from fractions import Fraction
+from pathlib import PurePath
+from typing import Any
+
+from .timebase import timecode
+from .timeline import Timeline
+
+#: CSV columns, in order. ``keyframe_frames`` holds the shot's keyframe frame indices joined by ``;``.
+CSV_COLUMNS = (
+    "index", "start_frame", "end_frame", "start_time", "end_time", "start_timecode", "end_timecode",
+    "duration", "frames", "transition", "confidence", "keyframe_frames",
+)
+
+#: Reel name written in every EDL event: "AX" is the conventional auxiliary source, which editors
+#: relink to the clip named in the ``FROM CLIP NAME`` comment.
+EDL_REEL = "AX"
+
+
+def shots_csv(timeline: Timeline) -> str:
+    """One CSV row per shot (header first, ``\\n`` line ends); missing values are empty cells."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for shot in timeline.shots:
+        start, end = shot.get("start") or {}, shot.get("end") or {}
+        keyframes = [k.get("frame") for k in shot.get("keyframes") or [] if isinstance(k, dict)]
+        writer.writerow([
+            _cell(shot.get("index")),
+            _cell(start.get("frame")), _cell(end.get("frame")),
+            _cell(start.get("time")), _cell(end.get("time")),
+            _cell(start.get("timecode")), _cell(end.get("timecode")),
+            _cell(shot.get("duration")), _cell(shot.get("frames")),
+            _cell(shot.get("transition")), _cell(shot.get("confidence")),
+            ";".join(_cell(f) for f in keyframes if f is not None),
+        ])
+    return buffer.getvalue()
+
+
+def shots_edl(timeline: Timeline, title: str | None = None) -> str:
+    """A CMX3600 EDL with one cut event per shot, source and record times equal to the shot's.
+
+    The record side reuses the source timecodes so that importing the EDL rebuilds the video as
+    cut into its shots, in place. Timecodes are the timeline's own, which are non-drop-frame at
+    the nominal rate (30 for 29.97 material), hence ``FCM: NON-DROP FRAME`` in every case. Out
+    points are exclusive, as both the timeline's shot ends and EDLs define them. Gradual
+    transitions are written as cuts at the shot's first frame: the task is to mark shots, and a
+    CMX dissolve would need an extra event per transition that few importers agree on.
+    """
+    name = _file_name(timeline)
+    heading = _edl_text(title if title is not None else (PurePath(name).stem if name else "vidlens"))
+    lines = [f"TITLE: {heading}", "FCM: NON-DROP FRAME", ""]
+    fps = _fps(timeline)
+    for number, shot in enumerate(timeline.shots, start=1):
+        tc_in = _timecode(shot.get("start"), fps)
+        tc_out = _timecode(shot.get("end"), fps)
+        lines.append(f"{number:03d}  {EDL_REEL:<8} V     C        {tc_in} {tc_out} {tc_in} {tc_out}")
+        if name:
+            lines.append(f"* FROM CLIP NAME: {_edl_text(name)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def shots_json(timeline: Timeline) -> str:
+    """The shot list with the video facts it refers to, as indented JSON (no other sections)."""
+    plain = json.loads(timeline.to_json(indent=None))  # reuses the timeline's Fraction/numpy handling
+    payload: dict[str, Any] = {"schema": plain["schema"], "video": plain["video"], "shots": plain["shots"]}
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(value: Any) -> str:
+    """CSV text of one value: empty for missing, shortest exact form for numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _file_name(timeline: Timeline) -> str:
+    """The analysed file's base name (what editors relink to), or empty if the path is unknown."""
+    path = timeline.video.get("path")
+    return PurePath(str(path)).name if path else ""
+
+
+def _edl_text(text: str) -> str:
+    """EDL fields are one line of plain text: control characters would split or corrupt an event."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+
+
+def _fps(timeline: Timeline) -> Fraction | None:
+    """The exact frame rate, only needed to fill in a timecode that the timeline left out."""
+    for key in ("fps_exact", "fps"):
+        value = timeline.video.get(key)
+        if value:
+            try:
+                return Fraction(str(value))
+            except (ValueError, ZeroDivisionError):
+                continue
+    return None
+
+
+def _timecode(moment: Any, fps: Fraction | None) -> str:
+    """The moment's own timecode; derived from its frame only when absent (older or partial data)."""
+    if isinstance(moment, dict):
+        if moment.get("timecode"):
+            return str(moment["timecode"])
+        if isinstance(moment.get("frame"), int) and fps:
+            return timecode(moment["frame"], fps)
+    raise ValueError(f"shot boundary {moment!r} has neither a timecode nor a frame to derive one from")
