@@ -26,6 +26,7 @@ from .signature import (
     Signature,
     Signer,
     blend_residual,
+    variance_dip,
     change,
     compact,
     compact_distance,
@@ -47,12 +48,17 @@ class ClassicalParams:
     cut_min: float = 0.10  # a cut's change score must reach this...
     cut_ratio: float = 3.0  # ...and stand this many times above the local median
     cut_sure: float = 0.45  # above this it is a cut whatever the neighbourhood
+    spike_ratio: float = 1.5  # and it must exceed both adjacent frames' change by this factor
+    raw_peak: float = 1.3  # the uncompensated change must peak there too, by this factor
+    jump_ratio: float = 3.0  # a jump cut (no compensation) must stand out this much
     level_window: int = 10  # frames on each side for the local median
     level_floor: float = 0.02
     flash_frames: int = 3  # longest flash (frames) that is not a shot
     flash_match: float = 0.45  # a frame this close (relative to the spike) after it means a flash
-    dissolve_residual: float = 0.32  # blend residual below this looks like a mix of two shots
+    dissolve_residual: float = 0.30  # blend residual below this looks like a mix of two shots
     dissolve_change: float = 0.16  # structure change across the window must reach this
+    dissolve_dip: float = 0.85  # the middle frame's contrast must dip below this fraction of the ends'
+    dissolve_step: float = 0.5  # no frame inside a dissolve may carry more than this share of its change
     fade_dark: float = 24.0  # mean luma (0..255) under which a frame counts as dark
     fade_depth: float = 0.25  # valley must fall below this fraction of the brightness around it
     min_shot_s: float = 0.2  # shorter shots are merged (the weaker boundary is dropped)
@@ -63,6 +69,19 @@ class ClassicalParams:
                 raise UsageError(f"{name} must be >= 0, got {value}")
         if self.cut_ratio < 1:
             raise UsageError(f"cut_ratio must be >= 1, got {self.cut_ratio}")
+
+
+def _neighbours(series: np.ndarray, t: int) -> float:
+    return max(series[t - 1] if t >= 1 else 0.0, series[t + 1] if t + 1 < len(series) else 0.0)
+
+
+def cut_score(hist: np.ndarray, struct: np.ndarray) -> np.ndarray:
+    """Adjacent-frame change: structure is the evidence, colour only amplifies it.
+
+    Colour histograms alone jump when brightness crosses a bin edge (fades, flashes, exposure
+    changes) while the picture's structure is unchanged, so colour may not fire a cut on its own.
+    """
+    return struct * (1.0 + hist)
 
 
 class ClassicalDetector:
@@ -80,16 +99,18 @@ class ClassicalDetector:
         """Forget everything; the next frame pushed is frame 0 of a new video."""
         self._signer = Signer()
         self._ring: deque[Signature] = deque(maxlen=2 * max(DISSOLVE_HALF_WIDTHS) + 1)
+        self._shifts: deque[tuple[float, float]] = deque(maxlen=2 * max(DISSOLVE_HALF_WIDTHS))
         self._count = 0
         self._first_index: int | None = None
         n_h = len(DISSOLVE_HALF_WIDTHS)
         self._series: dict[str, list[float]] = {
-            "hist": [], "struct": [], "mean": [], "std": [],
+            "hist": [], "struct": [], "raw": [], "mean": [], "std": [],
             **{f"skip{k}": [] for k in range(2, FLASH_LOOKBACK + 1)},
         }
         self._compact: list[np.ndarray] = []  # ~0.8 kB per frame, for comparisons far apart
         self._residual = [[] for _ in range(n_h)]  # indexed by the window's middle frame
         self._change = [[] for _ in range(n_h)]
+        self._dip = [[] for _ in range(n_h)]
 
     def params(self) -> dict:
         return {"detector": self.name, **asdict(self.p)}
@@ -110,9 +131,13 @@ class ClassicalDetector:
         if ring:
             prev = ring[-1]
             s["hist"].append(histogram_distance(prev, sig))
-            s["struct"].append(self._signer.shifted_structure_distance(prev, sig))
+            direct, compensated = self._signer.shifted_structure_distance(prev, sig)
+            self._shifts.append(self._signer.last_shift)
+            s["raw"].append(direct)
+            s["struct"].append(compensated)
         else:
             s["hist"].append(0.0)
+            s["raw"].append(0.0)
             s["struct"].append(0.0)
         self._compact.append(compact(sig))
         s["mean"].append(sig.mean)
@@ -125,7 +150,10 @@ class ClassicalDetector:
             if len(ring) >= 2 * h + 1:
                 a, mid, b = ring[-2 * h - 1], ring[-h - 1], ring[-1]
                 self._residual[j].append(blend_residual(a, mid, b))
-                self._change[j].append(structure_distance(a, b))
+                recent = list(self._shifts)[-2 * h:]
+                travelled = (sum(d[0] for d in recent), sum(d[1] for d in recent))
+                self._change[j].append(self._signer.window_change(a, b, travelled))
+                self._dip[j].append(variance_dip(a, mid, b))
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -134,10 +162,10 @@ class ClassicalDetector:
         if n < 2:
             return []
         s = {k: np.asarray(v, dtype=np.float64) for k, v in self._series.items()}
-        score = 0.5 * s["hist"] + 0.5 * s["struct"]
+        score = cut_score(s["hist"], s["struct"])
         fades = self._fades(s["mean"], s["std"], n)
         cuts = self._cuts(score, s)
-        dissolves = self._dissolves(score, cuts, n)
+        dissolves = self._dissolves(s["struct"], cuts, fades, n)
         found = list(fades)
         for t in cuts + dissolves:
             if not any(f.start - 2 <= t.frame < f.end + 2 for f in fades):
@@ -171,24 +199,45 @@ class ClassicalDetector:
         return kept
 
     def _cuts(self, score: np.ndarray, s: dict[str, np.ndarray]) -> list[Transition]:
+        """Cuts: single-frame changes that stand out, judged with and without motion compensation.
+
+        With compensation, pans and shake stay low, so a cut during camera motion stands out;
+        the uncompensated change must then also peak at that frame (a failed motion estimate in
+        a burst of motion is not a cut). Without compensation, a jump between two views of the
+        same scene (a jump cut, which a shift would "explain") is found when it is isolated
+        enough: a stricter test, since shake looks alike frame by frame.
+        """
         p, n = self.p, len(score)
+        raw = cut_score(s["hist"], s["raw"])
         out: list[Transition] = []
-        for t in np.flatnonzero(score >= p.cut_min):
-            t = int(t)
-            lo, hi = max(1, t - 2), min(n, t + 3)
-            if score[t] < score[lo:hi].max():
+        for t in range(1, n):
+            compensated = self._stands_out(score, t, p.cut_ratio, p.spike_ratio) and (
+                raw[t] >= p.raw_peak * _neighbours(raw, t)
+            )
+            jump = self._stands_out(raw, t, p.jump_ratio, p.jump_ratio)
+            if not (compensated or jump):
                 continue
-            around = np.concatenate([score[max(1, t - p.level_window): max(1, t - 1)],
-                                     score[t + 2: t + 2 + p.level_window]])
-            level = max(float(np.median(around)) if around.size else 0.0, p.level_floor)
-            ratio = score[t] / level
-            if score[t] < p.cut_sure and ratio < p.cut_ratio:
+            if self._is_flash(t, score[t] if compensated else raw[t], s, n):
                 continue
-            if self._is_flash(t, score[t], s, n):
-                continue
-            confidence = float(np.clip(0.5 + 0.5 * min(score[t] / p.cut_sure, ratio / (2 * p.cut_ratio)), 0, 1))
+            value = score[t] if compensated else raw[t]
+            ratio = value / self._level(score if compensated else raw, t)
+            confidence = float(np.clip(0.5 + 0.5 * min(value / p.cut_sure, ratio / (2 * p.cut_ratio)), 0, 1))
             out.append(Transition(TransitionKind.CUT, t, t, t + 1, round(confidence, 3)))
         return out
+
+    def _level(self, series: np.ndarray, t: int) -> float:
+        """Robust local level of a change series around ``t`` (excluding t and its neighbours)."""
+        w = self.p.level_window
+        around = np.concatenate([series[max(1, t - w): max(1, t - 1)], series[t + 2: t + 2 + w]])
+        return max(float(np.median(around)) if around.size else 0.0, self.p.level_floor)
+
+    def _stands_out(self, series: np.ndarray, t: int, ratio: float, spike: float) -> bool:
+        value = series[t]
+        if value < self.p.cut_min:
+            return False
+        if value < spike * _neighbours(series, t):
+            return False  # part of a burst of change, not a single-frame change
+        return value >= self.p.cut_sure or value >= ratio * self._level(series, t)
 
     def _is_flash(self, t: int, spike: float, s: dict[str, np.ndarray], n: int) -> bool:
         """A spike is a flash when the frame before it reappears within ``flash_frames`` frames,
@@ -203,20 +252,26 @@ class ClassicalDetector:
                 return True
         return False
 
-    def _dissolves(self, score: np.ndarray, cuts: list[Transition], n: int) -> list[Transition]:
+    def _dissolves(self, s_struct: np.ndarray, cuts: list[Transition], fades: list[Transition],
+                   n: int) -> list[Transition]:
+        """Dissolves: windows whose ends show different pictures, whose middle is their mix
+        (low blend residual and a dip in contrast), with no abrupt step inside."""
         p = self.p
         cut_frames = np.array([c.frame for c in cuts], dtype=np.int64)
         best = np.zeros(n)
         best_h = np.zeros(n, dtype=np.int64)
+        best_change = np.zeros(n)
         for j, h in enumerate(DISSOLVE_HALF_WIDTHS):
             residual = np.asarray(self._residual[j])
             change = np.asarray(self._change[j])
+            dip = np.asarray(self._dip[j])
             mids = np.arange(h, h + len(residual))
-            ok = (residual < p.dissolve_residual) & (change >= p.dissolve_change)
-            strength = np.where(ok, change * (1 - residual / p.dissolve_residual), 0.0)
+            ok = (residual < p.dissolve_residual) & (change >= p.dissolve_change) & (dip <= p.dissolve_dip)
+            strength = np.where(ok, change * (1 - residual / p.dissolve_residual) * (1.2 - dip), 0.0)
             better = strength > best[mids]
             best[mids[better]] = strength[better]
             best_h[mids[better]] = h
+            best_change[mids[better]] = change[better]
         out: list[Transition] = []
         max_h = max(DISSOLVE_HALF_WIDTHS)
         for m in np.flatnonzero(best > 0):
@@ -224,12 +279,17 @@ class ClassicalDetector:
             if best[m] < best[max(0, m - max_h): m + max_h + 1].max():
                 continue
             h = int(best_h[m])
-            if cut_frames.size and np.any((cut_frames > m - h) & (cut_frames <= m + h)):
+            lo, hi = m - h, m + h + 1
+            if cut_frames.size and np.any((cut_frames > lo) & (cut_frames < hi)):
+                continue
+            if s_struct[lo + 1: hi].max(initial=0.0) > p.dissolve_step * best_change[m]:
+                continue
+            if any(f.start < hi and lo < f.end for f in fades):
                 continue
             if out and m - out[-1].frame <= max_h:
                 continue
-            confidence = float(np.clip(0.5 + best[m], 0, 1))
-            out.append(Transition(TransitionKind.DISSOLVE, m, m - h, m + h + 1, round(confidence, 3)))
+            confidence = float(np.clip(0.5 + 2 * best[m], 0, 1))
+            out.append(Transition(TransitionKind.DISSOLVE, m, lo, hi, round(confidence, 3)))
         return out
 
     def _fades(self, mean: np.ndarray, std: np.ndarray, n: int) -> list[Transition]:

@@ -16,6 +16,8 @@ import numpy as np
 HIST_BINS = (16, 4, 4)
 #: Width of the structure thumbnail; the height follows the aspect ratio.
 THUMB_WIDTH = 64
+#: Low-pass (pixels of the thumbnail) for the gradual-transition tests.
+BLUR_SIGMA = 3.0
 #: Variance floor (luma units squared) so dim, near-flat frames do not look fully correlated.
 VARIANCE_FLOOR = 4.0
 
@@ -27,6 +29,7 @@ class Signature:
     z: np.ndarray  # zero-mean luma / sqrt(var + floor)
     mean: float
     std: float
+    blur: np.ndarray  # the luma thumbnail low-passed: immune to shake and small motion
 
 
 def _hanning(shape: tuple[int, int]) -> np.ndarray:
@@ -38,6 +41,7 @@ class Signer:
 
     def __init__(self) -> None:
         self._window: np.ndarray | None = None
+        self._last_shift: tuple[float, float] = (0.0, 0.0)
 
     def sign(self, rgb: np.ndarray) -> Signature:
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
@@ -48,24 +52,69 @@ class Signer:
         luma = cv2.resize(gray, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA).astype(np.float32)
         mean = float(luma.mean())
         std = float(luma.std())
-        z = (luma - mean) / np.sqrt(std * std + VARIANCE_FLOOR)
+        z = _normalise(luma)
         if self._window is None or self._window.shape != luma.shape:
             self._window = _hanning(luma.shape)
-        return Signature(hist=hist, luma=luma, z=z, mean=mean, std=std)
+        blur = cv2.GaussianBlur(luma, (0, 0), BLUR_SIGMA)
+        return Signature(hist=hist, luma=luma, z=z, mean=mean, std=std, blur=blur)
 
-    def shifted_structure_distance(self, a: Signature, b: Signature) -> float:
-        """Structure distance after undoing the global shift between two frames (pans, shake)."""
+    def window_change(self, a: Signature, b: Signature, travelled: tuple[float, float] = (0.0, 0.0)) -> float:
+        """Structure change between two frames far apart, after undoing a global shift, at low
+        resolution: a pan, a zoom or shake between them explains most of it; a new shot does not.
+
+        ``travelled`` is the camera shift accumulated frame by frame between them, which still
+        aligns them when a fast pan has moved too far for one phase correlation to see it.
+        """
+        shift, _ = cv2.phaseCorrelate(a.luma, b.luma, self._window)
+        best = _ncc_distance(_normalise(a.blur), _normalise(b.blur))
+        for candidate in (shift, travelled):
+            best = min(best, _aligned_distance(a.blur, b.blur, *candidate))
+        return best
+
+    def shifted_structure_distance(self, a: Signature, b: Signature) -> tuple[float, float]:
+        """(direct, motion-compensated) structure distance between consecutive frames.
+
+        The global shift comes from phase correlation with sub-pixel precision; the previous
+        pair's shift is tried too, because a large moving foreground can mislead one estimate
+        while the camera motion is continuous. ``b`` is warped back onto ``a`` and only the
+        overlap, re-normalised, is compared.
+        """
         direct = structure_distance(a, b)
         if direct < 0.02 or self._window is None:
-            return direct
-        (dx, dy), _ = cv2.phaseCorrelate(a.luma, b.luma, self._window)
-        sx, sy = round(dx), round(dy)
-        h, w = a.z.shape
-        if (sx == 0 and sy == 0) or abs(sx) > w // 3 or abs(sy) > h // 3:
-            return direct
-        za = a.z[max(0, -sy): h - max(0, sy), max(0, -sx): w - max(0, sx)]
-        zb = b.z[max(0, sy): h - max(0, -sy), max(0, sx): w - max(0, -sx)]
-        return min(direct, _ncc_distance(za, zb))
+            self._last_shift = (0.0, 0.0)
+            if self._window is not None and direct > 0.002:
+                self._last_shift, _ = cv2.phaseCorrelate(a.luma, b.luma, self._window)
+            return direct, direct
+        shift, _ = cv2.phaseCorrelate(a.luma, b.luma, self._window)
+        best, best_shift = direct, (0.0, 0.0)
+        for dx, dy in {shift, self._last_shift}:
+            d = _aligned_distance(a.luma, b.luma, dx, dy)
+            if d < best:
+                best, best_shift = d, (dx, dy)
+        self._last_shift = best_shift
+        return direct, best
+
+    @property
+    def last_shift(self) -> tuple[float, float]:
+        """The camera shift (thumbnail pixels) found by the last ``shifted_structure_distance``."""
+        return self._last_shift
+
+
+def _aligned_distance(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
+    h, w = a.shape
+    if abs(dx) < 0.25 and abs(dy) < 0.25 or abs(dx) > w / 2 or abs(dy) > h / 2:
+        return 1.0
+    mx, my = int(np.ceil(abs(dx))) + 1, int(np.ceil(abs(dy))) + 1
+    if w - 2 * mx < 8 or h - 2 * my < 8:
+        return 1.0
+    matrix = np.float32([[1, 0, -dx], [0, 1, -dy]])
+    warped = cv2.warpAffine(b, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return _ncc_distance(_normalise(a[my: h - my, mx: w - mx]), _normalise(warped[my: h - my, mx: w - mx]))
+
+
+def _normalise(luma: np.ndarray) -> np.ndarray:
+    std = float(luma.std())
+    return (luma - float(luma.mean())) / np.sqrt(std * std + VARIANCE_FLOOR)
 
 
 def histogram_distance(a: Signature, b: Signature) -> float:
@@ -89,11 +138,21 @@ def blend_residual(a: Signature, mid: Signature, b: Signature) -> float:
     Near 0 inside a dissolve (every frame is a mix of the two shots); around 0.5 or more for a
     cut, a pan or a zoom, where the middle frame is sharp and the average is a double image.
     """
-    spread = float(np.mean(np.abs(a.luma - b.luma)))
+    spread = float(np.mean(np.abs(a.blur - b.blur)))
     if spread < 1e-3:
         return 1.0
-    residual = float(np.mean(np.abs(mid.luma - 0.5 * (a.luma + b.luma))))
+    residual = float(np.mean(np.abs(mid.blur - 0.5 * (a.blur + b.blur))))
     return residual / spread
+
+
+def variance_dip(a: Signature, mid: Signature, b: Signature) -> float:
+    """Spread of ``mid`` relative to the ends' (RMS of their spreads).
+
+    Mixing two unrelated pictures halves the variance at the midpoint (ratio ~0.71); a pan,
+    a zoom or a steady shot keeps it near 1.
+    """
+    ends = np.sqrt(0.5 * (a.std * a.std + b.std * b.std))
+    return float(mid.std / ends) if ends > 1e-3 else 1.0
 
 
 def change(a: Signature, b: Signature) -> float:
