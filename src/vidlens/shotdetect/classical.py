@@ -61,6 +61,7 @@ class ClassicalParams:
     dissolve_step: float = 0.5  # no frame inside a dissolve may carry more than this share of its change
     fade_dark: float = 24.0  # mean luma (0..255) under which a frame counts as dark
     fade_depth: float = 0.25  # valley must fall below this fraction of the brightness around it
+    fade_rise: float = 8.0  # and the shots on both sides must be at least this much brighter (0..255)
     min_shot_s: float = 0.2  # shorter shots are merged (the weaker boundary is dropped)
 
     def __post_init__(self) -> None:
@@ -131,8 +132,8 @@ class ClassicalDetector:
         if ring:
             prev = ring[-1]
             s["hist"].append(histogram_distance(prev, sig))
-            direct, compensated = self._signer.shifted_structure_distance(prev, sig)
-            self._shifts.append(self._signer.last_shift)
+            direct, compensated, shift = self._signer.compare(prev, sig, self._shifts[-1] if self._shifts else None)
+            self._shifts.append(shift)
             s["raw"].append(direct)
             s["struct"].append(compensated)
         else:
@@ -143,7 +144,7 @@ class ClassicalDetector:
         s["mean"].append(sig.mean)
         s["std"].append(sig.std)
         for k in range(2, FLASH_LOOKBACK + 1):
-            s[f"skip{k}"].append(change(ring[-k], sig) if len(ring) >= k else 1.0)
+            s[f"skip{k}"].append(self._skip_change(ring[-k], sig) if len(ring) >= k else 1.0)
         ring.append(sig)
         self._count += 1
         for j, h in enumerate(DISSOLVE_HALF_WIDTHS):
@@ -154,6 +155,11 @@ class ClassicalDetector:
                 travelled = (sum(d[0] for d in recent), sum(d[1] for d in recent))
                 self._change[j].append(self._signer.window_change(a, b, travelled))
                 self._dip[j].append(variance_dip(a, mid, b))
+
+    def _skip_change(self, a: Signature, b: Signature) -> float:
+        """Change between frames a few apart, net of camera motion: the flash (and jolt) test."""
+        _, compensated, _ = self._signer.compare(a, b)
+        return float(cut_score(histogram_distance(a, b), compensated))
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -293,35 +299,44 @@ class ClassicalDetector:
         return out
 
     def _fades(self, mean: np.ndarray, std: np.ndarray, n: int) -> list[Transition]:
-        """Fades through black: a dark valley of mean luma between two brighter, different shots."""
+        """Fades through black: a dark valley of mean luma between two brighter, different shots.
+
+        The valley is a local minimum under ``fade_dark``; its hold is the run of frames within
+        one luma level of it; the fade spans the monotonic descent before and ascent after. The
+        new shot starts on the first frame after the hold. A dark shot on either side is fine:
+        only the rise above the valley matters, not an absolute brightness.
+        """
         p = self.p
-        dark = (mean <= p.fade_dark) & (std <= p.fade_dark)
         out: list[Transition] = []
-        t = 0
-        horizon = max(int(round(2 * self.fps)), 10)
-        while t < n:
-            if not dark[t]:
+        horizon = max(round(2 * self.fps), 10)
+        t = 1
+        while t < n - 1:
+            valley = float(mean[t])
+            if valley > p.fade_dark or valley > mean[max(0, t - 3): t + 4].min() or std[t] > p.fade_dark:
                 t += 1
                 continue
             a = t
-            while t < n and dark[t]:
-                t += 1
-            b = t  # dark run is [a, b)
+            while a > 0 and mean[a - 1] <= valley + 1.0:
+                a -= 1
+            b = t + 1
+            while b < n and mean[b] <= valley + 1.0:
+                b += 1
+            t = b
             if a == 0 or b >= n:
                 continue  # fade in from black at the start, or out to black at the end
             start = a
-            while start > 0 and start > a - horizon and mean[start - 1] > mean[start] + 0.5:
+            while start > 0 and start > a - horizon and mean[start - 1] > mean[start] + 0.25:
                 start -= 1
             end = b
-            while end < n - 1 and end < b + horizon and mean[end + 1] > mean[end] + 0.5:
+            while end < n - 1 and end < b + horizon and mean[end + 1] > mean[end] + 0.25:
                 end += 1
-            before, after = mean[max(0, start - 1)], mean[min(n - 1, end)]
-            valley = float(mean[a:b].min())
-            if valley > p.fade_depth * min(before, after) and valley > 0.5 * p.fade_dark:
+            before, after = float(mean[start]), float(mean[end])
+            rise = min(before, after) - valley
+            if rise < p.fade_rise or valley > p.fade_depth * min(before, after):
                 continue
-            if not self._differs(max(0, start - 1), min(n - 1, end)):
+            if not self._differs(max(0, start - 1), min(n - 1, end + 1)):
                 continue  # dip to black and back into the same shot
-            confidence = float(np.clip(0.6 + 0.4 * (1 - valley / max(min(before, after), 1.0)), 0, 1))
+            confidence = float(np.clip(0.6 + 0.4 * min(1.0, rise / 60.0), 0, 1))
             out.append(Transition(TransitionKind.FADE, b, start, end + 1, round(confidence, 3)))
         return out
 

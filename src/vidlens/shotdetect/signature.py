@@ -18,6 +18,8 @@ HIST_BINS = (16, 4, 4)
 THUMB_WIDTH = 64
 #: Low-pass (pixels of the thumbnail) for the gradual-transition tests.
 BLUR_SIGMA = 3.0
+#: Below this luma spread (0..255) a frame has too little structure to align by phase correlation.
+MIN_ALIGN_CONTRAST = 6.0
 #: Variance floor (luma units squared) so dim, near-flat frames do not look fully correlated.
 VARIANCE_FLOOR = 4.0
 
@@ -41,7 +43,6 @@ class Signer:
 
     def __init__(self) -> None:
         self._window: np.ndarray | None = None
-        self._last_shift: tuple[float, float] = (0.0, 0.0)
 
     def sign(self, rgb: np.ndarray) -> Signature:
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
@@ -65,44 +66,53 @@ class Signer:
         ``travelled`` is the camera shift accumulated frame by frame between them, which still
         aligns them when a fast pan has moved too far for one phase correlation to see it.
         """
-        shift, _ = cv2.phaseCorrelate(a.luma, b.luma, self._window)
+        shift = _phase_shift(a.luma, b.luma, self._window)
         best = _ncc_distance(_normalise(a.blur), _normalise(b.blur))
         for candidate in (shift, travelled):
-            best = min(best, _aligned_distance(a.blur, b.blur, *candidate))
+            best = min(best, _aligned_distance(a.blur, b.blur, *candidate, max_shift=0.5))
         return best
 
-    def shifted_structure_distance(self, a: Signature, b: Signature) -> tuple[float, float]:
-        """(direct, motion-compensated) structure distance between consecutive frames.
+    def compare(self, a: Signature, b: Signature, hint: tuple[float, float] | None = None
+                ) -> tuple[float, float, tuple[float, float]]:
+        """(direct, motion-compensated structure distance, camera shift) between two frames.
 
-        The global shift comes from phase correlation with sub-pixel precision; the previous
-        pair's shift is tried too, because a large moving foreground can mislead one estimate
-        while the camera motion is continuous. ``b`` is warped back onto ``a`` and only the
+        The global shift comes from phase correlation with sub-pixel precision; ``hint`` (the
+        previous pair's shift) is tried too, because a large moving foreground can mislead one
+        estimate while the camera moves on smoothly. ``b`` is warped back onto ``a`` and only the
         overlap, re-normalised, is compared.
         """
         direct = structure_distance(a, b)
-        if direct < 0.02 or self._window is None:
-            self._last_shift = (0.0, 0.0)
-            if self._window is not None and direct > 0.002:
-                self._last_shift, _ = cv2.phaseCorrelate(a.luma, b.luma, self._window)
-            return direct, direct
-        shift, _ = cv2.phaseCorrelate(a.luma, b.luma, self._window)
+        if self._window is None or direct < 0.002 or min(a.std, b.std) < MIN_ALIGN_CONTRAST:
+            return direct, direct, (0.0, 0.0)  # too little picture to estimate motion from
+        shift = _phase_shift(a.luma, b.luma, self._window)
+        if direct < 0.02:
+            return direct, direct, shift
         best, best_shift = direct, (0.0, 0.0)
-        for dx, dy in {shift, self._last_shift}:
-            d = _aligned_distance(a.luma, b.luma, dx, dy)
+        for candidate in {shift, hint or (0.0, 0.0)}:
+            d = _aligned_distance(a.luma, b.luma, *candidate)
             if d < best:
-                best, best_shift = d, (dx, dy)
-        self._last_shift = best_shift
-        return direct, best
-
-    @property
-    def last_shift(self) -> tuple[float, float]:
-        """The camera shift (thumbnail pixels) found by the last ``shifted_structure_distance``."""
-        return self._last_shift
+                best, best_shift = d, candidate
+        return direct, best, best_shift
 
 
-def _aligned_distance(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
+def _phase_shift(a: np.ndarray, b: np.ndarray, window: np.ndarray | None) -> tuple[float, float]:
+    """Sub-pixel global shift from ``a`` to ``b`` by phase correlation.
+
+    OpenCV 5.0's ``phaseCorrelate`` multiplies its inputs by the window *in place*, so it gets
+    copies: the thumbnails are compared again later and must stay intact.
+    """
+    shift, _ = cv2.phaseCorrelate(a.copy(), b.copy(), window)
+    return shift
+
+
+def _aligned_distance(a: np.ndarray, b: np.ndarray, dx: float, dy: float, max_shift: float = 1 / 3) -> float:
+    """NCC distance of ``a`` and ``b`` shifted back by (dx, dy), over their overlap only.
+
+    Shifts beyond ``max_shift`` of the frame leave too little overlap for a trustworthy match
+    (unrelated pictures then "match" by chance), so they count as no match.
+    """
     h, w = a.shape
-    if abs(dx) < 0.25 and abs(dy) < 0.25 or abs(dx) > w / 2 or abs(dy) > h / 2:
+    if abs(dx) < 0.25 and abs(dy) < 0.25 or abs(dx) > w * max_shift or abs(dy) > h * max_shift:
         return 1.0
     mx, my = int(np.ceil(abs(dx))) + 1, int(np.ceil(abs(dy))) + 1
     if w - 2 * mx < 8 or h - 2 * my < 8:
