@@ -26,12 +26,10 @@ from .signature import (
     Signature,
     Signer,
     blend_residual,
-    variance_dip,
-    change,
     compact,
     compact_distance,
     histogram_distance,
-    structure_distance,
+    variance_dip,
 )
 from .types import Transition, TransitionKind
 
@@ -58,7 +56,7 @@ class ClassicalParams:
     dissolve_residual: float = 0.30  # blend residual below this looks like a mix of two shots
     dissolve_change: float = 0.16  # structure change across the window must reach this
     dissolve_dip: float = 0.85  # the middle frame's contrast must dip below this fraction of the ends'
-    dissolve_step: float = 0.5  # no frame inside a dissolve may carry more than this share of its change
+    dissolve_strength: float = 0.02  # product of the three tests' margins must reach this
     fade_dark: float = 24.0  # mean luma (0..255) under which a frame counts as dark
     fade_depth: float = 0.25  # valley must fall below this fraction of the brightness around it
     fade_rise: float = 8.0  # and the shots on both sides must be at least this much brighter (0..255)
@@ -171,7 +169,7 @@ class ClassicalDetector:
         score = cut_score(s["hist"], s["struct"])
         fades = self._fades(s["mean"], s["std"], n)
         cuts = self._cuts(score, s)
-        dissolves = self._dissolves(s["struct"], cuts, fades, n)
+        dissolves = self._dissolves(cuts, fades, n)
         found = list(fades)
         for t in cuts + dissolves:
             if not any(f.start - 2 <= t.frame < f.end + 2 for f in fades):
@@ -258,7 +256,7 @@ class ClassicalDetector:
                 return True
         return False
 
-    def _dissolves(self, s_struct: np.ndarray, cuts: list[Transition], fades: list[Transition],
+    def _dissolves(self, cuts: list[Transition], fades: list[Transition],
                    n: int) -> list[Transition]:
         """Dissolves: windows whose ends show different pictures, whose middle is their mix
         (low blend residual and a dip in contrast), with no abrupt step inside."""
@@ -266,7 +264,6 @@ class ClassicalDetector:
         cut_frames = np.array([c.frame for c in cuts], dtype=np.int64)
         best = np.zeros(n)
         best_h = np.zeros(n, dtype=np.int64)
-        best_change = np.zeros(n)
         for j, h in enumerate(DISSOLVE_HALF_WIDTHS):
             residual = np.asarray(self._residual[j])
             change = np.asarray(self._change[j])
@@ -274,10 +271,10 @@ class ClassicalDetector:
             mids = np.arange(h, h + len(residual))
             ok = (residual < p.dissolve_residual) & (change >= p.dissolve_change) & (dip <= p.dissolve_dip)
             strength = np.where(ok, change * (1 - residual / p.dissolve_residual) * (1.2 - dip), 0.0)
+            strength[strength < p.dissolve_strength] = 0.0
             better = strength > best[mids]
             best[mids[better]] = strength[better]
             best_h[mids[better]] = h
-            best_change[mids[better]] = change[better]
         out: list[Transition] = []
         max_h = max(DISSOLVE_HALF_WIDTHS)
         for m in np.flatnonzero(best > 0):
@@ -287,8 +284,6 @@ class ClassicalDetector:
             h = int(best_h[m])
             lo, hi = m - h, m + h + 1
             if cut_frames.size and np.any((cut_frames > lo) & (cut_frames < hi)):
-                continue
-            if s_struct[lo + 1: hi].max(initial=0.0) > p.dissolve_step * best_change[m]:
                 continue
             if any(f.start < hi and lo < f.end for f in fades):
                 continue

@@ -112,7 +112,7 @@ def _aligned_distance(a: np.ndarray, b: np.ndarray, dx: float, dy: float, max_sh
     (unrelated pictures then "match" by chance), so they count as no match.
     """
     h, w = a.shape
-    if abs(dx) < 0.25 and abs(dy) < 0.25 or abs(dx) > w * max_shift or abs(dy) > h * max_shift:
+    if (abs(dx) < 0.25 and abs(dy) < 0.25) or abs(dx) > w * max_shift or abs(dy) > h * max_shift:
         return 1.0
     mx, my = int(np.ceil(abs(dx))) + 1, int(np.ceil(abs(dy))) + 1
     if w - 2 * mx < 8 or h - 2 * my < 8:
