@@ -35,6 +35,8 @@ from .types import Transition, TransitionKind
 
 #: Half-widths (frames) of the windows tested for dissolves.
 DISSOLVE_HALF_WIDTHS = (3, 5, 8, 12, 16, 20)
+#: A frame this dark and this flat (luma, 0..255) is black: a leader or trailer, not a shot.
+BLACK_MEAN, BLACK_STD = 16.0, 6.0
 #: Furthest look-back for the flash test (frames).
 FLASH_LOOKBACK = 4
 
@@ -57,7 +59,8 @@ class ClassicalParams:
     dissolve_change: float = 0.16  # structure change across the window must reach this
     dissolve_dip: float = 0.85  # the middle frame's contrast must dip below this fraction of the ends'
     dissolve_strength: float = 0.02  # product of the three tests' margins must reach this
-    fade_dark: float = 24.0  # mean luma (0..255) under which a frame counts as dark
+    fade_dark: float = 16.0  # a fade's darkest frame has a mean luma (0..255) under this...
+    fade_flat: float = 8.0  # ...and a luma spread under this: black, not a dark shot
     fade_depth: float = 0.25  # valley must fall below this fraction of the brightness around it
     fade_rise: float = 8.0  # and the shots on both sides must be at least this much brighter (0..255)
     min_shot_s: float = 0.2  # shorter shots are merged (the weaker boundary is dropped)
@@ -117,7 +120,7 @@ class ClassicalDetector:
     # -- streaming --------------------------------------------------------------------------------
 
     def push(self, frames: list[np.ndarray], indices: np.ndarray) -> None:
-        for frame, index in zip(frames, indices):
+        for frame, index in zip(frames, indices, strict=False):
             if self._first_index is None:
                 self._first_index = int(index)
             elif int(index) != self._first_index + self._count:
@@ -181,7 +184,7 @@ class ClassicalDetector:
 
     def _drop_black_ends(self, found: list[Transition], mean: np.ndarray, std: np.ndarray) -> list[Transition]:
         """A black leader before the first shot, or black after the last, is not a shot of its own."""
-        dark = (mean <= self.p.fade_dark) & (std <= self.p.fade_dark)
+        dark = (mean <= BLACK_MEAN) & (std <= BLACK_STD)
         if found and dark[: found[0].frame].all():
             found = found[1:]
         if found and dark[found[-1].frame:].all():
@@ -190,7 +193,7 @@ class ClassicalDetector:
 
     def _enforce_min_length(self, found: list[Transition]) -> list[Transition]:
         """Drop the weaker of two boundaries closer than ``min_shot_s`` (and any at frame 0)."""
-        min_frames = max(1, int(round(self.p.min_shot_s * self.fps)))
+        min_frames = max(1, round(self.p.min_shot_s * self.fps))
         kept: list[Transition] = []
         for t in found:
             if t.frame <= 0:
@@ -287,6 +290,8 @@ class ClassicalDetector:
                 continue
             if any(f.start < hi and lo < f.end for f in fades):
                 continue
+            if self._black(lo) or self._black(hi - 1):
+                continue  # a mix with black is a fade (at the very start or end: no boundary)
             if out and m - out[-1].frame <= max_h:
                 continue
             confidence = float(np.clip(0.5 + 2 * best[m], 0, 1))
@@ -296,7 +301,7 @@ class ClassicalDetector:
     def _fades(self, mean: np.ndarray, std: np.ndarray, n: int) -> list[Transition]:
         """Fades through black: a dark valley of mean luma between two brighter, different shots.
 
-        The valley is a local minimum under ``fade_dark``; its hold is the run of frames within
+        The valley is a local minimum that is black (``fade_dark``, ``fade_flat``); its hold is the run of frames within
         one luma level of it; the fade spans the monotonic descent before and ascent after. The
         new shot starts on the first frame after the hold. A dark shot on either side is fine:
         only the rise above the valley matters, not an absolute brightness.
@@ -307,7 +312,7 @@ class ClassicalDetector:
         t = 1
         while t < n - 1:
             valley = float(mean[t])
-            if valley > p.fade_dark or valley > mean[max(0, t - 3): t + 4].min() or std[t] > p.fade_dark:
+            if valley > p.fade_dark or valley > mean[max(0, t - 3): t + 4].min() or std[t] > p.fade_flat:
                 t += 1
                 continue
             a = t
@@ -334,6 +339,10 @@ class ClassicalDetector:
             confidence = float(np.clip(0.6 + 0.4 * min(1.0, rise / 60.0), 0, 1))
             out.append(Transition(TransitionKind.FADE, b, start, end + 1, round(confidence, 3)))
         return out
+
+    def _black(self, i: int) -> bool:
+        s = self._series
+        return s["mean"][i] <= self.p.fade_dark and s["std"][i] <= self.p.fade_flat
 
     def _differs(self, i: int, j: int) -> bool:
         """Whether frames i and j belong to different shots, from their compact stored signatures."""
