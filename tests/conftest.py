@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
+from vidlens.media.encode import encode_video
 from vidlens.testing import samples
 
 
@@ -39,35 +38,9 @@ def movie_hello_ogg() -> Path:
     return _need(samples.movie_hello("ogg"), "forensics-samples-files' movie-hello.ogg")
 
 
-def encode_frames(
-    path: Path,
-    frames: Sequence[np.ndarray],
-    *,
-    fps: Fraction = Fraction(25),
-    pts: Sequence[int] | None = None,
-    time_base: Fraction | None = None,
-    rotation: int | None = None,
-    codec: str = "libx264",
-) -> Path:
-    """Encode RGB frames with exact pts (default: 0, 1, 2... in 1/fps units)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        h, w = frames[0].shape[:2]
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        tb = time_base or 1 / fps
-        stream.codec_context.time_base = tb
-        stream.time_base = tb
-        if codec == "libx264":
-            stream.options = {"crf": "18", "preset": "veryfast", "bf": "0"}
-        if rotation is not None:
-            stream.set_display_rotation(rotation)
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = i if pts is None else pts[i]
-            frame.time_base = tb
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
+def encode_frames(path: Path, frames: Sequence[np.ndarray], **kwargs) -> Path:
+    """Encode RGB frames with exact pts (see ``vidlens.media.encode.encode_video``)."""
+    return encode_video(path, frames, **kwargs)
 
 
 def gradient_frames(n: int, width: int = 96, height: int = 64, seed: int = 0) -> list[np.ndarray]:

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as done:
         return done.exit_code
-    except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+    except Exception as error:
         import click
 
         if isinstance(error, click.exceptions.ClickException):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def test_out_of_order_pts_are_reordered_not_the_frames(megamind) -> None:
         frames = list(reader)
     times = [f.time for f in frames]
     assert len(frames) == 270
-    assert all(b > a for a, b in zip(times, times[1:]))
+    assert all(b > a for a, b in itertools.pairwise(times))
     assert frames[0].pts == 1 and frames[0].time == 0
     assert float(frames[98].time) == pytest.approx(4.087, abs=5e-4)
     assert reader.stats.reordered_pts > 0

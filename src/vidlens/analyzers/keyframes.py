@@ -63,7 +63,7 @@ class KeyframesAnalyzer:
     def start(self, info: VideoInfo) -> None:
         step = max(1, int(float(info.fps) / self.candidates_per_second))
         self.needs = FrameSpec(max_side=self.max_side, pixel_format="rgb24", step=step)
-        self._spill = tempfile.TemporaryFile(prefix="vidlens-keyframes-")
+        self._spill = tempfile.TemporaryFile(prefix="vidlens-keyframes-")  # noqa: SIM115 - closed in finish()
         self._kept: list[_Candidate] = []
         self._pending: tuple[_Candidate, bytes] | None = None
         self._group_start = 0.0
@@ -74,7 +74,7 @@ class KeyframesAnalyzer:
 
     def _offer(self, cand: _Candidate, rgb: np.ndarray) -> None:
         if self._pending is not None:
-            best, data = self._pending
+            best, _data = self._pending
             same = _hist_distance(best.hist, cand.hist) < SAME_VIEW and cand.time - self._group_start < 2.0
             if same:
                 if _quality(cand) > _quality(best):

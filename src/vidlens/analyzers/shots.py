@@ -50,7 +50,7 @@ def shots_from_transitions(transitions: list[Transition], clock: FrameClock) -> 
     if n == 0:
         return []
     starts = [0] + [t.frame for t in transitions if 0 < t.frame < n]
-    ends = starts[1:] + [n]
+    ends = [*starts[1:], n]
     by_frame = {t.frame: t for t in transitions}
     shots = []
     for i, (start, end) in enumerate(zip(starts, ends)):

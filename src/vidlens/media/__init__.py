@@ -11,11 +11,19 @@ from .reader import DecodedFrame, DecodeStats, VideoReader
 from .sampling import FrameSpec, Sampler
 
 
-
 def library_versions() -> str:
     """PyAV and the FFmpeg libraries it was built with, for bug reports."""
     libs = ", ".join(f"{name} {'.'.join(map(str, v))}" for name, v in av.library_versions.items())
     return f"pyav {av.__version__} ({libs})"
 
 
-__all__ = ["library_versions", "DecodeStats", "DecodedFrame", "FrameSpec", "Sampler", "VideoInfo", "VideoReader", "probe"]
+__all__ = [
+    "DecodeStats",
+    "DecodedFrame",
+    "FrameSpec",
+    "Sampler",
+    "VideoInfo",
+    "VideoReader",
+    "library_versions",
+    "probe",
+]

@@ -163,9 +163,9 @@ def _first_frame_rotation(container: av.container.InputContainer, stream, path: 
             except av.error.FFmpegError:
                 continue
             for frame in frames:
-                return int(round(frame.rotation or 0)) % 360
+                return round(frame.rotation or 0) % 360
         for frame in stream.codec_context.decode(None):  # flush: short files may hold frames back
-            return int(round(frame.rotation or 0)) % 360
+            return round(frame.rotation or 0) % 360
     except av.error.FFmpegError as error:
         raise InvalidMediaError(f"no decodable video frame ({error.strerror or error})", path=path) from None
     raise InvalidMediaError("no decodable video frame in the file", path=path)

@@ -9,6 +9,7 @@ decoder — the sorted set of their pts, so times are monotonic and exact.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import queue
@@ -254,10 +255,8 @@ class VideoReader:
             except BaseException as error:  # re-raised in the consumer with its traceback
                 failure.append(error)
             finally:
-                try:
+                with contextlib.suppress(queue.Full):
                     q.put(done, timeout=1)
-                except queue.Full:
-                    pass
 
         thread = threading.Thread(target=work, name="vidlens-decode", daemon=True)
         thread.start()
@@ -270,10 +269,8 @@ class VideoReader:
         finally:
             self._stop.set()
             while thread.is_alive():
-                try:
+                with contextlib.suppress(queue.Empty):
                     q.get(timeout=0.05)
-                except queue.Empty:
-                    pass
             thread.join()
         if failure:
             raise failure[0]
@@ -312,10 +309,7 @@ class VideoReader:
                         stats.declared_end_time -= (first_pts - self._declared_start) * time_base
                 last_pts = pts
                 time = (pts - first_pts) * time_base
-                if self.keyframes_only:
-                    index = round(time * info.fps)
-                else:
-                    index = stats.frames
+                index = round(time * info.fps) if self.keyframes_only else stats.frames
                 stats.frames += 1
                 stats.end_time = time + step * time_base
                 corrupt = bool(getattr(frame, "is_corrupt", False))

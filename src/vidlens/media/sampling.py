@@ -63,7 +63,7 @@ class FrameSpec:
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)
 
 
 class Sampler:

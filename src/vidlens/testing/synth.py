@@ -32,10 +32,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import cv2
 import numpy as np
 
+from ..media.encode import encode_video
 from .photos import list_photos, load_photo
 
 GENERATOR_VERSION = "vidlens-synth/1"  # bump whenever rendering changes: cached sets are keyed on it
@@ -540,37 +540,8 @@ class SynthVideo:
 
 
 def _encode(path: Path, plan: SynthPlan, fps: Fraction, audio: bool) -> None:
-    """H.264/yuv420p with pts == frame index in a 1/fps time base (the muxer may rescale it).
-
-    Written to a temporary name and renamed at the end, so an interrupted run never leaves a
-    truncated video that a cache check could mistake for a finished one.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    tb = 1 / fps
-    with av.open(str(tmp), "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.width, video.height = plan.size
-        video.pix_fmt = "yuv420p"
-        video.codec_context.time_base = tb
-        video.time_base = tb
-        video.options = {"crf": "18", "preset": "veryfast"}
-        tone = container.add_stream("aac", rate=48000, layout="mono") if audio else None
-        samples = 0
-        for i, rgb in enumerate(plan.frames()):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, tb
-            container.mux(video.encode(frame))
-            while tone is not None and samples < (i + 1) * 48000 / fps:
-                pcm = 0.2 * np.sin(2 * np.pi * 440.0 * (samples + np.arange(1024)) / 48000)
-                chunk = av.AudioFrame.from_ndarray(pcm.astype(np.float32)[None], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts, chunk.time_base = 48000, samples, Fraction(1, 48000)
-                container.mux(tone.encode(chunk))
-                samples += 1024
-        container.mux(video.encode(None))
-        if tone is not None:
-            container.mux(tone.encode(None))
-    tmp.replace(path)
+    """H.264/yuv420p with pts == frame index in a 1/fps time base (the muxer may rescale it)."""
+    encode_video(path, plan.frames(), fps=fps, tone_hz=440.0 if audio else None)
 
 
 def render_video(
