@@ -193,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn vidlens errors into one line and a documented exit code."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int):
+            return code
     except VidlensError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
         return exit_code_for(error)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,8 +95,11 @@ def run_pipeline(
         decode_seconds[0] += time.perf_counter() - t0
         return out
 
+    cancel = _CtrlC()
     try:
         for frame in reader.frames(prepare=prepare, prefetch=max(8, 2 * batch_size)):
+            if cancel.requested:
+                raise KeyboardInterrupt
             times.append(float(frame.time))
             for i, array in frame.payload.items():
                 lane = lanes[i]
@@ -109,12 +114,15 @@ def run_pipeline(
         interrupted = True
         reader.stop()
         warnings.append(f"interrupted by the user after {len(times)} frames; results are partial")
+    finally:
+        cancel.restore()
     for lane in lanes:
         _feed(lane, warnings)
     if progress is not None:
         progress(len(times), len(times), time.perf_counter() - started)
 
     stats = reader.stats
+    stats.cancelled = interrupted
     warnings = stats.warnings() + warnings
     clock = FrameClock(times, info.fps)
     complete = stats.complete and not interrupted
@@ -156,6 +164,27 @@ def run_pipeline(
     }
     timeline = Timeline(video=_video_facts(info, clock, hash_file), analysis=analysis, sections=sections)
     return timeline
+
+
+class _CtrlC:
+    """Turns the first Ctrl-C into a polite request (finish what was seen, write it); a second
+    Ctrl-C interrupts at once. Only the main thread can own signal handlers; elsewhere it is inert."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _feed(lane: _Lane, warnings: list[str]) -> None:

@@ -87,6 +87,7 @@ class DecodeStats:
     declared_frames: int | None = None
     stopped_early: bool = False
     index_exact: bool = True
+    cancelled: bool = False  # the caller stopped reading: a short result is not the file's fault
     audio_packets: int = 0
     audio_bad_packets: int = 0
     errors: list[str] = field(default_factory=list)
@@ -106,7 +107,7 @@ class DecodeStats:
         Either can be wrong by a frame or two in healthy files, so both need a clear gap; empty
         packets (repeated-frame markers) count as frames for the frame-count test.
         """
-        if self.frames == 0:
+        if self.frames == 0 or self.cancelled:
             return False
         if self.declared_frames:
             seen = self.frames + self.empty_packets
@@ -297,7 +298,6 @@ class VideoReader:
             last_pts: int | None = None
             for frame, pts in self._reordered(self._raw_frames(container, stream), step):
                 if self._stop.is_set():
-                    stats.stopped_early = stats.stopped_early or False
                     return
                 if last_pts is not None and pts <= last_pts:
                     pts = last_pts + step

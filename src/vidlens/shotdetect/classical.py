@@ -165,10 +165,11 @@ class ClassicalDetector:
     # -- decisions --------------------------------------------------------------------------------
 
     def finish(self) -> list[Transition]:
-        n = self._count
+        # An interruption can land between two appends: use only frames every series has.
+        n = min(self._count, len(self._compact), *(len(v) for v in self._series.values()))
         if n < 2:
             return []
-        s = {k: np.asarray(v, dtype=np.float64) for k, v in self._series.items()}
+        s = {k: np.asarray(v[:n], dtype=np.float64) for k, v in self._series.items()}
         score = cut_score(s["hist"], s["struct"])
         fades = self._fades(s["mean"], s["std"], n)
         cuts = self._cuts(score, s)
@@ -271,7 +272,9 @@ class ClassicalDetector:
             residual = np.asarray(self._residual[j])
             change = np.asarray(self._change[j])
             dip = np.asarray(self._dip[j])
-            mids = np.arange(h, h + len(residual))
+            count = max(0, min(len(residual), len(change), len(dip), n - h))
+            residual, change, dip = residual[:count], change[:count], dip[:count]
+            mids = np.arange(h, h + count)
             ok = (residual < p.dissolve_residual) & (change >= p.dissolve_change) & (dip <= p.dissolve_dip)
             strength = np.where(ok, change * (1 - residual / p.dissolve_residual) * (1.2 - dip), 0.0)
             strength[strength < p.dissolve_strength] = 0.0

@@ -1,0 +1,129 @@
+"""The command line: outputs, formats, and one-line errors with documented exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidlens.testing import samples
+
+CLI = [sys.executable, "-m", "vidlens.cli"]
+
+
+def run(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def make_bad_inputs(tmp: Path) -> dict[str, Path]:
+    files = {
+        "empty": (tmp / "empty.mp4", b""),
+        "random": (tmp / "random.mp4", np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8).tobytes()),
+        "text": (tmp / "readme.mp4", b"this is a text file, not a video\n" * 50),
+    }
+    out = {}
+    for name, (path, data) in files.items():
+        path.write_bytes(data)
+        out[name] = path
+    skimage = samples.package_file("skimage", "data", "astronaut.png")
+    if skimage is not None:
+        out["image"] = skimage
+    out["missing"] = tmp / "nope.mp4"
+    out["folder"] = tmp
+    return out
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("bad")
+    inputs = make_bad_inputs(tmp)
+    audio = tmp / "tone.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(audio)],
+                   check=False)
+    if audio.exists():
+        inputs["audio_only"] = audio
+    return inputs
+
+
+@pytest.mark.parametrize("kind", ["empty", "random", "text", "image", "missing", "folder", "audio_only"])
+@pytest.mark.parametrize("command", ["analyze", "shots", "info"])
+def test_bad_input_is_one_line_and_exit_2(bad_inputs, kind: str, command: str, tmp_path: Path) -> None:
+    if kind not in bad_inputs:
+        pytest.skip(f"no {kind} sample here")
+    extra = ["-o", str(tmp_path / "out")] if command == "analyze" else []
+    result = run(command, bad_inputs[kind], *extra)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_analyze_writes_everything(bikes: Path, tmp_path: Path) -> None:
+    result = run("analyze", bikes, "-o", tmp_path, "--quiet")
+    assert result.returncode == 0, result.stderr
+    timeline = json.loads((tmp_path / "timeline.json").read_text())
+    assert [s["start"]["frame"] for s in timeline["shots"]] == [0, 30, 76, 137, 187, 242]
+    assert (tmp_path / "report.html").exists() and (tmp_path / "shots.edl").exists()
+
+
+@pytest.mark.parametrize(("fmt", "probe"), [("json", '"timecode"'), ("csv", "start_frame"), ("edl", "FCM: NON-DROP FRAME")])
+def test_shots_formats(bikes: Path, fmt: str, probe: str) -> None:
+    result = run("shots", bikes, "--format", fmt, "-q")
+    assert result.returncode == 0, result.stderr
+    assert probe in result.stdout
+    if fmt == "json":
+        assert [s["start"]["frame"] for s in json.loads(result.stdout)["shots"]][1:] == [30, 76, 137, 187, 242]
+
+
+def test_info_json_and_count(megamind: Path) -> None:
+    result = run("info", megamind, "--json", "--count")
+    facts = json.loads(result.stdout)
+    assert facts["frame_count"] == 270 and facts["frame_count_source"] == "counted"
+    assert facts["codec"] == "mpeg4" and facts["has_audio"] is True
+
+
+def test_version_all() -> None:
+    result = run("version", "--all")
+    assert result.returncode == 0 and "pyav" in result.stdout and "libavcodec" in result.stdout
+
+
+def test_bad_option_is_a_usage_error(bikes: Path) -> None:
+    result = run("summarize", bikes, "--ratio", "1.5")
+    assert result.returncode == 2 and "ratio" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_truncated_video_is_analyzed_and_marked(tmp_path: Path) -> None:
+    source = samples.movie_hello("mp4")
+    if source is None:
+        pytest.skip("forensics-samples-files not installed")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(source.read_bytes()[:2_000_000])
+    result = run("analyze", cut, "-o", tmp_path / "out", "-q")
+    assert result.returncode == 0, result.stderr
+    assert "truncated" in result.stderr
+    timeline = json.loads((tmp_path / "out" / "timeline.json").read_text())
+    assert timeline["analysis"]["complete"] is False and timeline["video"]["frame_count"] > 50
+
+
+def test_ctrl_c_writes_a_partial_timeline(tmp_path: Path) -> None:
+    video = samples.vtest()
+    if video is None:
+        pytest.skip("opencv-doc not installed")
+    proc = subprocess.Popen([*CLI, "analyze", str(video), "-o", str(tmp_path), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    time.sleep(2.0)  # imports plus a part of the decode
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    timeline = json.loads((tmp_path / "timeline.json").read_text())
+    assert timeline["analysis"]["interrupted"] is True and timeline["analysis"]["complete"] is False
+    assert 0 < timeline["video"]["frame_count"] < 795

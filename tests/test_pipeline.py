@@ -1,0 +1,110 @@
+"""The decode-once pipeline: fan-out, failure isolation, interruption, the timeline it returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vidlens.analyzers import AnalyzerContext, FrameBatch, TimelinePart
+from vidlens.analyzers.shots import ShotsAnalyzer
+from vidlens.api import analyze
+from vidlens.errors import InvalidMediaError, UsageError
+from vidlens.media import FrameSpec, VideoInfo
+from vidlens.pipeline import run_pipeline
+from vidlens.timeline import SCHEMA, Timeline
+
+
+class Recorder:
+    """A test analyzer that records what it was given; can fail or interrupt on demand."""
+
+    name = "recorder"
+    after: tuple[str, ...] = ()
+
+    def __init__(self, spec: FrameSpec, fail_at: int | None = None, interrupt_at: int | None = None) -> None:
+        self.needs = spec
+        self.fail_at, self.interrupt_at = fail_at, interrupt_at
+        self.indices: list[int] = []
+        self.shapes: set[tuple[int, ...]] = set()
+
+    def start(self, info: VideoInfo) -> None:
+        self.indices.clear()
+
+    def process(self, batch: FrameBatch) -> None:
+        for frame, index in zip(batch.frames, batch.indices):
+            if self.fail_at is not None and index >= self.fail_at:
+                raise RuntimeError("recorder broke")
+            if self.interrupt_at is not None and index >= self.interrupt_at:
+                raise KeyboardInterrupt
+            self.indices.append(int(index))
+            self.shapes.add(frame.shape)
+
+    def finish(self, context: AnalyzerContext) -> TimelinePart:
+        return TimelinePart(sections={"recorded": self.indices}, params={"n": len(self.indices)})
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+
+def test_each_analyzer_gets_its_frames_at_its_size(bikes: Path) -> None:
+    every_third = Recorder(FrameSpec(step=3, width=64, height=32, pixel_format="gray"))
+    shots = ShotsAnalyzer()
+    timeline = run_pipeline(bikes, [shots, every_third], hash_file=False)
+    assert every_third.indices == list(range(0, 250, 3))
+    assert every_third.shapes == {(32, 64)}
+    assert len(timeline.shots) == 6
+    assert timeline.analysis["frames_sampled"] == {"shots": 250, "recorder": 84}
+
+
+def test_a_failing_analyzer_does_not_sink_the_others(bikes: Path) -> None:
+    timeline = run_pipeline(bikes, [ShotsAnalyzer(), Recorder(FrameSpec(), fail_at=100)], hash_file=False)
+    assert [s["start"]["frame"] for s in timeline.shots] == [0, 30, 76, 137, 187, 242]
+    assert any("recorder failed at frame" in w for w in timeline.warnings)
+    assert "recorded" not in timeline.sections
+
+
+def test_interruption_keeps_partial_results(bikes: Path) -> None:
+    timeline = run_pipeline(bikes, [ShotsAnalyzer(), Recorder(FrameSpec(), interrupt_at=150)], hash_file=False)
+    assert timeline.analysis["interrupted"] is True
+    assert timeline.complete is False
+    assert 140 <= timeline.video["frame_count"] < 250
+    starts = [s["start"]["frame"] for s in timeline.shots]
+    assert starts[:4] == [0, 30, 76, 137]  # shots seen before the interruption are kept
+    assert any("interrupted" in w for w in timeline.warnings)
+
+
+def test_timeline_schema_and_moments(bikes: Path, tmp_path: Path) -> None:
+    timeline = analyze(bikes, output_dir=tmp_path)
+    data = Timeline.load(tmp_path / "timeline.json").to_dict()
+    assert data["schema"] == SCHEMA
+    for key in ("shots", "labels", "objects", "faces", "text", "events"):
+        assert isinstance(data[key], list)
+    video = data["video"]
+    assert video["frame_count"] == 250 and video["frame_count_source"] == "counted"
+    assert video["width"] == 640 and video["height"] == 272 and len(video["sha256"]) == 64
+    assert data["analysis"]["complete"] is True
+    shots = data["shots"]
+    assert shots[0]["start"] == {"frame": 0, "time": 0.0, "timecode": "00:00:00:00"}
+    assert shots[-1]["end"]["frame"] == 250
+    for before, after in zip(shots, shots[1:]):
+        assert before["end"] == after["start"]  # half-open and contiguous
+    for shot in shots:
+        assert shot["keyframes"], shot
+        for key in shot["keyframes"]:
+            assert shot["start"]["frame"] <= key["frame"] < shot["end"]["frame"]
+            assert (tmp_path / key["image"]).stat().st_size > 1000
+    for name in ("shots.csv", "shots.edl", "report.html", "contact_sheet.jpg"):
+        assert (tmp_path / name).stat().st_size > 100
+
+
+def test_unknown_analyzer_is_a_usage_error(bikes: Path) -> None:
+    with pytest.raises(UsageError, match="unknown analyzer"):
+        run_pipeline(bikes, ["shots", "telepathy"])
+
+
+def test_bad_input_is_refused_before_work(tmp_path: Path) -> None:
+    path = tmp_path / "notes.mp4"
+    path.write_text("not a video")
+    with pytest.raises(InvalidMediaError):
+        run_pipeline(path)
