@@ -73,7 +73,9 @@ def test_analyze_writes_everything(bikes: Path, tmp_path: Path) -> None:
     assert (tmp_path / "report.html").exists() and (tmp_path / "shots.edl").exists()
 
 
-@pytest.mark.parametrize(("fmt", "probe"), [("json", '"timecode"'), ("csv", "start_frame"), ("edl", "FCM: NON-DROP FRAME")])
+@pytest.mark.parametrize(
+    ("fmt", "probe"), [("json", '"timecode"'), ("csv", "start_frame"), ("edl", "FCM: NON-DROP FRAME")]
+)
 def test_shots_formats(bikes: Path, fmt: str, probe: str) -> None:
     result = run("shots", bikes, "--format", fmt, "-q")
     assert result.returncode == 0, result.stderr

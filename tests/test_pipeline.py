@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def test_interruption_keeps_partial_results(bikes: Path) -> None:
 
 
 def test_timeline_schema_and_moments(bikes: Path, tmp_path: Path) -> None:
-    timeline = analyze(bikes, output_dir=tmp_path)
+    analyze(bikes, output_dir=tmp_path)
     data = Timeline.load(tmp_path / "timeline.json").to_dict()
     assert data["schema"] == SCHEMA
     for key in ("shots", "labels", "objects", "faces", "text", "events"):
@@ -87,7 +88,7 @@ def test_timeline_schema_and_moments(bikes: Path, tmp_path: Path) -> None:
     shots = data["shots"]
     assert shots[0]["start"] == {"frame": 0, "time": 0.0, "timecode": "00:00:00:00"}
     assert shots[-1]["end"]["frame"] == 250
-    for before, after in zip(shots, shots[1:]):
+    for before, after in itertools.pairwise(shots):
         assert before["end"] == after["start"]  # half-open and contiguous
     for shot in shots:
         assert shot["keyframes"], shot
