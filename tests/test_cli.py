@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +45,13 @@ def make_bad_inputs(tmp: Path) -> dict[str, Path]:
 def bad_inputs(tmp_path_factory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("bad")
     inputs = make_bad_inputs(tmp)
-    audio = tmp / "tone.m4a"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(audio)],
-                   check=False)
-    if audio.exists():
-        inputs["audio_only"] = audio
+    inputs["audio_only"] = tmp / "tone.wav"
+    with wave.open(str(inputs["audio_only"]), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        tone = (8000 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype("<i2")
+        wav.writeframes(tone.tobytes())
     return inputs
 
 

@@ -14,6 +14,7 @@ from vidlens.api import analyze
 from vidlens.errors import InvalidMediaError, UsageError
 from vidlens.media import FrameSpec, VideoInfo
 from vidlens.pipeline import run_pipeline
+from vidlens.timebase import TimeSpec
 from vidlens.timeline import SCHEMA, Timeline
 
 
@@ -109,3 +110,16 @@ def test_bad_input_is_refused_before_work(tmp_path: Path) -> None:
     path.write_text("not a video")
     with pytest.raises(InvalidMediaError):
         run_pipeline(path)
+
+
+def test_time_range_keeps_exact_indices(bikes: Path) -> None:
+    timeline = run_pipeline(bikes, start=TimeSpec.parse("50f"), end=TimeSpec.parse("8s"), hash_file=False)
+    assert [(s["start"]["frame"], s["end"]["frame"]) for s in timeline.shots] == [
+        (50, 76), (76, 137), (137, 187), (187, 200)]
+    assert timeline.shots[0]["start"]["time"] == pytest.approx(2.0)
+    assert timeline.complete and timeline.analysis["range"]["end"]["frame"] == 200
+
+
+def test_empty_time_range_is_refused(bikes: Path) -> None:
+    with pytest.raises(UsageError, match="empty"):
+        run_pipeline(bikes, start=TimeSpec.parse("5s"), end=TimeSpec.parse("2s"))

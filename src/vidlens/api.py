@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .media import VideoInfo, VideoReader, probe
 from .pipeline import ProgressCallback, run_pipeline
+from .timebase import TimeSpec
 from .timeline import Timeline, write_text_atomic
 
 __all__ = ["analyze", "count_frames", "detect_shots", "probe", "write_outputs"]
@@ -19,6 +20,8 @@ def analyze(
     output_dir: str | Path | None = None,
     progress: ProgressCallback | None = None,
     report: bool = True,
+    start: TimeSpec | None = None,
+    end: TimeSpec | None = None,
 ) -> Timeline:
     """Analyze a video and return its timeline; with ``output_dir``, also write every output.
 
@@ -29,7 +32,7 @@ def analyze(
     out = Path(output_dir) if output_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    timeline = run_pipeline(path, analyzers, output_dir=out, progress=progress)
+    timeline = run_pipeline(path, analyzers, output_dir=out, progress=progress, start=start, end=end)
     if out is not None:
         write_outputs(timeline, out, report=report)
     return timeline

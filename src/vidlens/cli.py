@@ -21,6 +21,7 @@ from rich.table import Table
 from . import __version__, api
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
 from .pipeline import ProgressCallback
+from .timebase import TimeSpec
 from .timeline import Timeline
 
 _EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -107,14 +108,17 @@ def analyze(
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Also print the timeline JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")] = False,
+    start: Annotated[str | None, typer.Option(help="Analyze from this time: 12.5s, 300f or 00:01:02.5")] = None,
+    end: Annotated[str | None, typer.Option(help="Stop at this time (same units as --start).")] = None,
 ) -> None:
     """Analyze a video: shots and keyframes into timeline.json, shots.csv/.edl and report.html.
 
-    Example: vidlens analyze clip.mp4 -o clip_out
+    Example: vidlens analyze clip.mp4 -o clip_out --start 10s --end 00:02:00
     """
     names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None
     output_dir = output or video.with_name(video.name + ".vidlens")
-    timeline = _run(api.analyze, video, analyzers=names, output_dir=output_dir, quiet=quiet)
+    timeline = _run(api.analyze, video, analyzers=names, output_dir=output_dir, quiet=quiet,
+                    start=TimeSpec.parse(start) if start else None, end=TimeSpec.parse(end) if end else None)
     if as_json:
         sys.stdout.write(timeline.to_json() + "\n")
     elif not quiet:

@@ -23,8 +23,10 @@ import numpy as np
 
 from . import __version__
 from .analyzers import Analyzer, AnalyzerContext, FrameBatch, create_analyzers
+from .errors import UsageError
 from .media import DecodedFrame, Sampler, VideoInfo, VideoReader, probe
 from .media.reader import frame_to_ndarray
+from .timebase import TimeSpec
 from .timeline import FrameClock, Timeline
 
 log = logging.getLogger(__name__)
@@ -56,9 +58,13 @@ def run_pipeline(
     threads: int = 0,
     progress: ProgressCallback | None = None,
     hash_file: bool = True,
+    start: TimeSpec | None = None,
+    end: TimeSpec | None = None,
 ) -> Timeline:
     """Analyze one video; returns its timeline (``analysis.complete`` is False if it was cut short).
 
+    ``start``/``end`` limit the analysis to a time range. Frames before it are still decoded (not
+    converted), so frame indices stay exact; decoding stops at ``end``.
     Raises ``InvalidMediaError`` / ``MediaNotFoundError`` for inputs that are not decodable videos.
     """
     started = time.perf_counter()
@@ -75,7 +81,13 @@ def run_pipeline(
             lanes.append(_Lane(analyzer, Sampler(analyzer.needs)))
         except Exception as error:  # an analyzer that cannot start must not sink the others
             warnings.append(f"analyzer {analyzer.name} could not start: {error}")
-    reader = VideoReader(path, info=info, threads=threads)
+    begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
+    end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
+    if end_s <= begin_s:
+        raise UsageError(f"the time range is empty: start {start} is not before end {end}")
+    skim = bool(lanes) and all(lane.analyzer.needs.keyframes_only for lane in lanes)
+    reader = VideoReader(path, info=info, threads=threads, keyframes_only=skim)
+    first_frame: int | None = None
     times: list[float] = []
     interrupted = False
     decode_seconds = [0.0]
@@ -85,6 +97,8 @@ def run_pipeline(
         t0 = time.perf_counter()
         looks: dict[tuple, np.ndarray] = {}
         out: dict[int, np.ndarray] = {}
+        if not begin_s - 1e-9 <= frame.time < end_s:
+            return out
         for i, lane in enumerate(lanes):
             if lane.failed or not lane.sampler.wants(frame.index, frame.time, frame.key_frame):
                 continue
@@ -100,7 +114,12 @@ def run_pipeline(
         for frame in reader.frames(prepare=prepare, prefetch=max(8, 2 * batch_size)):
             if cancel.requested:
                 raise KeyboardInterrupt
+            if frame.time >= end_s:
+                reader.stop()
+                break
             times.append(float(frame.time))
+            if first_frame is None and frame.time >= begin_s - 1e-9:
+                first_frame = frame.index
             for i, array in frame.payload.items():
                 lane = lanes[i]
                 lane.frames.append(array)
@@ -122,11 +141,12 @@ def run_pipeline(
         progress(len(times), len(times), time.perf_counter() - started)
 
     stats = reader.stats
-    stats.cancelled = interrupted
+    stats.cancelled = interrupted or end is not None
     warnings = stats.warnings() + warnings
     clock = FrameClock(times, info.fps)
     complete = stats.complete and not interrupted
-    context = AnalyzerContext(info=info, clock=clock, output_dir=output_dir, parts={}, complete=complete)
+    context = AnalyzerContext(info=info, clock=clock, output_dir=output_dir, parts={}, complete=complete,
+                              first_frame=first_frame if first_frame is not None else len(times))
     stage_seconds: dict[str, float] = {}
     for lane in lanes:
         name = lane.analyzer.name
@@ -161,6 +181,9 @@ def run_pipeline(
         "frames_sampled": {lane.analyzer.name: lane.sampled for lane in lanes},
         "decode": stats.to_dict(),
         "speed_fps": round(len(times) / elapsed, 2) if elapsed > 0 else None,
+        "range": None if start is None and end is None else {
+            "start": clock.moment(context.first_frame), "end": clock.moment(len(times)),
+        },
     }
     timeline = Timeline(video=_video_facts(info, clock, hash_file), analysis=analysis, sections=sections)
     return timeline

@@ -48,6 +48,7 @@ class AnalyzerContext:
     output_dir: Path | None
     parts: dict[str, TimelinePart]
     complete: bool = True
+    first_frame: int = 0  # first frame of the analysed range; the clock's end is its end
 
 
 @runtime_checkable

@@ -39,17 +39,17 @@ class ShotsAnalyzer:
 
     def finish(self, context: AnalyzerContext) -> TimelinePart:
         transitions = self.detector.finish()
-        shots = shots_from_transitions(transitions, context.clock)
+        shots = shots_from_transitions(transitions, context.clock, context.first_frame)
         return TimelinePart(sections={"shots": shots}, params=self.params(),
                             extra={"transitions": transitions})
 
 
-def shots_from_transitions(transitions: list[Transition], clock: FrameClock) -> list[dict[str, Any]]:
-    """Turn boundaries into half-open shots covering every decoded frame, in timeline form."""
+def shots_from_transitions(transitions: list[Transition], clock: FrameClock, first: int = 0) -> list[dict[str, Any]]:
+    """Turn boundaries into half-open shots covering every analysed frame, in timeline form."""
     n = clock.frame_count
-    if n == 0:
+    if n <= first:
         return []
-    starts = [0] + [t.frame for t in transitions if 0 < t.frame < n]
+    starts = [first] + [t.frame for t in transitions if first < t.frame < n]
     ends = [*starts[1:], n]
     by_frame = {t.frame: t for t in transitions}
     shots = []
