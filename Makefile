@@ -30,7 +30,7 @@ demo: install
 	@echo "report:   $(DEMO_OUT)/report.html"
 
 test: install-test
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/python -m pytest -q
 
 bench: install-test
