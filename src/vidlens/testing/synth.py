@@ -607,6 +607,18 @@ class Recipe:
             fade_out_end=self.fade_out_end,
         )
 
+    def render(self, path: Path, size: tuple[int, int], seed: int, *, reuse: bool = True) -> SynthVideo:
+        """Render to ``path``; with ``reuse``, keep an existing file whose truth JSON still matches."""
+        path = Path(path)
+        truth = truth_path_for(path)
+        if reuse and path.is_file() and truth.is_file():
+            wanted = self.plan(size, seed).truth(path, self.fps)
+            cached = SynthVideo.load(truth)
+            if cached.to_dict() == json.loads(json.dumps(wanted.to_dict())):
+                return cached
+        return render_video(path, self.shots, self.transitions, size=size, fps=self.fps, seed=seed,
+                            fade_in_start=self.fade_in_start, fade_out_end=self.fade_out_end)
+
 
 def _random_transition(rng: random.Random, kind: str) -> TransitionSpec:
     if kind == "cut":
@@ -729,17 +741,7 @@ def random_video(
     features: Sequence[str] = (),
 ) -> SynthVideo:
     """Render :func:`random_recipe` (deterministic for a given seed, size and fps)."""
-    r = random_recipe(seed, n_shots=n_shots, fps=fps, features=features)
-    return render_video(
-        path,
-        r.shots,
-        r.transitions,
-        size=size,
-        fps=r.fps,
-        seed=seed,
-        fade_in_start=r.fade_in_start,
-        fade_out_end=r.fade_out_end,
-    )
+    return random_recipe(seed, n_shots=n_shots, fps=fps, features=features).render(path, size, seed, reuse=False)
 
 
 # ----------------------------------------------------------------------------- the evaluation set
@@ -806,27 +808,7 @@ def standard_set(
 ) -> list[SynthVideo]:
     """The evaluation set, rendered into ``out_dir`` (reused when the cached truth still matches)."""
     out_dir = Path(out_dir)
-    videos = []
-    for v, r in enumerate(standard_recipes(n_videos, seed)):
-        path = out_dir / f"synth_{v:02d}.mp4"
-        video_seed = seed * 1000 + v
-        wanted = r.plan(size, video_seed).truth(path, r.fps)
-        truth = truth_path_for(path)
-        if path.is_file() and truth.is_file():
-            cached = SynthVideo.load(truth)
-            if cached.to_dict() == json.loads(json.dumps(wanted.to_dict())):
-                videos.append(cached)
-                continue
-        videos.append(
-            render_video(
-                path,
-                r.shots,
-                r.transitions,
-                size=size,
-                fps=r.fps,
-                seed=video_seed,
-                fade_in_start=r.fade_in_start,
-                fade_out_end=r.fade_out_end,
-            )
-        )
-    return videos
+    return [
+        r.render(out_dir / f"synth_{v:02d}.mp4", size, seed * 1000 + v)
+        for v, r in enumerate(standard_recipes(n_videos, seed))
+    ]
