@@ -25,7 +25,7 @@ from . import __version__
 from .analyzers import Analyzer, AnalyzerContext, FrameBatch, create_analyzers
 from .errors import UsageError
 from .media import DecodedFrame, Sampler, VideoInfo, VideoReader, probe
-from .media.reader import frame_to_ndarray
+from .media.reader import FrameConverter
 from .timebase import TimeSpec
 from .timeline import FrameClock, Timeline
 
@@ -92,6 +92,8 @@ def run_pipeline(
     interrupted = False
     decode_seconds = [0.0]
 
+    converters: dict[tuple, FrameConverter] = {}
+
     def prepare(frame: DecodedFrame) -> dict[int, np.ndarray]:
         """Runs in the decode thread: sample and convert once per distinct look."""
         t0 = time.perf_counter()
@@ -104,7 +106,8 @@ def run_pipeline(
                 continue
             spec = lane.analyzer.needs
             if spec.look not in looks:
-                looks[spec.look] = frame_to_ndarray(frame.av_frame, spec, frame.rotation)
+                convert = converters.setdefault(spec.look, FrameConverter(spec))
+                looks[spec.look] = convert(frame.av_frame, frame.rotation)
             out[i] = looks[spec.look]
         decode_seconds[0] += time.perf_counter() - t0
         return out

