@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,10 +119,14 @@ def test_truncated_video_is_analyzed_and_marked(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_writes_a_partial_timeline(tmp_path: Path) -> None:
-    video = samples.vtest()
-    if video is None:
-        pytest.skip("opencv-doc not installed")
-    proc = subprocess.Popen([*CLI, "analyze", str(video), "-o", str(tmp_path), "-q"],
+    source = samples.vtest()
+    if source is None or shutil.which("ffmpeg") is None:
+        pytest.skip("opencv-doc or the ffmpeg CLI is not installed")
+    video = tmp_path / "long.avi"  # 10 x 795 frames, stream-copied: long enough to interrupt
+    subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "9", "-i", str(source), "-c", "copy", str(video)],
+                   check=True)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*CLI, "analyze", str(video), "-o", str(out), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     time.sleep(2.0)  # imports plus a part of the decode
@@ -129,6 +134,6 @@ def test_ctrl_c_writes_a_partial_timeline(tmp_path: Path) -> None:
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    timeline = json.loads((tmp_path / "timeline.json").read_text())
+    timeline = json.loads((out / "timeline.json").read_text())
     assert timeline["analysis"]["interrupted"] is True and timeline["analysis"]["complete"] is False
-    assert 0 < timeline["video"]["frame_count"] < 795
+    assert 0 < timeline["video"]["frame_count"] < 7950
