@@ -122,9 +122,9 @@ def analyze(
     if as_json:
         sys.stdout.write(timeline.to_json() + "\n")
     elif not quiet:
-        v = timeline.video
+        v, n = timeline.video, len(timeline.shots)
         err.print(f"[bold]{v['path']}[/]: {v['frame_count']} frames, {v['duration']:.2f}s, "
-                  f"{len(timeline.shots)} shots, analyzed in {timeline.analysis['elapsed_s']:.2f}s "
+                  f"{n} shot{'' if n == 1 else 's'}, analyzed in {timeline.analysis['elapsed_s']:.2f}s "
                   f"({timeline.analysis['speed_fps']} fps)", highlight=False)
         err.print(f"wrote {output_dir}/timeline.json and report.html", highlight=False)
     _report_warnings(timeline)
