@@ -144,8 +144,13 @@ class ClassicalDetector:
         self._compact.append(compact(sig))
         s["mean"].append(sig.mean)
         s["std"].append(sig.std)
+        # The flash test only ever reads these within a few frames of a cut candidate (a raw
+        # change >= cut_min), so elsewhere they are skipped (NaN): they cost a phase correlation each.
+        near_candidate = max(cut_score(np.asarray(s["hist"][-FLASH_LOOKBACK:]),
+                                       np.asarray(s["raw"][-FLASH_LOOKBACK:]))) >= self.p.cut_min
         for k in range(2, FLASH_LOOKBACK + 1):
-            s[f"skip{k}"].append(self._skip_change(ring[-k], sig) if len(ring) >= k else 1.0)
+            value = self._skip_change(ring[-k], sig) if near_candidate and len(ring) >= k else float("nan")
+            s[f"skip{k}"].append(value)
         ring.append(sig)
         self._count += 1
         for j, h in enumerate(DISSOLVE_HALF_WIDTHS):
