@@ -1,0 +1,67 @@
+"""ONNX Runtime sessions: one per model file per process, tuned for a small CPU.
+
+On a 2-core laptop, intra-op parallelism over the cores with no inter-op parallelism is the
+fastest setting for these small CNNs; the decode thread keeps running beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .registry import ModelEntry, model_entry
+
+_sessions: dict[Path, ort.InferenceSession] = {}
+_lock = threading.Lock()
+
+
+def default_threads() -> int:
+    """Threads for one session: all cores, but at most 4 (beyond that small CNNs stop scaling)."""
+    env = os.environ.get("VIDLENS_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class Model:
+    """A loaded model: its manifest entry and a ready session."""
+
+    entry: ModelEntry
+    session: ort.InferenceSession
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.session.get_inputs()]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.name for o in self.session.get_outputs()]
+
+    def run(self, inputs: dict[str, np.ndarray] | np.ndarray) -> dict[str, np.ndarray]:
+        """Run a batch; a bare array feeds the (single) input. Returns outputs by name."""
+        if isinstance(inputs, np.ndarray):
+            inputs = {self.input_names[0]: inputs}
+        values = self.session.run(None, inputs)
+        return dict(zip(self.output_names, values, strict=True))
+
+
+def load_model(name: str, variant: str | None = None) -> Model:
+    """The model ``name`` from the shipped registry (sha256-checked), with a cached session."""
+    entry = model_entry(name, variant)
+    with _lock:
+        session = _sessions.get(entry.path)
+        if session is None:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = default_threads()
+            options.inter_op_num_threads = 1
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.log_severity_level = 3
+            session = ort.InferenceSession(str(entry.path), options, providers=["CPUExecutionProvider"])
+            _sessions[entry.path] = session
+    return Model(entry, session)
