@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from ..errors import UsageError
 from .base import Analyzer
 from .keyframes import KeyframesAnalyzer
+from .labels import LabelsAnalyzer
 from .shots import ShotsAnalyzer
 
 ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "shots": ShotsAnalyzer,
     "keyframes": KeyframesAnalyzer,
+    "labels": LabelsAnalyzer,
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes")

@@ -18,7 +18,8 @@ PIXEL_FORMATS = ("rgb24", "bgr24", "gray")
 class FrameSpec:
     """Frames an analyzer needs: which ones (``step`` / ``fps`` / ``keyframes_only``) and how they look.
 
-    ``width``/``height`` give an exact output size; ``max_side`` scales the longer side down to at
+    ``width``/``height`` give an exact output size; ``min_side`` scales so the shorter side is exactly
+    that (for models that centre-crop a square); ``max_side`` scales the longer side down to at
     most that many pixels keeping the aspect ratio; with neither, frames keep their decoded size.
     Resizing and colour conversion are done by FFmpeg's swscale, once per distinct look.
     """
@@ -26,6 +27,7 @@ class FrameSpec:
     width: int | None = None
     height: int | None = None
     max_side: int | None = None
+    min_side: int | None = None
     pixel_format: str = "rgb24"
     step: int = 1
     fps: Fraction | None = None
@@ -38,7 +40,7 @@ class FrameSpec:
             raise UsageError(f"step must be >= 1, got {self.step}")
         if self.fps is not None and self.fps <= 0:
             raise UsageError(f"fps must be > 0, got {self.fps}")
-        for name in ("width", "height", "max_side"):
+        for name in ("width", "height", "max_side", "min_side"):
             value = getattr(self, name)
             if value is not None and value < 2:
                 raise UsageError(f"{name} must be >= 2 pixels, got {value}")
@@ -46,7 +48,7 @@ class FrameSpec:
     @property
     def look(self) -> tuple:
         """The part of the spec that decides pixels; frames are converted once per distinct look."""
-        return (self.width, self.height, self.max_side, self.pixel_format)
+        return (self.width, self.height, self.max_side, self.min_side, self.pixel_format)
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         """The (width, height) this spec turns a ``width`` x ``height`` frame into (even numbers)."""
@@ -56,6 +58,10 @@ class FrameSpec:
             return self.width, _even(height * self.width / width)
         if self.height:
             return _even(width * self.height / height), self.height
+        if self.min_side:
+            scale = self.min_side / min(width, height)
+            w, h = round(width * scale), round(height * scale)
+            return (self.min_side, max(self.min_side, h)) if width <= height else (max(self.min_side, w), self.min_side)
         if self.max_side and max(width, height) > self.max_side:
             scale = self.max_side / max(width, height)
             return _even(width * scale), _even(height * scale)

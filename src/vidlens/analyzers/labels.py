@@ -1,0 +1,176 @@
+"""``labels`` analyzer: ImageNet-1k labels and coarse categories per shot, plus visual embeddings.
+
+EfficientNet-Lite0 (shipped as ONNX) runs on frames sampled at a low rate; its softmax is averaged
+over each shot, so a label must hold across the shot's frames to be reported (a one-frame
+flicker cannot reach the threshold on its own). Classes roll up into coarse categories (animal,
+dog, vehicle, food, indoor...) derived from WordNet hypernyms, which are what users search for.
+The same pass yields the 1280-d pooled features, saved per sampled frame and per shot (mean,
+L2-normalised) in a binary sidecar for search and training.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..media import FrameSpec, VideoInfo
+from .base import AnalyzerContext, FrameBatch, TimelinePart
+
+MODEL = "efficientnet_lite0"
+INPUT = 224
+EMBEDDINGS_FILE = "embeddings.npz"
+
+
+@cache
+def _class_names(path: Path) -> list[str]:
+    """Readable class names: the first lemma of each synset (``tabby, tabby cat`` -> ``tabby``)."""
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        _, _, lemmas = line.split("\t", 2)
+        names.append(lemmas.split(",")[0].strip())
+    return names
+
+
+@cache
+def _categories(path: Path) -> tuple[dict[str, np.ndarray], dict[int, list[str]]]:
+    """category -> class indices, and class -> its categories (from imagenet_categories.json)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    per_class = {int(i): cats for i, cats in data["classes"].items()}
+    members: dict[str, list[int]] = {}
+    for index, cats in per_class.items():
+        for cat in cats:
+            members.setdefault(cat, []).append(index)
+    return {c: np.array(sorted(v)) for c, v in members.items()}, per_class
+
+
+class LabelsAnalyzer:
+    name = "labels"
+    after: tuple[str, ...] = ("shots",)
+
+    def __init__(self, fps: float = 2.0, top_k: int = 5, min_confidence: float = 0.15,
+                 min_category: float = 0.35, variant: str | None = None) -> None:
+        self.fps, self.top_k = fps, top_k
+        self.min_confidence, self.min_category = min_confidence, min_category
+        self.variant = variant
+        self.needs = FrameSpec(min_side=INPUT, pixel_format="rgb24", fps=Fraction(fps).limit_denominator(1000))
+
+    def params(self) -> dict[str, Any]:
+        return {"model": MODEL, "variant": self.variant or "default", "fps": self.fps, "top_k": self.top_k,
+                "min_confidence": self.min_confidence, "min_category": self.min_category}
+
+    def start(self, info: VideoInfo) -> None:
+        from ..runtime import load_model  # ONNX Runtime loads only when a model is used
+
+        self.model = load_model(MODEL, self.variant)
+        labels = self.model.entry.labels_path()
+        if labels is None:
+            raise ValueError(f"model {MODEL} has no labels file in its manifest entry")
+        self.names = _class_names(labels)
+        self.members, self.class_categories = _categories(labels.parent / "imagenet_categories.json")
+        self._indices: list[int] = []
+        self._times: list[float] = []
+        self._probs: list[np.ndarray] = []
+        self._features: list[np.ndarray] = []
+
+    def process(self, batch: FrameBatch) -> None:
+        x = np.stack([_centre_crop(f, INPUT) for f in batch.frames]).astype(np.float32)
+        x = ((x - 127.0) / 128.0).transpose(0, 3, 1, 2)
+        out = self.model.run(np.ascontiguousarray(x))
+        logits = out["logits"].astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        self._probs.extend(probs.astype(np.float32))
+        self._features.extend(out["features"].astype(np.float32))
+        self._indices.extend(int(i) for i in batch.indices)
+        self._times.extend(float(t) for t in batch.times)
+
+    def finish(self, context: AnalyzerContext) -> TimelinePart:
+        if not self._indices:
+            return TimelinePart(params=self.params(), warnings=["no frame was sampled for labels"])
+        indices = np.asarray(self._indices)
+        probs = np.stack(self._probs)
+        features = np.stack(self._features)
+        shots = context.parts["shots"].sections["shots"] if "shots" in context.parts else [
+            {"index": 0, "start": context.clock.moment(context.first_frame),
+             "end": context.clock.moment(context.clock.frame_count)}]
+        labels: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        shot_features = []
+        for shot in shots:
+            members = _members(indices, shot["start"]["frame"], shot["end"]["frame"])
+            mean = probs[members].mean(axis=0)
+            found = self._shot_labels(mean, probs[members])
+            shot["labels"] = [{"name": n, "confidence": c} for n, c, s in found if s != "category"]
+            shot["categories"] = [{"name": n, "confidence": c} for n, c, s in found if s == "category"]
+            for name, confidence, source in found:
+                _add_segment(labels.setdefault((name, source), []), shot, confidence)
+            feature = features[members].mean(axis=0)
+            shot_features.append(feature / max(float(np.linalg.norm(feature)), 1e-12))
+        section = [{"name": name, "source": source, "segments": segments}
+                   for (name, source), segments in sorted(labels.items(), key=lambda kv: -_screen_time(kv[1]))]
+        part = TimelinePart(sections={"labels": section}, params=self.params())
+        if context.output_dir is not None:
+            np.savez_compressed(
+                context.output_dir / EMBEDDINGS_FILE,
+                frame_indices=indices, frame_times=np.asarray(self._times),
+                frame_features=_normalise(features).astype(np.float16),
+                shot_indices=np.asarray([s["index"] for s in shots]),
+                shot_features=np.stack(shot_features).astype(np.float16),
+            )
+            part.sections["embeddings"] = {"file": EMBEDDINGS_FILE, "model": MODEL, "dim": int(features.shape[1]),
+                                           "frames": len(indices), "shots": len(shots), "normalised": True}
+        return part
+
+    def _shot_labels(self, mean: np.ndarray, frames: np.ndarray) -> list[tuple[str, float, str]]:
+        """Labels that hold over the shot: high mean probability and in the top-k of most frames."""
+        top = np.argsort(-frames, axis=1)[:, : self.top_k]
+        out = []
+        for index in np.argsort(-mean)[: self.top_k]:
+            share = float(np.mean(np.any(top == index, axis=1)))
+            if mean[index] >= self.min_confidence and (share >= 0.5 or len(frames) == 1):
+                out.append((self.names[index], round(float(mean[index]), 4), "imagenet"))
+        for category, classes in self.members.items():
+            score = float(mean[classes].sum())
+            if score >= self.min_category:
+                out.append((category, round(min(1.0, score), 4), "category"))
+        return out
+
+
+def _centre_crop(frame: np.ndarray, size: int) -> np.ndarray:
+    h, w = frame.shape[:2]
+    y, x = (h - size) // 2, (w - size) // 2
+    return frame[y: y + size, x: x + size]
+
+
+def _members(indices: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Sampled frames inside [start, end); a shot shorter than the sampling step gets the nearest."""
+    inside = np.flatnonzero((indices >= start) & (indices < end))
+    if inside.size:
+        return inside
+    middle = (start + end) / 2
+    return np.array([int(np.argmin(np.abs(indices - middle)))])
+
+
+def _add_segment(segments: list[dict[str, Any]], shot: dict[str, Any], confidence: float) -> None:
+    """Append the shot as a segment, merged with the previous one when they touch."""
+    if segments and segments[-1]["end"]["frame"] == shot["start"]["frame"]:
+        last = segments[-1]
+        frames_a = last["end"]["frame"] - last["start"]["frame"]
+        frames_b = shot["end"]["frame"] - shot["start"]["frame"]
+        last["confidence"] = round((last["confidence"] * frames_a + confidence * frames_b) / (frames_a + frames_b), 4)
+        last["end"] = shot["end"]
+        return
+    segments.append({"start": shot["start"], "end": shot["end"], "confidence": confidence})
+
+
+def _screen_time(segments: list[dict[str, Any]]) -> float:
+    return sum(s["end"]["time"] - s["start"]["time"] for s in segments)
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
