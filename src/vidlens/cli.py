@@ -178,6 +178,26 @@ def summarize(
 
 
 @app.command()
+def models(
+    check: Annotated[bool, typer.Option(help="Verify each file's sha256 and run it once.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the shipped models: sizes, licences, sources; --check runs a quick self-test."""
+    from .runtime.selftest import describe
+
+    rows = describe(check=check)
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(*(rows[0].keys() if rows else ["name"]))
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    out.print(table)
+    if check and any(str(r.get("check", "ok")) != "ok" for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
 def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, NumPy, OpenCV versions.")] = False
             ) -> None:
     """Print the vidlens version (with --all: the libraries a bug report needs)."""
