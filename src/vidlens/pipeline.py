@@ -69,6 +69,8 @@ def run_pipeline(
     """
     started = time.perf_counter()
     info = probe(path)
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
     built = (
         list(analyzers) if analyzers and not isinstance(analyzers[0], str)  # type: ignore[index]
         else create_analyzers(analyzers)  # type: ignore[arg-type]
@@ -159,7 +161,7 @@ def run_pipeline(
         try:
             part = lane.analyzer.finish(context)
         except Exception as error:
-            log.exception("analyzer %s failed to finish", name)
+            log.debug("analyzer %s failed to finish", name, exc_info=True)
             warnings.append(f"analyzer {name} failed: {type(error).__name__}: {error}")
             continue
         context.parts[name] = part
@@ -224,7 +226,7 @@ def _feed(lane: _Lane, warnings: list[str]) -> None:
         lane.analyzer.process(batch)
         lane.sampled += len(batch)
     except Exception as error:
-        log.exception("analyzer %s failed", lane.analyzer.name)
+        log.debug("analyzer %s failed", lane.analyzer.name, exc_info=True)
         lane.failed = f"{type(error).__name__}: {error}"
         warnings.append(f"analyzer {lane.analyzer.name} failed at frame {int(batch.indices[0])}: {lane.failed}")
     lane.seconds += time.perf_counter() - t0

@@ -11,6 +11,7 @@ L2-normalised) in a binary sidecar for search and training.
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -115,13 +116,15 @@ class LabelsAnalyzer:
                    for (name, source), segments in sorted(labels.items(), key=lambda kv: -_screen_time(kv[1]))]
         part = TimelinePart(sections={"labels": section}, params=self.params())
         if context.output_dir is not None:
+            tmp = context.output_dir / f".{EMBEDDINGS_FILE}.partial.npz"
             np.savez_compressed(
-                context.output_dir / EMBEDDINGS_FILE,
+                tmp,
                 frame_indices=indices, frame_times=np.asarray(self._times),
                 frame_features=_normalise(features).astype(np.float16),
                 shot_indices=np.asarray([s["index"] for s in shots]),
                 shot_features=np.stack(shot_features).astype(np.float16),
             )
+            os.replace(tmp, context.output_dir / EMBEDDINGS_FILE)  # atomic: never half a sidecar
             part.sections["embeddings"] = {"file": EMBEDDINGS_FILE, "model": MODEL, "dim": int(features.shape[1]),
                                            "frames": len(indices), "shots": len(shots), "normalised": True}
         return part

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from .. import __version__
 from ..timebase import clock
 from ..timeline import Timeline, write_text_atomic
-from .plot import KIND_COLOURS, ROW_FILLS, section_rows, timeline_svg
+from .plot import KIND_COLOURS, ROW_FILLS, expand_items, section_rows, timeline_svg
 
 #: Rows listed per generic section in the page; the rest is in ``timeline.json``.
 MAX_SECTION_ROWS = 500
@@ -124,6 +124,10 @@ def _stages(stages: Any) -> list[dict[str, Any]]:
             for k, v in items]
 
 
+#: Label/category chips shown per shot card (categories first: they are what people scan for).
+MAX_CHIPS = 6
+
+
 def _shot_card(shot: Mapping[str, Any], position: int, output_dir: Path | None) -> dict[str, Any]:
     """One shot strip card: thumbnail (first keyframe with an image), times and transition."""
     start, end = _as_dict(shot.get("start")), _as_dict(shot.get("end"))
@@ -153,6 +157,8 @@ def _shot_card(shot: Mapping[str, Any], position: int, output_dir: Path | None) 
         "thumb": images[0] if images else None,
         "extra": images[1:1 + MAX_EXTRA_KEYFRAMES],
         "keyframes": len(keyframes),
+        "chips": [_text(c.get("name")) for key in ("categories", "labels")
+                  for c in _as_list(shot.get(key)) if isinstance(c, dict)][:MAX_CHIPS],
     }
 
 
@@ -163,14 +169,15 @@ def _generic_sections(timeline: Timeline) -> list[dict[str, Any]]:
         if name in ("shots", "contact_sheet") or not isinstance(items, list):
             continue
         rows = []
-        for item in items[:MAX_SECTION_ROWS]:
+        expanded = expand_items(items)
+        for item in expanded[:MAX_SECTION_ROWS]:
             data = _as_dict(item)
             start, end = _as_dict(data.get("start")) or data, _as_dict(data.get("end"))
             caption = next((data[k] for k in ("label", "name", "text", "class", "kind", "type") if data.get(k)), "")
             rows.append({"start": _text(start.get("timecode")), "end": _text(end.get("timecode")),
                          "caption": _text(caption if data else item),
                          "confidence": f"{data['confidence']:.2f}" if _is_number(data.get("confidence")) else ""})
-        out.append({"name": str(name), "items": rows, "total": len(items)})
+        out.append({"name": str(name), "items": rows, "total": len(expanded)})
     return out
 
 

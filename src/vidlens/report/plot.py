@@ -65,9 +65,23 @@ def section_rows(timeline: Timeline) -> list[tuple[str, list[Segment]]]:
     for name, items in timeline.sections.items():
         if name in NOT_ROWS or not isinstance(items, list) or not items:
             continue
-        segments = [seg for item in items if (seg := item_segment(item, fps)) is not None]
+        segments = [seg for item in expand_items(items) if (seg := item_segment(item, fps)) is not None]
         rows.append((str(name), segments))
     return rows
+
+
+def expand_items(items: list[Any]) -> list[Any]:
+    """Items whose time lies in nested ``segments`` (labels, text...) become one item per segment,
+    carrying the parent's caption fields; other items pass through unchanged."""
+    out: list[Any] = []
+    for item in items:
+        nested = item.get("segments") if isinstance(item, dict) else None
+        if isinstance(nested, list) and nested:
+            parent = {k: v for k, v in item.items() if k != "segments"}
+            out.extend({**parent, **seg} for seg in nested if isinstance(seg, dict))
+        else:
+            out.append(item)
+    return out
 
 
 def item_segment(item: Any, fps: float | None) -> Segment | None:
