@@ -53,9 +53,16 @@ def write_outputs(timeline: Timeline, output_dir: Path, *, report: bool = True) 
     return written
 
 
-def detect_shots(path: str | Path, *, progress: ProgressCallback | None = None) -> list[dict]:
-    """Only the shots of a video, in timeline form (no keyframes, no files written)."""
-    return run_pipeline(path, ["shots"], progress=progress, hash_file=False).shots
+def detect_shots(path: str | Path, *, detector: str = "classical",
+                 progress: ProgressCallback | None = None) -> list[dict]:
+    """Only the shots of a video, in timeline form (no keyframes, no files written).
+
+    ``detector``: ``classical`` (default, fast), ``transnetv2`` (learned, shipped ONNX) or
+    ``ensemble`` (both; a boundary needs agreement unless one of them is sure).
+    """
+    from .analyzers.shots import ShotsAnalyzer
+
+    return run_pipeline(path, [ShotsAnalyzer(detector)], progress=progress, hash_file=False).shots
 
 
 def count_frames(path: str | Path) -> tuple[VideoInfo, int]:

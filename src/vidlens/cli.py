@@ -139,12 +139,15 @@ def shots(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
     = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    detector: Annotated[str, typer.Option(help="classical (fast default), transnetv2 (learned) or ensemble.")]
+    = "classical",
 ) -> None:
     """List shot boundaries (cut / dissolve / fade) with frame, time and timecode."""
+    from .analyzers.shots import ShotsAnalyzer
     from .export import shots_csv, shots_edl, shots_json
     from .pipeline import run_pipeline
 
-    timeline = _run(run_pipeline, video, ["shots"], hash_file=False, quiet=quiet)
+    timeline = _run(run_pipeline, video, [ShotsAnalyzer(detector)], hash_file=False, quiet=quiet)
     text = {"json": shots_json, "csv": shots_csv, "edl": shots_edl}[fmt.value](timeline)
     if output:
         output.write_text(text, encoding="utf-8")

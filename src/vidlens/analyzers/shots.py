@@ -10,7 +10,7 @@ from ..shotdetect import ClassicalDetector, ClassicalParams, ShotDetector, Trans
 from ..timeline import FrameClock
 from .base import AnalyzerContext, FrameBatch, TimelinePart
 
-DETECTORS = ("classical",)
+DETECTORS = ("classical", "transnetv2", "ensemble")
 
 
 class ShotsAnalyzer:
@@ -24,11 +24,22 @@ class ShotsAnalyzer:
             raise UsageError(f"unknown shot detector {detector!r}; choose from {', '.join(DETECTORS)}")
         self.detector_name = detector
         self.classical_params = params
-        self.detector: ShotDetector = ClassicalDetector(params)
-        self.needs: FrameSpec = self.detector.needs
+        # every detector wants every frame; only the look differs (TransNetV2: 48x27)
+        self.needs: FrameSpec = FrameSpec(width=48, height=27) if detector == "transnetv2" else ClassicalDetector.needs
+
+    def _build(self, fps: float) -> ShotDetector:
+        if self.detector_name == "transnetv2":
+            from ..shotdetect.transnet import TransNetV2Detector
+
+            return TransNetV2Detector(fps=fps)
+        if self.detector_name == "ensemble":
+            from ..shotdetect.transnet import EnsembleDetector
+
+            return EnsembleDetector(fps=fps)
+        return ClassicalDetector(self.classical_params, fps=fps)
 
     def start(self, info: VideoInfo) -> None:
-        self.detector = ClassicalDetector(self.classical_params, fps=float(info.fps))
+        self.detector = self._build(float(info.fps))
         self.needs = self.detector.needs
 
     def process(self, batch: FrameBatch) -> None:
