@@ -30,13 +30,13 @@ def test_a_good_model_verifies(tmp_path: Path) -> None:
 
 def test_sha_mismatch_is_refused(tmp_path: Path) -> None:
     write_manifest(tmp_path, sha="f" * 64)
-    with pytest.raises(ModelIntegrityError, match="damaged or was replaced.*reinstall"):
+    with pytest.raises(ModelIntegrityError, match=r"damaged or was replaced.*reinstall"):
         model_entry("tiny", directory=tmp_path)
 
 
 def test_missing_file_names_the_fix(tmp_path: Path) -> None:
     write_manifest(tmp_path)
-    with pytest.raises(ModelNotFoundError, match="missing.*git checkout -- src/vidlens/models"):
+    with pytest.raises(ModelNotFoundError, match=r"missing.*git checkout -- src/vidlens/models"):
         model_entry("tiny", "int8", directory=tmp_path)
 
 

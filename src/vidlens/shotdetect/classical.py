@@ -73,6 +73,19 @@ class ClassicalParams:
             raise UsageError(f"cut_ratio must be >= 1, got {self.cut_ratio}")
 
 
+def drop_black_ends(found: list[Transition], mean: np.ndarray, std: np.ndarray) -> list[Transition]:
+    """A black leader before the first shot, or black after the last, is not a shot of its own.
+
+    ``mean``/``std`` are per-frame luma statistics indexed like the transitions' frames.
+    """
+    dark = (mean <= BLACK_MEAN) & (std <= BLACK_STD)
+    if found and dark[: found[0].frame].all():
+        found = found[1:]
+    if found and dark[found[-1].frame:].all():
+        found = found[:-1]
+    return found
+
+
 def _neighbours(series: np.ndarray, t: int) -> float:
     return max(series[t - 1] if t >= 1 else 0.0, series[t + 1] if t + 1 < len(series) else 0.0)
 
@@ -188,18 +201,9 @@ class ClassicalDetector:
             if not any(f.start - 2 <= t.frame < f.end + 2 for f in fades):
                 found.append(t)
         found = self._enforce_min_length(sorted(found, key=lambda t: t.frame))
-        found = self._drop_black_ends(found, s["mean"], s["std"])
+        found = drop_black_ends(found, s["mean"], s["std"])
         offset = self._first_index or 0
         return [Transition(t.kind, t.frame + offset, t.start + offset, t.end + offset, t.confidence) for t in found]
-
-    def _drop_black_ends(self, found: list[Transition], mean: np.ndarray, std: np.ndarray) -> list[Transition]:
-        """A black leader before the first shot, or black after the last, is not a shot of its own."""
-        dark = (mean <= BLACK_MEAN) & (std <= BLACK_STD)
-        if found and dark[: found[0].frame].all():
-            found = found[1:]
-        if found and dark[found[-1].frame:].all():
-            found = found[:-1]
-        return found
 
     def _enforce_min_length(self, found: list[Transition]) -> list[Transition]:
         """Drop the weaker of two boundaries closer than ``min_shot_s`` (and any at frame 0)."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec
-from .classical import ClassicalDetector, ClassicalParams
+from .classical import ClassicalDetector, ClassicalParams, drop_black_ends
 from .types import Transition, TransitionKind
 
 MODEL = "transnetv2"
@@ -57,6 +57,7 @@ class TransNetV2Detector:
         self._predictions: list[np.ndarray] = []
         self._count = 0
         self._first_index: int | None = None
+        self._luma: list[tuple[float, float]] = []  # per-frame (mean, std), for black leaders
 
     def params(self) -> dict:
         return {"detector": self.name, "model": MODEL, "variant": self.model.entry.variant,
@@ -70,6 +71,8 @@ class TransNetV2Detector:
             elif int(index) != self._first_index + self._count:
                 raise UsageError("the TransNetV2 detector needs every frame, in order")
             self._buffer.append(frame)
+            gray = frame.mean(axis=2)
+            self._luma.append((float(gray.mean()), float(gray.std())))
             self._count += 1
             if len(self._buffer) == WINDOW:
                 self._pending_windows.append(np.stack(self._buffer))
@@ -99,9 +102,10 @@ class TransNetV2Detector:
 
     def finish(self) -> list[Transition]:
         probs = self.frame_probabilities()
+        luma = np.asarray(self._luma, dtype=np.float64).reshape(-1, 2)
+        found = drop_black_ends(transitions_from_probabilities(probs, self.p.threshold), luma[:, 0], luma[:, 1])
         offset = self._first_index or 0
-        return [Transition(t.kind, t.frame + offset, t.start + offset, t.end + offset, t.confidence)
-                for t in transitions_from_probabilities(probs, self.p.threshold)]
+        return [Transition(t.kind, t.frame + offset, t.start + offset, t.end + offset, t.confidence) for t in found]
 
 
 def transitions_from_probabilities(probs: np.ndarray, threshold: float) -> list[Transition]:
@@ -156,16 +160,19 @@ class EnsembleDetector:
         self.transnet.push(small, indices)
 
     def finish(self) -> list[Transition]:
-        return self.combine(self.classical.finish(), self.transnet.finish())
+        return self.combine(self.classical.finish(), self.transnet.finish())  # both drop black leaders
 
     def combine(self, classical: list[Transition], learned: list[Transition]) -> list[Transition]:
-        kept: list[Transition] = []
-        for c in classical:
-            match = any(abs(t.frame - c.frame) <= self.tolerance or t.start <= c.frame < t.end for t in learned)
-            if match or c.confidence >= self.sure:
-                kept.append(c)
-        for t in learned:
-            seen = any(abs(t.frame - c.frame) <= self.tolerance or c.start <= t.frame < c.end for c in kept)
-            if not seen and t.confidence >= self.sure:
-                kept.append(t)
-        return sorted(kept, key=lambda t: t.frame)
+        return combine_detections(classical, learned, self.tolerance, self.sure)
+
+
+def combine_detections(classical: list[Transition], learned: list[Transition], tolerance: int = 2,
+                       sure: float = 0.9) -> list[Transition]:
+    """Keep boundaries both detectors report (the classical one's frame and label), plus those
+    only one reports when it is at least ``sure`` of them."""
+    def same(a: Transition, b: Transition) -> bool:
+        return abs(a.frame - b.frame) <= tolerance or a.start <= b.frame < a.end or b.start <= a.frame < b.end
+
+    kept = [c for c in classical if c.confidence >= sure or any(same(c, t) for t in learned)]
+    kept += [t for t in learned if t.confidence >= sure and not any(same(c, t) for c in kept)]
+    return sorted(kept, key=lambda t: t.frame)
