@@ -16,7 +16,7 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "labels": LabelsAnalyzer,
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
-DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes")
+DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")
 
 
 def create_analyzers(names: Sequence[str] | None = None) -> list[Analyzer]:
