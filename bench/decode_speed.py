@@ -37,7 +37,7 @@ from pathlib import Path
 import av
 
 from _common import DATA_DIR, hello_720p_long, looped_copy, markdown_table, print_machine_info, source_state
-from vidlens.media import DecodedFrame, FrameSpec, VideoReader
+from vidlens.media import FrameSpec, VideoReader
 from vidlens.media.reader import FrameConverter
 from vidlens.pipeline import run_pipeline
 from vidlens.testing import samples
@@ -127,17 +127,19 @@ def reader_decode(path: Path, threads: int) -> int:
     return n
 
 
+def _count_prepared(path: Path, threads: int, prepare) -> int:
+    """Frames decoded by ``VideoReader`` with ``prepare`` run in its decode thread."""
+    n = 0
+    with VideoReader(path, audio=False, threads=threads) as reader:
+        for frame in reader.frames(prepare=prepare, prefetch=32):
+            assert frame.payload is not None
+            n += 1
+    return n
+
+
 def _reader_prepared(spec: FrameSpec) -> Measure:
     def run(path: Path, threads: int) -> int:
-        def prepare(frame: DecodedFrame) -> object:
-            return frame.to_ndarray(spec)
-
-        n = 0
-        with VideoReader(path, audio=False, threads=threads) as reader:
-            for frame in reader.frames(prepare=prepare, prefetch=32):
-                assert frame.payload is not None
-                n += 1
-        return n
+        return _count_prepared(path, threads, lambda frame: frame.to_ndarray(spec))
 
     return run
 
@@ -147,16 +149,7 @@ def _reader_converter(spec: FrameSpec) -> Measure:
 
     def run(path: Path, threads: int) -> int:
         convert = FrameConverter(spec)
-
-        def prepare(frame: DecodedFrame) -> object:
-            return convert(frame.av_frame, frame.rotation)
-
-        n = 0
-        with VideoReader(path, audio=False, threads=threads) as reader:
-            for frame in reader.frames(prepare=prepare, prefetch=32):
-                assert frame.payload is not None
-                n += 1
-        return n
+        return _count_prepared(path, threads, lambda frame: convert(frame.av_frame, frame.rotation))
 
     return run
 
