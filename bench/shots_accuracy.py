@@ -42,6 +42,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from _common import BENCH_DIR, DATA_DIR, hello_720p_long, markdown_table, print_machine_info, source_state
+from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.media import probe
 from vidlens.pipeline import run_pipeline
 from vidlens.testing import samples
@@ -144,10 +145,14 @@ def build_cases(groups: Sequence[str]) -> list[Case]:
 # ----------------------------------------------------------------------------- detection
 
 
-def run_vidlens(path: Path) -> Detection:
+#: Method name in the tables -> vidlens shot detector.
+VIDLENS_METHODS = {"vidlens": "classical", "vidlens-transnetv2": "transnetv2", "vidlens-ensemble": "ensemble"}
+
+
+def run_vidlens(path: Path, detector: str = "classical") -> Detection:
     """vidlens' shot detector through the pipeline; wall time of the whole ``run_pipeline`` call."""
     c0, t0 = _cpu_seconds(), time.perf_counter()
-    timeline = run_pipeline(path, ["shots"], hash_file=False)
+    timeline = run_pipeline(path, [ShotsAnalyzer(detector)], hash_file=False)
     seconds = time.perf_counter() - t0
     cpu = _cpu_seconds() - c0
     shots = timeline.shots
@@ -184,8 +189,8 @@ def detect_all(cases: Sequence[Case], methods: Sequence[str], python: Path | Non
         dets: dict[str, list[Detection]] = {m: [] for m in methods}
         for _ in range(runs):
             for method in methods:
-                if method == "vidlens":
-                    det = run_vidlens(case.path)
+                if method.startswith("vidlens"):
+                    det = run_vidlens(case.path, VIDLENS_METHODS[method])
                 else:
                     assert python is not None
                     det = run_scenedetect(python, method, case.path)
@@ -234,7 +239,7 @@ def classify_false_positives(score: BoundaryScore, case: Case, tolerance: int) -
 def report(cases: Sequence[Case], methods: Sequence[str], results: dict[str, dict[str, Detection]]) -> dict:
     """Print every table; return the numbers for the JSON dump."""
     out: dict = {"cases": {}, "aggregate": {}}
-    label = {"vidlens": "vidlens", **{d: f"PySceneDetect {d}" for d in PSD_DETECTORS}}
+    label = {**{m: m for m in VIDLENS_METHODS}, **{d: f"PySceneDetect {d}" for d in PSD_DETECTORS}}
     score_header = ["tp", "fp", "fn", "precision", "recall", "F1"]
 
     # Per case.
@@ -353,6 +358,8 @@ def main() -> None:
                         help="Python of the venv that has PySceneDetect (default bench/.venv-scenedetect)")
     parser.add_argument("--detectors", nargs="*", default=list(PSD_DETECTORS), choices=PSD_DETECTORS,
                         help="PySceneDetect detectors to compare (none: vidlens only)")
+    parser.add_argument("--vidlens-detectors", nargs="*", default=[], choices=["transnetv2", "ensemble"],
+                        help="also run these vidlens detectors (learned TransNetV2, or the ensemble)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs on timing-only videos (default 3)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = parser.parse_args()
@@ -369,7 +376,7 @@ def main() -> None:
         version = subprocess.run([str(python), "-c", "import scenedetect, cv2; print(scenedetect.__version__, "
                                   "'opencv', cv2.__version__)"], capture_output=True, text=True, check=False)
         print(f"pyscenedetect: {version.stdout.strip() or version.stderr.strip()}")
-    methods = ["vidlens", *detectors]
+    methods = ["vidlens", *(f"vidlens-{d}" for d in args.vidlens_detectors), *detectors]
 
     cases = build_cases(args.groups)
     warmup = next((c for c in cases if c.truth is not None), cases[0])
