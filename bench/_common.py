@@ -6,6 +6,7 @@ Not part of the ``vidlens`` package; the scripts import it as a sibling module (
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -131,3 +132,11 @@ def hello_720p_long() -> Path:
     if source is None:
         raise SystemExit("movie-hello.mp4 (forensics-samples) is not installed; cannot build the 720p file")
     return looped_copy(source, DATA_DIR / "hello720p_x8.mp4", loops=7)
+
+
+def finish_run(json_path: Path | None, numbers: object) -> None:
+    """Write the numbers as JSON when asked, and say which vidlens source was measured."""
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(numbers, indent=1) + "\n")
+    print(f"\nvidlens source at the end: {source_state()}")

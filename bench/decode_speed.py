@@ -24,7 +24,6 @@ printed. Run from the repository root: ``python bench/decode_speed.py``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -36,7 +35,7 @@ from pathlib import Path
 
 import av
 
-from _common import DATA_DIR, hello_720p_long, looped_copy, markdown_table, print_machine_info, source_state
+from _common import DATA_DIR, finish_run, hello_720p_long, looped_copy, markdown_table, print_machine_info
 from vidlens.media import FrameSpec, VideoReader
 from vidlens.media.reader import FrameConverter
 from vidlens.pipeline import run_pipeline
@@ -278,10 +277,7 @@ def main() -> None:
         rows = bench_file(path, args.threads, args.repeat)
         print(f"load average after: {_loadavg()}")
         results.append(report(name, path, rows, args.threads))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"\nvidlens source at the end: {source_state()}")
+    finish_run(args.json, results)
 
 
 if __name__ == "__main__":

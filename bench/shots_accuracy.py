@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from _common import BENCH_DIR, DATA_DIR, hello_720p_long, markdown_table, print_machine_info, source_state
+from _common import BENCH_DIR, DATA_DIR, finish_run, hello_720p_long, markdown_table, print_machine_info
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.media import probe
 from vidlens.pipeline import run_pipeline
@@ -384,10 +384,7 @@ def main() -> None:
     print("\nrunning detectors", flush=True)
     results = detect_all(cases, methods, python, args.repeat)
     numbers = report(cases, methods, results)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(numbers, indent=1) + "\n")
-    print(f"\nvidlens source at the end: {source_state()}")
+    finish_run(args.json, numbers)
 
 
 if __name__ == "__main__":

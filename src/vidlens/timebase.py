@@ -71,8 +71,7 @@ class TimeSpec:
     def to_seconds(self, fps: Fraction) -> Fraction:
         if self.seconds is not None:
             return self.seconds
-        assert self.frames is not None  # one of the two is always set by construction
-        return Fraction(self.frames) / fps if fps else Fraction(0)
+        return Fraction(self.frames or 0) / fps if fps else Fraction(0)
 
     def __str__(self) -> str:
         return f"{self.frames}f" if self.frames is not None else f"{float(self.seconds or 0):g}s"
