@@ -52,3 +52,12 @@ def test_ensemble_rule(classical, learned, expected) -> None:
 def test_learned_detectors_on_real_videos(detector: str, bikes: Path, megamind: Path) -> None:
     assert [s["start"]["frame"] for s in detect_shots(bikes, detector=detector)] == [0, 30, 76, 137, 187, 242]
     assert [s["start"]["frame"] for s in detect_shots(megamind, detector=detector)] == [0, 98, 154, 200]
+
+
+def test_int8_transnet_finds_the_same_cuts(bikes: Path) -> None:
+    from vidlens.analyzers.shots import ShotsAnalyzer
+    from vidlens.pipeline import run_pipeline
+
+    timeline = run_pipeline(bikes, [ShotsAnalyzer("transnetv2", model_variant="int8")], hash_file=False)
+    assert [s["start"]["frame"] for s in timeline.shots] == [0, 30, 76, 137, 187, 242]
+    assert timeline.analysis["analyzers"]["shots"]["variant"] == "int8"

@@ -19,19 +19,21 @@ class ShotsAnalyzer:
     name = "shots"
     after: tuple[str, ...] = ()
 
-    def __init__(self, detector: str = "classical", params: ClassicalParams | None = None) -> None:
+    def __init__(self, detector: str = "classical", params: ClassicalParams | None = None,
+                 model_variant: str | None = None) -> None:
         if detector not in DETECTORS:
             raise UsageError(f"unknown shot detector {detector!r}; choose from {', '.join(DETECTORS)}")
         self.detector_name = detector
         self.classical_params = params
+        self.model_variant = model_variant  # TransNetV2's "fp32" or "int8"; None = manifest default
         # every detector wants every frame; only the look differs (TransNetV2: 48x27)
         self.needs: FrameSpec = FrameSpec(width=48, height=27) if detector == "transnetv2" else ClassicalDetector.needs
 
     def _build(self, fps: float) -> ShotDetector:
         if self.detector_name == "transnetv2":
-            from ..shotdetect.transnet import TransNetV2Detector
+            from ..shotdetect.transnet import TransNetParams, TransNetV2Detector
 
-            return TransNetV2Detector(fps=fps)
+            return TransNetV2Detector(TransNetParams(variant=self.model_variant), fps=fps)
         if self.detector_name == "ensemble":
             from ..shotdetect.transnet import EnsembleDetector
 
