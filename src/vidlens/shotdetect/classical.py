@@ -31,7 +31,7 @@ from .signature import (
     histogram_distance,
     variance_dip,
 )
-from .types import Transition, TransitionKind
+from .types import Transition, TransitionKind, require_next, shifted
 
 #: Half-widths (frames) of the windows tested for dissolves.
 DISSOLVE_HALF_WIDTHS = (3, 5, 8, 12, 16, 20)
@@ -134,10 +134,7 @@ class ClassicalDetector:
 
     def push(self, frames: list[np.ndarray], indices: np.ndarray) -> None:
         for frame, index in zip(frames, indices, strict=False):
-            if self._first_index is None:
-                self._first_index = int(index)
-            elif int(index) != self._first_index + self._count:
-                raise UsageError("the classical shot detector needs every frame, in order")
+            self._first_index = require_next(self._first_index, self._count, index, "classical")
             self._push_one(frame)
 
     def _push_one(self, rgb: np.ndarray) -> None:
@@ -202,8 +199,7 @@ class ClassicalDetector:
                 found.append(t)
         found = self._enforce_min_length(sorted(found, key=lambda t: t.frame))
         found = drop_black_ends(found, s["mean"], s["std"])
-        offset = self._first_index or 0
-        return [Transition(t.kind, t.frame + offset, t.start + offset, t.end + offset, t.confidence) for t in found]
+        return shifted(found, self._first_index or 0)
 
     def _enforce_min_length(self, found: list[Transition]) -> list[Transition]:
         """Drop the weaker of two boundaries closer than ``min_shot_s`` (and any at frame 0)."""

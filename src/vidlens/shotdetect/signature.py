@@ -165,11 +165,6 @@ def variance_dip(a: Signature, mid: Signature, b: Signature) -> float:
     return float(mid.std / ends) if ends > 1e-3 else 1.0
 
 
-def change(a: Signature, b: Signature) -> float:
-    """The combined change score between two frames (colour and structure, equal weights)."""
-    return 0.5 * histogram_distance(a, b) + 0.5 * structure_distance(a, b)
-
-
 #: Size of the structure part of a compact signature.
 COMPACT_THUMB = (16, 9)
 
@@ -181,7 +176,7 @@ def compact(sig: Signature) -> np.ndarray:
 
 
 def compact_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """``change`` computed on two compact signatures."""
+    """Colour + structure change (equal weights) between two compact signatures."""
     n = int(np.prod(HIST_BINS))
     ha, hb = a[:n].astype(np.float32), b[:n].astype(np.float32)
     za, zb = a[n:].astype(np.float32), b[n:].astype(np.float32)

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import UsageError
 from ..media import FrameSpec
 from .classical import ClassicalDetector, ClassicalParams, drop_black_ends
-from .types import Transition, TransitionKind
+from .types import Transition, TransitionKind, require_next, shifted
 
 MODEL = "transnetv2"
 WINDOW, STEP, PAD = 100, 50, 25
@@ -66,10 +66,8 @@ class TransNetV2Detector:
     def push(self, frames: list[np.ndarray], indices: np.ndarray) -> None:
         for frame, index in zip(frames, indices):
             if self._first_index is None:
-                self._first_index = int(index)
-                self._buffer.extend([frame] * PAD)
-            elif int(index) != self._first_index + self._count:
-                raise UsageError("the TransNetV2 detector needs every frame, in order")
+                self._buffer.extend([frame] * PAD)  # upstream's start padding
+            self._first_index = require_next(self._first_index, self._count, index, "TransNetV2")
             self._buffer.append(frame)
             gray = frame.mean(axis=2)
             self._luma.append((float(gray.mean()), float(gray.std())))
@@ -104,8 +102,7 @@ class TransNetV2Detector:
         probs = self.frame_probabilities()
         luma = np.asarray(self._luma, dtype=np.float64).reshape(-1, 2)
         found = drop_black_ends(transitions_from_probabilities(probs, self.p.threshold), luma[:, 0], luma[:, 1])
-        offset = self._first_index or 0
-        return [Transition(t.kind, t.frame + offset, t.start + offset, t.end + offset, t.confidence) for t in found]
+        return shifted(found, self._first_index or 0)
 
 
 def transitions_from_probabilities(probs: np.ndarray, threshold: float) -> list[Transition]:

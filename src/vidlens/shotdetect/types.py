@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import UsageError
 from ..media import FrameSpec
 
 
@@ -36,6 +37,23 @@ class Transition:
             raise ValueError(f"transition frame {self.frame} is outside its span [{self.start}, {self.end})")
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"confidence must be in [0, 1], got {self.confidence}")
+
+
+def require_next(first: int | None, count: int, index: int, who: str) -> int:
+    """The first index of the stream (``index`` for the first frame); refuses gaps and reordering.
+
+    Shot detectors compare consecutive frames, so they need every frame exactly once, in order.
+    """
+    if first is None:
+        return int(index)
+    if int(index) != first + count:
+        raise UsageError(f"the {who} shot detector needs every frame, in order")
+    return first
+
+
+def shifted(found: list[Transition], offset: int) -> list[Transition]:
+    """Transitions found in stream-relative frame numbers, moved to the video's frame numbers."""
+    return [Transition(t.kind, t.frame + offset, t.start + offset, t.end + offset, t.confidence) for t in found]
 
 
 class ShotDetector(Protocol):
