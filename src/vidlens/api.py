@@ -10,7 +10,7 @@ from .pipeline import ProgressCallback, run_pipeline
 from .timebase import TimeSpec
 from .timeline import Timeline, write_text_atomic
 
-__all__ = ["analyze", "count_frames", "detect_shots", "probe", "write_outputs"]
+__all__ = ["analyze", "count_frames", "detect_shots", "probe", "read_text", "write_outputs"]
 
 
 def analyze(
@@ -63,6 +63,15 @@ def detect_shots(path: str | Path, *, detector: str = "classical",
     from .analyzers.shots import ShotsAnalyzer
 
     return run_pipeline(path, [ShotsAnalyzer(detector)], progress=progress, hash_file=False).shots
+
+
+def read_text(path: str | Path, *, fps: float = 2.0, progress: ProgressCallback | None = None,
+              start: TimeSpec | None = None, end: TimeSpec | None = None) -> list[dict]:
+    """Only the on-screen text of a video: timed segments with text, confidence and box (no files written)."""
+    from .analyzers.text import TextAnalyzer
+
+    return run_pipeline(path, [TextAnalyzer(fps=fps)], progress=progress, hash_file=False,
+                        start=start, end=end)["text"]
 
 
 def count_frames(path: str | Path) -> tuple[VideoInfo, int]:

@@ -46,6 +46,12 @@ class ShotFormat(str, Enum):
     edl = "edl"
 
 
+class TextFormat(str, Enum):
+    srt = "srt"
+    vtt = "vtt"
+    json = "json"
+
+
 def _progress(quiet: bool) -> tuple[Progress | None, ProgressCallback | None]:
     """A Rich bar (frames, fps, ETA) on stderr when it is a terminal; nothing otherwise."""
     if quiet or not err.is_terminal:
@@ -158,6 +164,35 @@ def shots(
         output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _report_warnings(timeline)
+
+
+@app.command()
+def text(
+    video: VideoArg,
+    fmt: Annotated[TextFormat, typer.Option("--format", "-f", help="srt, vtt (WebVTT) or json.")] = TextFormat.srt,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
+    = None,
+    fps: Annotated[float, typer.Option(help="Frames looked at per second (segment bounds are exact to half a "
+                                            "step).")] = 2.0,
+    start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
+    end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Read the on-screen text (captions, titles, signs) as timed segments: subtitles or JSON."""
+    from .analyzers.text import TextAnalyzer
+    from .export import text_json, text_srt, text_vtt
+    from .pipeline import run_pipeline
+
+    if fps <= 0:
+        raise UsageError(f"--fps must be > 0, got {fps}")
+    timeline = _run(run_pipeline, video, [TextAnalyzer(fps=fps)], hash_file=False, quiet=quiet,
+                    start=TimeSpec.parse(start) if start else None, end=TimeSpec.parse(end) if end else None)
+    out = {"srt": text_srt, "vtt": text_vtt, "json": text_json}[fmt.value](timeline)
+    if output:
+        output.write_text(out, encoding="utf-8")
+    else:
+        sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
     _report_warnings(timeline)
 
 

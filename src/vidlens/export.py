@@ -1,4 +1,5 @@
-"""Shot lists in the formats other tools read: CSV for spreadsheets, CMX3600 EDL for editors, JSON.
+"""Timeline sections in the formats other tools read: shot lists as CSV for spreadsheets, CMX3600 EDL
+for editors and JSON; on-screen text as SRT / WebVTT subtitles and JSON.
 
 These are pure functions over a :class:`~vidlens.timeline.Timeline` returning text, so callers decide
 where it goes (a file, stdout, an HTTP response) and tests can compare exact lines. Times and
@@ -79,6 +80,44 @@ def shots_json(timeline: Timeline) -> str:
     plain = json.loads(timeline.to_json(indent=None))  # reuses the timeline's Fraction/numpy handling
     payload: dict[str, Any] = {"schema": plain["schema"], "video": plain["video"], "shots": plain["shots"]}
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def text_srt(timeline: Timeline) -> str:
+    """The ``text`` section as SubRip subtitles: one cue per line of text, simultaneous lines overlap."""
+    return _subtitles(timeline, srt=True)
+
+
+def text_vtt(timeline: Timeline) -> str:
+    """The ``text`` section as WebVTT, with each cue placed near where the text was on screen."""
+    return _subtitles(timeline, srt=False)
+
+
+def text_json(timeline: Timeline) -> str:
+    """The text segments with the video facts they refer to, as indented JSON (no other sections)."""
+    plain = json.loads(timeline.to_json(indent=None))
+    payload: dict[str, Any] = {"schema": plain["schema"], "video": plain["video"], "text": plain.get("text", []),
+                               "text_gate": plain.get("text_gate", {})}
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def _subtitles(timeline: Timeline, srt: bool) -> str:
+    height = timeline.video.get("height") or 0  # display height: boxes are in display pixels too
+    lines = [] if srt else ["WEBVTT", ""]
+    for number, seg in enumerate(timeline["text"], 1):
+        start, end = _clock(seg["start"]["time"], srt), _clock(seg["end"]["time"], srt)
+        cue = f"{start} --> {end}"
+        if not srt and height and seg.get("box"):
+            cue += f" line:{max(0, min(100, round(100 * seg['box'][1] / height)))}%"
+        lines += [str(number), cue, seg["text"].replace("-->", "->"), ""]
+    return "\n".join(lines)
+
+
+def _clock(seconds: float, srt: bool) -> str:
+    ms = max(0, round(seconds * 1000))
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    sec, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{sec:02d}{',' if srt else '.'}{ms:03d}"
 
 
 def _cell(value: Any) -> str:

@@ -5,14 +5,16 @@ or sessions themselves. Inference is ONNX Runtime only; PyTorch appears only und
 """
 
 from .registry import ModelEntry, ModelIntegrityError, ModelNotFoundError, list_models, model_entry
-from .session import Model, load_model
+from .session import Model, default_threads, load_model, session_for
 
 __all__ = [
     "Model",
     "ModelEntry",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "default_threads",
     "list_models",
     "load_model",
     "model_entry",
+    "session_for",
 ]

@@ -54,14 +54,19 @@ class Model:
 def load_model(name: str, variant: str | None = None) -> Model:
     """The model ``name`` from the shipped registry (sha256-checked), with a cached session."""
     entry = model_entry(name, variant)
+    return Model(entry, session_for(entry.path))
+
+
+def session_for(path: Path) -> ort.InferenceSession:
+    """The process's one session for an ONNX file (ours via ``load_model``, or one a dependency ships)."""
     with _lock:
-        session = _sessions.get(entry.path)
+        session = _sessions.get(path)
         if session is None:
             options = ort.SessionOptions()
             options.intra_op_num_threads = default_threads()
             options.inter_op_num_threads = 1
             options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             options.log_severity_level = 3
-            session = ort.InferenceSession(str(entry.path), options, providers=["CPUExecutionProvider"])
-            _sessions[entry.path] = session
-    return Model(entry, session)
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            _sessions[path] = session
+    return session

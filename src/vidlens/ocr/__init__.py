@@ -1,0 +1,8 @@
+"""On-screen text: a cheap gate deciding which frames need reading, the OCR engine, and the merging
+of repeated readings into timed text segments. The ``text`` analyzer wires them into the pipeline."""
+
+from .engine import OcrEngine, Reading
+from .gate import GateVerdict, TextGate
+from .segments import TextSegment, merge_readings
+
+__all__ = ["GateVerdict", "OcrEngine", "Reading", "TextGate", "TextSegment", "merge_readings"]
