@@ -9,11 +9,13 @@ from .base import Analyzer
 from .keyframes import KeyframesAnalyzer
 from .labels import LabelsAnalyzer
 from .shots import ShotsAnalyzer
+from .speech import SpeechAnalyzer
 
 ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "shots": ShotsAnalyzer,
     "keyframes": KeyframesAnalyzer,
     "labels": LabelsAnalyzer,
+    "speech": SpeechAnalyzer,
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")
