@@ -5,7 +5,8 @@ the tap is its ``audio_sink``. Each decoded frame is resampled by FFmpeg's libsw
 (``av.AudioResampler``) to every spec some analyzer asked for, and handed out as float32 chunks
 placed on a sample clock. Samples are counted rather than read from each output frame's pts, so
 chunk times are exact and monotonic; a jump in the input pts (undecodable packets, a damaged or
-cut file) is filled with zeros marked ``filled`` so later audio keeps its true time.
+cut file) is filled with zeros marked ``filled`` so later audio keeps its true time (to within the
+resampler's buffered delay, about a millisecond).
 """
 
 from __future__ import annotations
