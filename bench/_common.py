@@ -109,8 +109,9 @@ def run_ffmpeg(args: Sequence[str]) -> None:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr}")
 
 
-def looped_copy(source: Path, target: Path, loops: int) -> Path:
-    """``source`` played ``loops`` + 1 times in a row, stream-copied (no re-encode), video only.
+def looped_copy(source: Path, target: Path, loops: int, audio: bool = False) -> Path:
+    """``source`` played ``loops`` + 1 times in a row, stream-copied (no re-encode), video only
+    unless ``audio`` (then its first audio stream too).
 
     Made once: an existing ``target`` is reused. Written to a temporary name first so an
     interrupted run never leaves a half file behind.
@@ -119,19 +120,22 @@ def looped_copy(source: Path, target: Path, loops: int) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.partial{target.suffix}")
-    run_ffmpeg(["-stream_loop", str(loops), "-i", str(source), "-map", "0:v:0", "-c", "copy", str(tmp)])
+    streams = ["-map", "0:v:0"] + (["-map", "0:a:0"] if audio else [])
+    run_ffmpeg(["-stream_loop", str(loops), "-i", str(source), *streams, "-c", "copy", str(tmp)])
     tmp.replace(target)
     return target
 
 
-def hello_720p_long() -> Path:
-    """The 720p H.264 benchmark file: forensics-samples ``movie-hello.mp4`` looped 8 times (~2000 frames)."""
+def hello_720p_long(audio: bool = False) -> Path:
+    """The 720p H.264 benchmark file: forensics-samples ``movie-hello.mp4`` looped 8 times (~2000 frames),
+    with its AAC stereo track when ``audio``."""
     from vidlens.testing import samples
 
     source = samples.movie_hello("mp4")
     if source is None:
         raise SystemExit("movie-hello.mp4 (forensics-samples) is not installed; cannot build the 720p file")
-    return looped_copy(source, DATA_DIR / "hello720p_x8.mp4", loops=7)
+    name = "hello720p_x8_audio.mp4" if audio else "hello720p_x8.mp4"
+    return looped_copy(source, DATA_DIR / name, loops=7, audio=audio)
 
 
 def finish_run(json_path: Path | None, numbers: object) -> None:

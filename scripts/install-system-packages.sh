@@ -4,8 +4,10 @@
 #   forensics-samples-files  a 1080p phone clip and movie-hello.* in four containers
 #   ffmpeg                   the ffmpeg CLI, used by tests and benchmarks as an anchor (vidlens itself
 #                            decodes through PyAV, which bundles FFmpeg's libraries)
+#   asterisk-core-sounds-en-wav  recorded human speech (voice prompts, CC-BY-SA-3.0) for the speech tests
+#                            and the Silero VAD check in tools/convert_models.py
 set -euo pipefail
-packages=(opencv-doc forensics-samples-files ffmpeg)
+packages=(opencv-doc forensics-samples-files ffmpeg asterisk-core-sounds-en-wav)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

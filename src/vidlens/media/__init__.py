@@ -1,11 +1,13 @@
 """The media layer: the only code in vidlens that talks to PyAV/FFmpeg.
 
 ``probe`` reads the facts of a file, ``VideoReader`` yields its frames in presentation order with
-exact indices and times, and ``writers`` turn frames back into files.
+exact indices and times (feeding the audio track to an ``AudioTap`` in the same pass), and
+``writers`` turn frames back into files.
 """
 
 import av
 
+from .audio import AudioChunk, AudioSpec, AudioTap
 from .info import VideoInfo, probe
 from .reader import DecodedFrame, DecodeStats, VideoReader
 from .sampling import FrameSpec, Sampler
@@ -18,6 +20,9 @@ def library_versions() -> str:
 
 
 __all__ = [
+    "AudioChunk",
+    "AudioSpec",
+    "AudioTap",
     "DecodeStats",
     "DecodedFrame",
     "FrameSpec",

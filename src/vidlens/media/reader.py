@@ -221,6 +221,8 @@ class VideoReader:
             declared_frames=self.info.frame_count if self.info.frame_count_source == "container" else None,
         )
         self._stop = threading.Event()
+        #: Container time (seconds) of frame 0, the timeline's zero; known once the first frame is out.
+        self.origin: Fraction | None = None
 
     def __enter__(self) -> VideoReader:
         return self
@@ -326,6 +328,7 @@ class VideoReader:
                     stats.repaired_pts += 1
                 if first_pts is None:
                     first_pts = pts
+                    self.origin = pts * time_base
                     if self._declared_start is not None and stats.declared_end_time is not None:
                         # Declared duration counts from the stream start; measure ours the same way.
                         stats.declared_end_time -= (first_pts - self._declared_start) * time_base
@@ -371,15 +374,21 @@ class VideoReader:
             yield from ctx.decode(None)
         except av.error.FFmpegError as error:
             stats.note_error(f"decoder flush failed: {error.strerror or error}")
+        if audio is not None and not self._stop.is_set():
+            self._decode_audio(audio, None)
+
 
     def _decode_audio(self, audio, packet) -> None:
-        if packet.size == 0:
-            return
-        self.stats.audio_packets += 1
+        """Decode one audio packet (``None`` flushes the decoder at the end of the file)."""
+        if packet is not None:
+            if packet.size == 0:
+                return
+            self.stats.audio_packets += 1
         try:
             frames = audio.codec_context.decode(packet)
         except av.error.FFmpegError:
-            self.stats.audio_bad_packets += 1
+            if packet is not None:
+                self.stats.audio_bad_packets += 1
             return
         if self.audio_sink is not None:
             for frame in frames:
