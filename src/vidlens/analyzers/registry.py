@@ -8,12 +8,14 @@ from ..errors import UsageError
 from .base import Analyzer
 from .keyframes import KeyframesAnalyzer
 from .labels import LabelsAnalyzer
+from .people import PeopleAnalyzer
 from .shots import ShotsAnalyzer
 
 ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "shots": ShotsAnalyzer,
     "keyframes": KeyframesAnalyzer,
     "labels": LabelsAnalyzer,
+    "people": PeopleAnalyzer,  # optional: its selfie model also takes close-up animals and objects for people
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")
