@@ -22,8 +22,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from _common import finish_run, hello_720p_long, markdown_table, print_machine_info
 
+from _common import finish_run, hello_720p_long, markdown_table, print_machine_info
 from vidlens.analyzers.people import INPUT, PeopleAnalyzer, _run, person_masks
 from vidlens.analyzers.registry import DEFAULT_ANALYZERS
 from vidlens.media import VideoReader
