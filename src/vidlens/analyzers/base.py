@@ -67,3 +67,21 @@ class Analyzer(Protocol):
     def finish(self, context: AnalyzerContext) -> TimelinePart: ...
 
     def params(self) -> dict[str, Any]: ...
+
+
+def shots_or_whole(context: AnalyzerContext) -> list[dict[str, Any]]:
+    """The shots part's shots (analyzers annotate these dicts), or one shot spanning the analysed range."""
+    if "shots" in context.parts:
+        return context.parts["shots"].sections["shots"]
+    return [{"index": 0, "start": context.clock.moment(context.first_frame),
+             "end": context.clock.moment(context.clock.frame_count)}]
+
+
+def sampled_in_range(indices: np.ndarray, start: int, end: int) -> np.ndarray:
+    """Positions of the sampled frames inside [start, end); a range shorter than the sampling step gets the
+    nearest sampled frame, so every shot has a value."""
+    inside = np.flatnonzero((indices >= start) & (indices < end))
+    if inside.size:
+        return inside
+    middle = (start + end) / 2
+    return np.array([int(np.argmin(np.abs(indices - middle)))])

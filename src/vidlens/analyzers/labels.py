@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..media import FrameSpec, VideoInfo
-from .base import AnalyzerContext, FrameBatch, TimelinePart
+from .base import AnalyzerContext, FrameBatch, TimelinePart, sampled_in_range, shots_or_whole
 
 MODEL = "efficientnet_lite0"
 INPUT = 224
@@ -97,13 +97,11 @@ class LabelsAnalyzer:
         indices = np.asarray(self._indices)
         probs = np.stack(self._probs)
         features = np.stack(self._features)
-        shots = context.parts["shots"].sections["shots"] if "shots" in context.parts else [
-            {"index": 0, "start": context.clock.moment(context.first_frame),
-             "end": context.clock.moment(context.clock.frame_count)}]
+        shots = shots_or_whole(context)
         labels: dict[tuple[str, str], list[dict[str, Any]]] = {}
         shot_features = []
         for shot in shots:
-            members = _members(indices, shot["start"]["frame"], shot["end"]["frame"])
+            members = sampled_in_range(indices, shot["start"]["frame"], shot["end"]["frame"])
             mean = probs[members].mean(axis=0)
             found = self._shot_labels(mean, probs[members])
             shot["labels"] = [{"name": n, "confidence": c} for n, c, s in found if s != "category"]
@@ -148,15 +146,6 @@ def _centre_crop(frame: np.ndarray, size: int) -> np.ndarray:
     h, w = frame.shape[:2]
     y, x = (h - size) // 2, (w - size) // 2
     return frame[y: y + size, x: x + size]
-
-
-def _members(indices: np.ndarray, start: int, end: int) -> np.ndarray:
-    """Sampled frames inside [start, end); a shot shorter than the sampling step gets the nearest."""
-    inside = np.flatnonzero((indices >= start) & (indices < end))
-    if inside.size:
-        return inside
-    middle = (start + end) / 2
-    return np.array([int(np.argmin(np.abs(indices - middle)))])
 
 
 def _add_segment(segments: list[dict[str, Any]], shot: dict[str, Any], confidence: float) -> None:

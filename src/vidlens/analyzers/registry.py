@@ -8,6 +8,7 @@ from ..errors import UsageError
 from .base import Analyzer
 from .keyframes import KeyframesAnalyzer
 from .labels import LabelsAnalyzer
+from .people import PeopleAnalyzer
 from .shots import ShotsAnalyzer
 from .speech import SpeechAnalyzer
 from .text import TextAnalyzer
@@ -18,6 +19,7 @@ ANALYZERS: dict[str, Callable[[], Analyzer]] = {
     "labels": LabelsAnalyzer,
     "text": TextAnalyzer,
     "speech": SpeechAnalyzer,
+    "people": PeopleAnalyzer,  # optional: its selfie model also takes close-up animals and objects for people
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")
