@@ -137,3 +137,13 @@ def test_ctrl_c_writes_a_partial_timeline(tmp_path: Path) -> None:
     timeline = json.loads((out / "timeline.json").read_text())
     assert timeline["analysis"]["interrupted"] is True and timeline["analysis"]["complete"] is False
     assert 0 < timeline["video"]["frame_count"] < 7950
+
+
+def test_analyze_help_names_every_analyzer() -> None:
+    from vidlens.analyzers.registry import ANALYZERS
+
+    done = run("analyze", "--help")
+    assert done.returncode == 0
+    text = " ".join(done.stdout.split())
+    missing = [name for name in ANALYZERS if name not in text]
+    assert not missing, f"vidlens analyze --help does not name {missing}"

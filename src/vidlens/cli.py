@@ -110,7 +110,8 @@ def analyze(
     video: VideoArg,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Folder for the timeline, keyframes, "
                                                 "shot lists and HTML report (default: <video>.vidlens/).")] = None,
-    analyzers: Annotated[str | None, typer.Option(help="Analyzers, comma-separated (default: shots,keyframes,labels).")]
+    analyzers: Annotated[str | None, typer.Option(help="Analyzers, comma-separated: shots, keyframes, labels (the "
+                                                       "default three), text, speech, people.")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Also print the timeline JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")] = False,
