@@ -55,12 +55,15 @@ class WriteResult:
 
 def write_clip_segments(src: str | Path, segments: Sequence[tuple[int, int]], out: str | Path, *,
                         audio: bool = True, crf: int = 20, max_side: int | None = None,
-                        frame_hook: Callable[[DecodedFrame], None] | None = None) -> WriteResult:
+                        frame_hook: Callable[[DecodedFrame], None] | None = None,
+                        draw: Callable[[DecodedFrame, np.ndarray], None] | None = None) -> WriteResult:
     """Concatenate the half-open frame ranges ``segments`` of ``src`` into an H.264 (+AAC) MP4.
 
     Frames keep their original durations (output pts start at 0), so playback speed is preserved
     even for variable-frame-rate sources. ``frame_hook`` sees every source frame that is written,
-    letting a caller grab thumbnails without a second decode. The file appears atomically.
+    letting a caller grab thumbnails without a second decode. ``draw`` gets each written frame as
+    an RGB array at the output size (display orientation) to paint on in place: overlays,
+    blurring. The file appears atomically.
     """
     spans = _check_segments(segments)
     if not 0 <= crf <= 51:
@@ -72,7 +75,8 @@ def write_clip_segments(src: str | Path, segments: Sequence[tuple[int, int]], ou
     tmp = _temp_path(out, ".mp4")
     try:
         with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-            video = _VideoOut(container, info.display_size, info.time_base, info.fps, info.rotation, crf, max_side)
+            video = _VideoOut(container, info.display_size, info.time_base, info.fps, info.rotation, crf, max_side,
+                              draw)
             sound = _AudioOut(container, src) if audio and info.has_audio else None
             reader = VideoReader(src, info=info, audio=sound is not None,
                                  audio_sink=sound.receive if sound is not None else None)
@@ -162,7 +166,8 @@ class _VideoOut:
     """The H.264 side: scale to even dimensions, restamp pts continuously, encode and mux."""
 
     def __init__(self, container: av.container.OutputContainer, display_size: tuple[int, int],
-                 time_base: Fraction, fps: Fraction, rotation: int, crf: int, max_side: int | None) -> None:
+                 time_base: Fraction, fps: Fraction, rotation: int, crf: int, max_side: int | None,
+                 draw: Callable[[DecodedFrame, np.ndarray], None] | None = None) -> None:
         width, height = display_size
         if max_side and max(width, height) > max_side:
             scale = max_side / max(width, height)
@@ -176,6 +181,7 @@ class _VideoOut:
         self.stream.time_base = time_base
         self.stream.codec_context.time_base = time_base  # VFR durations survive without rounding
         self.pts = 0
+        self.draw = draw
 
     @property
     def duration(self) -> Fraction:
@@ -183,6 +189,10 @@ class _VideoOut:
 
     def write(self, decoded: DecodedFrame, duration: int) -> None:
         frame = self._convert(decoded.av_frame)
+        if self.draw is not None:
+            rgb = frame.to_ndarray(format="rgb24")
+            self.draw(decoded, rgb)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
         duration = max(1, duration)
         frame.pts, frame.time_base = self.pts, self.time_base
         frame.pict_type = PictureType.NONE  # let x264 place key frames, not the source's GOP

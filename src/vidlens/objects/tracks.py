@@ -1,0 +1,48 @@
+"""Tracks as the timeline stores them, and the one way to get a track's box on any frame.
+
+A track item in the timeline's ``objects`` section is a dict with ``id``, ``class``, ``start`` /
+``end`` (moments; ``end`` exclusive), ``confidence`` and ``boxes``: rows ``[frame, x0, y0, x1, y1,
+score]`` at the frames the detector saw it (``score`` is null for a box the tracker carried through
+a miss). Frames in between are linear interpolations of their neighbours, computed here, so the
+JSON stays small while drawing, counting and anonymisation get a box on every frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .types import COCO80, Detections
+
+
+def track_box_at(track: dict[str, Any], frame: int) -> np.ndarray | None:
+    """The track's (x0, y0, x1, y1) on ``frame``, interpolated between stored rows; None outside its span."""
+    rows = np.asarray(track["boxes"], dtype=np.float64)
+    if not len(rows) or frame < rows[0, 0] or frame > rows[-1, 0]:
+        return None
+    frames = rows[:, 0]
+    return np.array([np.interp(frame, frames, rows[:, k]) for k in range(1, 5)], dtype=np.float32)
+
+
+def boxes_on_frame(tracks: Sequence[dict[str, Any]], frame: int) -> Detections:
+    """Every track's box on ``frame`` (interpolated), with ids: what a drawer or a counter needs."""
+    index = {name: i for i, name in enumerate(COCO80)}
+    boxes, scores, classes, ids = [], [], [], []
+    for track in tracks:
+        box = track_box_at(track, frame)
+        if box is not None:
+            boxes.append(box)
+            scores.append(track.get("confidence", 1.0))
+            classes.append(index.get(track["class"], -1))
+            ids.append(track["id"])
+    return Detections(np.array(boxes).reshape(-1, 4), scores, classes, ids)
+
+
+def frame_span(tracks: Iterable[dict[str, Any]]) -> tuple[int, int] | None:
+    """First and last frame any track covers."""
+    spans = [(int(t["boxes"][0][0]), int(t["boxes"][-1][0])) for t in tracks if t.get("boxes")]
+    if not spans:
+        return None
+    return min(s[0] for s in spans), max(s[1] for s in spans)
