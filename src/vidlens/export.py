@@ -100,6 +100,37 @@ def text_json(timeline: Timeline) -> str:
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
+def objects_mot(timeline: Timeline) -> str:
+    """Every track's box on every frame it spans, in the MOT Challenge text format.
+
+    ``frame, id, bb_left, bb_top, bb_width, bb_height, conf, -1, -1, -1`` with 1-based frames, as
+    MOT tools (motmetrics, TrackEval) read. Frames between detections carry the interpolated box and
+    the track's mean confidence.
+    """
+    from .objects.tracks import track_box_at
+
+    rows = []
+    for track in timeline["objects"] or []:
+        if not track.get("boxes"):
+            continue
+        first, last = int(track["boxes"][0][0]), int(track["boxes"][-1][0])
+        for frame in range(first, last + 1):
+            x0, y0, x1, y1 = (float(v) for v in track_box_at(track, frame))
+            rows.append((frame + 1, track["id"], x0, y0, x1 - x0, y1 - y0, track.get("confidence", 1.0)))
+    rows.sort()
+    return "".join(f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{c:.4f},-1,-1,-1\n" for f, i, x, y, w, h, c in rows)
+
+
+def objects_json(timeline: Timeline) -> str:
+    """Tracks, per-class summary, counts and events with the video facts, as indented JSON."""
+    plain = json.loads(timeline.to_json(indent=None))
+    payload: dict[str, Any] = {"schema": plain["schema"], "video": plain["video"]}
+    for key in ("objects", "object_summary", "object_counts", "events"):
+        if key in plain:
+            payload[key] = plain[key]
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
 def _subtitles(timeline: Timeline, srt: bool) -> str:
     height = timeline.video.get("height") or 0  # display height: boxes are in display pixels too
     lines = [] if srt else ["WEBVTT", ""]

@@ -49,3 +49,14 @@ def test_annotated_video_keeps_frames_timing_and_audio(make_video, tmp_path: Pat
         assert np.abs(left_edge.mean(axis=0) - colour).max() < 0.3 * np.abs(40 - colour).max(), index
         outside = frames[index][int(y1) + 20:, :]
         assert np.abs(outside.astype(float) - 40).mean() < 4  # nothing drawn away from the box
+
+
+def test_mot_export_has_a_row_per_frame_per_track() -> None:
+    from vidlens.export import objects_mot
+
+    timeline = Timeline(video={"width": W, "height": H, "frame_count": N}, analysis={},
+                        sections={"objects": [moving_track()]})
+    rows = [line.split(",") for line in objects_mot(timeline).splitlines()]
+    assert len(rows) == N and rows[0][:2] == ["1", "5"] and rows[-1][0] == str(N)
+    frame, tid, x, y, w, h = (float(v) for v in rows[13][:6])
+    assert (frame, tid, x, y, w, h) == (14, 5, 72, 60, 60, 100)
