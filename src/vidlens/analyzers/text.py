@@ -48,15 +48,24 @@ class TextAnalyzer:
             self._readings.append(self._read(frame))
 
     def _read(self, frame: np.ndarray) -> list[Reading]:
-        verdict = self.gate.assess(frame) if self.gate is not None else GateVerdict.NEW_TEXT
-        if verdict is GateVerdict.NO_TEXT:
+        if self.gate is None:
+            self.ocr_frames += 1
+            return self.engine.read(frame)
+        gate = self.gate.assess(frame)
+        previous = self._readings[-1] if self._readings else []
+        if gate.verdict is GateVerdict.NO_TEXT:
             return []
-        if not verdict.needs_ocr and self._readings:
-            return self._readings[-1]
+        if gate.verdict is GateVerdict.UNCHANGED:
+            return previous
+        if gate.verdict is GateVerdict.SAME_TEXT:
+            return _inside(previous, gate.keep)
         self.ocr_frames += 1
-        readings = self.engine.read(frame)
-        if self.gate is not None:
-            self.gate.mark_read([r.box for r in readings])
+        if gate.verdict is GateVerdict.PARTIAL:
+            readings = sorted(_inside(previous, gate.keep) + self.engine.read_regions(frame, gate.read),
+                              key=lambda r: (r.box[1], r.box[0]))
+        else:
+            readings = self.engine.read(frame)
+        self.gate.mark_read([r.box for r in readings], full=gate.verdict is GateVerdict.NEW_TEXT)
         return readings
 
     def finish(self, context: AnalyzerContext) -> TimelinePart:
@@ -85,3 +94,12 @@ class TextAnalyzer:
                 item["variants"] = seg.variants
             section.append(item)
         return TimelinePart(sections={"text": section, "text_gate": stats}, params=self.params())
+
+
+def _inside(readings: list[Reading], regions: list[tuple[int, int, int, int]]) -> list[Reading]:
+    """The readings whose centre lies in one of ``regions`` (text still on screen)."""
+    def centre_in(r: Reading, box: tuple[int, int, int, int]) -> bool:
+        cx, cy = (r.box[0] + r.box[2]) / 2, (r.box[1] + r.box[3]) / 2
+        return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+
+    return [r for r in readings if any(centre_in(r, box) for box in regions)]

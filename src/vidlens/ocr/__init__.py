@@ -2,7 +2,7 @@
 of repeated readings into timed text segments. The ``text`` analyzer wires them into the pipeline."""
 
 from .engine import OcrEngine, Reading
-from .gate import GateVerdict, TextGate
+from .gate import GateResult, GateVerdict, TextGate
 from .segments import TextSegment, merge_readings
 
-__all__ = ["GateVerdict", "OcrEngine", "Reading", "TextGate", "TextSegment", "merge_readings"]
+__all__ = ["GateResult", "GateVerdict", "OcrEngine", "Reading", "TextGate", "TextSegment", "merge_readings"]

@@ -7,13 +7,17 @@ text or the same text as the frame read before. So each sampled frame goes throu
    (a static shot, a title card held on screen) → the previous readings still hold;
 2. *no text*: PP-OCRv6's detector, run alone on a frame shrunk to ``side`` pixels on its short side
    (≈ 1/6 of full OCR's cost), finds no text-like region → nothing to read;
-3. *same text*: the regions that held text when the frame was last read are still there and look
-   the same (normalised correlation of the full-resolution pixels: a caption held over moving video
-   stays above 0.75, another caption in its place falls below 0.2), and every other region is one that
-   held nothing readable then, perhaps moved a little (text-like texture under a panning camera)
-   → the previous readings still hold;
-4. otherwise *new text*: the frame is read in full. Held text is also re-read every few samples, so
-   a small change the correlation cannot see (a score going from 2 to 3) is late, not lost.
+3. each region the detector finds is then compared with the frame last read: a region that held
+   text then and looks the same now (normalised correlation of the full-resolution pixels: a
+   caption held over moving video stays above 0.75, another caption in its place falls below 0.2)
+   keeps its readings; a region that held nothing readable then, perhaps moved a little
+   (text-like texture under a panning camera), is ignored; text that vanished drops its readings.
+   If no region is new, the verdict is *same text* (no OCR at all);
+4. if some regions are new, only they are read (*partial*: crops around them, so one changed
+   caption among three costs a third), unless the gate has no reference frame or held text is due
+   for its periodic re-read: then the frame is read in full (*new text*). The periodic re-read
+   (every few samples) makes a small change the correlation cannot see (a score going from 2 to
+   3) late, not lost.
 
 The detector at 320 pixels still finds lines about 2 % of the frame height tall (14 px at 720p); the
 thresholds are relative to the frame, so they hold for any resolution.
@@ -54,14 +58,29 @@ class GateVerdict(str, Enum):
     UNCHANGED = "unchanged"
     NO_TEXT = "no_text"
     SAME_TEXT = "same_text"
+    PARTIAL = "partial"
     NEW_TEXT = "new_text"
 
     @property
     def needs_ocr(self) -> bool:
-        return self is GateVerdict.NEW_TEXT
+        return self in (GateVerdict.PARTIAL, GateVerdict.NEW_TEXT)
 
 
 Box = tuple[int, int, int, int]
+#: Margin around a region read on its own, as a fraction of its height (DB regions hug the glyphs).
+CROP_MARGIN = 0.6
+
+
+@dataclass
+class GateResult:
+    """The verdict, the text regions whose readings still hold and, for a partial read, what to read.
+
+    Boxes are (x0, y0, x1, y1) in the assessed frame's pixels.
+    """
+
+    verdict: GateVerdict
+    keep: list[Box] = field(default_factory=list)
+    read: list[Box] = field(default_factory=list)
 
 
 @dataclass
@@ -86,46 +105,58 @@ class TextGate:
         self._grey: np.ndarray | None = None
         self._regions: list[Box] = []
         self._scale = 1.0  # gate pixels per frame pixel
-        self._since_read = 0
+        self._since_full = 0
         self.counts = {v.value: 0 for v in GateVerdict}
 
     def reset(self) -> None:
         """Forget the previous frames (after a cut, or a gap in the sampled frames)."""
         self._last = self._read = None
 
-    def assess(self, frame_bgr: np.ndarray) -> GateVerdict:
-        verdict = self._assess(frame_bgr)
-        self.counts[verdict.value] += 1
-        return verdict
+    def assess(self, frame_bgr: np.ndarray) -> GateResult:
+        result = self._assess(frame_bgr)
+        self.counts[result.verdict.value] += 1
+        return result
 
-    def mark_read(self, boxes: list[tuple[float, float, float, float]]) -> None:
-        """The frame just assessed was read in full (``boxes``: its readings, in frame pixels)."""
+    def mark_read(self, boxes: list[tuple[float, float, float, float]], full: bool = True) -> None:
+        """The frame just assessed was read (in full, or its new regions): ``boxes`` are all its readings."""
         if self._last is None:
             return
         scaled = [tuple(v * self._scale for v in b) for b in boxes]
         text = [r for r in self._regions if any(_covered(r, b) >= HOLDS_TEXT for b in scaled)]
         self._read = _Reference(self._last.thumb, self._grey, text, [r for r in self._regions if r not in text])
-        self._since_read = 0
+        if full:
+            self._since_full = 0
 
-    def _assess(self, frame_bgr: np.ndarray) -> GateVerdict:
+    def _assess(self, frame_bgr: np.ndarray) -> GateResult:
         grey_full = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
         thumb = _thumbnail(grey_full)
         if self._last is not None and _unchanged(thumb, self._last.thumb):
-            return GateVerdict.UNCHANGED
+            return GateResult(GateVerdict.UNCHANGED)
         self._last = _Reference(thumb)
         small = _gate_size(frame_bgr, self.side)
         self._scale = small.shape[0] / frame_bgr.shape[0]
         prob = self._text_probability(small)
         self._grey = grey_full
         self._regions = _regions(prob, self.threshold)
-        self._since_read += 1
+        self._since_full += 1
         if not self._regions:
-            return GateVerdict.NO_TEXT
-        if self._read is not None and self._since_read < REREAD_EVERY and self._read.grey is not None \
-                and self._read.grey.shape == grey_full.shape \
-                and _same_text(self._regions, grey_full, self._read, self._scale):
-            return GateVerdict.SAME_TEXT
-        return GateVerdict.NEW_TEXT
+            return GateResult(GateVerdict.NO_TEXT)
+        ref = self._read
+        if ref is None or ref.grey is None or ref.grey.shape != grey_full.shape or self._since_full >= REREAD_EVERY:
+            return GateResult(GateVerdict.NEW_TEXT)
+        kept, new = _compare(self._regions, grey_full, ref, self._scale)
+        keep = [self._to_frame(r, frame_bgr.shape, 0.0) for r in kept]
+        if not new:
+            return GateResult(GateVerdict.SAME_TEXT, keep)
+        return GateResult(GateVerdict.PARTIAL, keep,
+                          _merge_boxes([self._to_frame(r, frame_bgr.shape, CROP_MARGIN) for r in new]))
+
+    def _to_frame(self, region: Box, shape: tuple[int, ...], margin: float) -> Box:
+        """A gate region in frame pixels, grown by ``margin`` × its height on every side, clipped."""
+        x0, y0, x1, y1 = (v / self._scale for v in region)
+        pad = margin * (y1 - y0) + (8 if margin else 0)
+        return (max(0, int(x0 - pad)), max(0, int(y0 - pad)), min(shape[1], int(np.ceil(x1 + pad))),
+                min(shape[0], int(np.ceil(y1 + pad))))
 
     def _text_probability(self, small_bgr: np.ndarray) -> np.ndarray:
         x = small_bgr.astype(np.float32) / 127.5 - 1.0  # rapidocr's det normalisation: (x/255 - 0.5) / 0.5
@@ -183,17 +214,36 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum()) / float(np.sqrt(aa * bb))
 
 
-def _same_text(regions: list[Box], grey: np.ndarray, ref: _Reference, scale: float) -> bool:
-    """Every text region of the reference is still there, looking the same; every other region is old texture."""
-    matched: set[int] = set()
+def _compare(regions: list[Box], grey: np.ndarray, ref: _Reference, scale: float) -> tuple[list[Box], list[Box]]:
+    """(current regions holding the reference's text unchanged, current regions with new text)."""
+    kept: list[int] = []
     for r in ref.text:
         ious = [box_iou(r, c) for c in regions]
-        best = int(np.argmax(ious)) if ious else -1
-        if best < 0 or ious[best] < SAME_IOU:
-            return False
+        best = int(np.argmax(ious))
+        if ious[best] < SAME_IOU or best in kept:
+            continue  # this text vanished or moved
         x0, y0, x1, y1 = (round(v / scale) for v in r)
-        if _correlation(grey[y0:y1, x0:x1], ref.grey[y0:y1, x0:x1]) < SAME_CORRELATION:
-            return False
-        matched.add(best)
-    return all(any(box_iou(c, t) >= SAME_TEXTURE_IOU for t in ref.texture)
-               for k, c in enumerate(regions) if k not in matched)
+        if _correlation(grey[y0:y1, x0:x1], ref.grey[y0:y1, x0:x1]) >= SAME_CORRELATION:
+            kept.append(best)
+    new = [c for k, c in enumerate(regions)
+           if k not in kept and not any(box_iou(c, t) >= SAME_TEXTURE_IOU for t in ref.texture)]
+    return [regions[k] for k in kept], new
+
+
+def _merge_boxes(boxes: list[Box]) -> list[Box]:
+    """Union overlapping boxes until none overlap (so no line is read twice from two crops)."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
