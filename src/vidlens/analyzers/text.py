@@ -61,8 +61,8 @@ class TextAnalyzer:
             return _inside(previous, gate.keep)
         self.ocr_frames += 1
         if gate.verdict is GateVerdict.PARTIAL:
-            readings = sorted(_inside(previous, gate.keep) + self.engine.read_regions(frame, gate.read),
-                              key=lambda r: (r.box[1], r.box[0]))
+            held = [r for r in _inside(previous, gate.keep) if not _inside([r], gate.read)]  # bands are re-read
+            readings = sorted(held + self.engine.read_regions(frame, gate.read), key=lambda r: (r.box[1], r.box[0]))
         else:
             readings = self.engine.read(frame)
         self.gate.mark_read([r.box for r in readings], full=gate.verdict is GateVerdict.NEW_TEXT)

@@ -13,8 +13,9 @@ text or the same text as the frame read before. So each sampled frame goes throu
    keeps its readings; a region that held nothing readable then, perhaps moved a little
    (text-like texture under a panning camera), is ignored; text that vanished drops its readings.
    If no region is new, the verdict is *same text* (no OCR at all);
-4. if some regions are new, only they are read (*partial*: crops around them, so one changed
-   caption among three costs a third), unless the gate has no reference frame or held text is due
+4. if some regions are new, only they are read (*partial*: the full-width bands around them, so a
+   line the detector split into word blobs is read whole, and one changed caption among three costs
+   about a third), unless the gate has no reference frame or held text is due
    for its periodic re-read: then the frame is read in full (*new text*). The periodic re-read
    (every few samples) makes a small change the correlation cannot see (a score going from 2 to
    3) late, not lost.
@@ -48,8 +49,10 @@ SAME_IOU = 0.7
 SAME_CORRELATION = 0.5
 #: Held text is read again after this many samples anyway.
 REREAD_EVERY = 4
-#: A region without text may drift this much (IoU with where it was) and still be the same texture.
-SAME_TEXTURE_IOU = 0.3
+#: A region without text may drift this much (IoU with where it was) and still be the same texture...
+SAME_TEXTURE_IOU = 0.5
+#: ...if its area changed by less than this factor (a caption appearing over texture changes the blob).
+SAME_TEXTURE_AREA = 1.5
 #: Share of a region covered by a reading's box for the region to count as holding text.
 HOLDS_TEXT = 0.3
 
@@ -148,8 +151,11 @@ class TextGate:
         keep = [self._to_frame(r, frame_bgr.shape, 0.0) for r in kept]
         if not new:
             return GateResult(GateVerdict.SAME_TEXT, keep)
-        return GateResult(GateVerdict.PARTIAL, keep,
-                          _merge_boxes([self._to_frame(r, frame_bgr.shape, CROP_MARGIN) for r in new]))
+        bands = []
+        for r in new:
+            _, y0, _, y1 = self._to_frame(r, frame_bgr.shape, CROP_MARGIN)
+            bands.append((0, y0, frame_bgr.shape[1], y1))
+        return GateResult(GateVerdict.PARTIAL, keep, _merge_boxes(bands))
 
     def _to_frame(self, region: Box, shape: tuple[int, ...], margin: float) -> Box:
         """A gate region in frame pixels, grown by ``margin`` × its height on every side, clipped."""
@@ -225,9 +231,14 @@ def _compare(regions: list[Box], grey: np.ndarray, ref: _Reference, scale: float
         x0, y0, x1, y1 = (round(v / scale) for v in r)
         if _correlation(grey[y0:y1, x0:x1], ref.grey[y0:y1, x0:x1]) >= SAME_CORRELATION:
             kept.append(best)
-    new = [c for k, c in enumerate(regions)
-           if k not in kept and not any(box_iou(c, t) >= SAME_TEXTURE_IOU for t in ref.texture)]
+    new = [c for k, c in enumerate(regions) if k not in kept and not any(_same_texture(c, t) for t in ref.texture)]
     return [regions[k] for k in kept], new
+
+
+def _same_texture(a: Box, b: Box) -> bool:
+    area_a, area_b = (a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])
+    return box_iou(a, b) >= SAME_TEXTURE_IOU and max(area_a, area_b) <= SAME_TEXTURE_AREA * max(1, min(area_a,
+                                                                                                    area_b))
 
 
 def _merge_boxes(boxes: list[Box]) -> list[Box]:
