@@ -71,7 +71,7 @@ class GateVerdict(str, Enum):
 
 Box = tuple[int, int, int, int]
 #: Margin around a region read on its own, as a fraction of its height (DB regions hug the glyphs).
-CROP_MARGIN = 0.6
+CROP_MARGIN = 1.0
 
 
 @dataclass
@@ -126,7 +126,11 @@ class TextGate:
             return
         scaled = [tuple(v * self._scale for v in b) for b in boxes]
         text = [r for r in self._regions if any(_covered(r, b) >= HOLDS_TEXT for b in scaled)]
-        self._read = _Reference(self._last.thumb, self._grey, text, [r for r in self._regions if r not in text])
+        texture = [r for r in self._regions if r not in text]
+        # a line read where the small detector saw nothing is still text to hold: its own box stands in
+        text += [(int(b[0]), int(b[1]), int(np.ceil(b[2])), int(np.ceil(b[3]))) for b in scaled
+                 if not any(box_iou(r, b) > 0 for r in self._regions)]
+        self._read = _Reference(self._last.thumb, self._grey, text, texture)
         if full:
             self._since_full = 0
 
@@ -142,10 +146,14 @@ class TextGate:
         self._grey = grey_full
         self._regions = _regions(prob, self.threshold)
         self._since_full += 1
-        if not self._regions:
-            return GateResult(GateVerdict.NO_TEXT)
         ref = self._read
-        if ref is None or ref.grey is None or ref.grey.shape != grey_full.shape or self._since_full >= REREAD_EVERY:
+        comparable = ref is not None and ref.grey is not None and ref.grey.shape == grey_full.shape
+        if not self._regions:
+            kept = _compare([], grey_full, ref, self._scale)[0] if comparable and ref.text else []
+            if not kept:
+                return GateResult(GateVerdict.NO_TEXT)
+            return GateResult(GateVerdict.SAME_TEXT, [self._to_frame(r, frame_bgr.shape, 0.0) for r in kept])
+        if not comparable or self._since_full >= REREAD_EVERY:
             return GateResult(GateVerdict.NEW_TEXT)
         kept, new = _compare(self._regions, grey_full, ref, self._scale)
         keep = [self._to_frame(r, frame_bgr.shape, 0.0) for r in kept]
@@ -221,18 +229,27 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _compare(regions: list[Box], grey: np.ndarray, ref: _Reference, scale: float) -> tuple[list[Box], list[Box]]:
-    """(current regions holding the reference's text unchanged, current regions with new text)."""
-    kept: list[int] = []
+    """(regions whose text is the reference's, unchanged; current regions with new text).
+
+    Held text the small detector misses this time (tiny or low-contrast lines flicker in and out of
+    its map) is still held when its pixels have not changed: text only vanishes when they do.
+    """
+    kept: list[Box] = []
+    matched: set[int] = set()
     for r in ref.text:
-        ious = [box_iou(r, c) for c in regions]
-        best = int(np.argmax(ious))
-        if ious[best] < SAME_IOU or best in kept:
-            continue  # this text vanished or moved
         x0, y0, x1, y1 = (round(v / scale) for v in r)
-        if _correlation(grey[y0:y1, x0:x1], ref.grey[y0:y1, x0:x1]) >= SAME_CORRELATION:
-            kept.append(best)
-    new = [c for k, c in enumerate(regions) if k not in kept and not any(_same_texture(c, t) for t in ref.texture)]
-    return [regions[k] for k in kept], new
+        same_pixels = _correlation(grey[y0:y1, x0:x1], ref.grey[y0:y1, x0:x1]) >= SAME_CORRELATION
+        ious = [box_iou(r, c) for c in regions]
+        best = int(np.argmax(ious)) if ious else -1
+        if best >= 0 and ious[best] >= SAME_IOU and best not in matched:
+            if same_pixels:
+                matched.add(best)
+                kept.append(regions[best])
+        elif same_pixels and not any(box_iou(r, c) > 0 for c in regions):
+            kept.append(r)  # missed by the detector, still on screen
+    new = [c for k, c in enumerate(regions)
+           if k not in matched and not any(_same_texture(c, t) for t in ref.texture)]
+    return kept, new
 
 
 def _same_texture(a: Box, b: Box) -> bool:
