@@ -8,6 +8,7 @@ Readings are merged over time into one segment per line of text (:mod:`vidlens.o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -52,7 +53,7 @@ class TextAnalyzer:
             self.ocr_frames += 1
             return self.engine.read(frame)
         gate = self.gate.assess(frame)
-        previous = self._readings[-1] if self._readings else []
+        previous = [replace(r, held=True) for r in self._readings[-1]] if self._readings else []
         if gate.verdict is GateVerdict.NO_TEXT:
             return []
         if gate.verdict is GateVerdict.UNCHANGED:
@@ -60,14 +61,8 @@ class TextAnalyzer:
         if gate.verdict is GateVerdict.SAME_TEXT:
             return _inside(previous, gate.keep)
         self.ocr_frames += 1
-        if gate.verdict is GateVerdict.PARTIAL:
-            held = _inside(previous, gate.keep)
-            bands = _cover(gate.read, held, frame.shape[0])
-            held = [r for r in held if not _overlaps(r, bands)]  # lines in a band are read again, whole
-            readings = sorted(held + self.engine.read_regions(frame, bands), key=lambda r: (r.box[1], r.box[0]))
-        else:
-            readings = self.engine.read(frame)
-        self.gate.mark_read([r.box for r in readings], full=gate.verdict is GateVerdict.NEW_TEXT)
+        readings = self.engine.read(frame)
+        self.gate.mark_read([r.box for r in readings])
         return readings
 
     def finish(self, context: AnalyzerContext) -> TimelinePart:
@@ -105,18 +100,3 @@ def _inside(readings: list[Reading], regions: list[tuple[int, int, int, int]]) -
         return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
 
     return [r for r in readings if any(centre_in(r, box) for box in regions)]
-
-
-def _overlaps(r: Reading, bands: list[tuple[int, int, int, int]]) -> bool:
-    return any(r.box[1] < b[3] and b[1] < r.box[3] for b in bands)
-
-
-def _cover(bands: list[tuple[int, int, int, int]], held: list[Reading], height: int) -> list[tuple[int, int, int, int]]:
-    """Grow full-width bands to take in whole any held line they cut, so no line is read in half."""
-    out = []
-    for x0, y0, x1, y1 in bands:
-        for r in held:
-            if r.box[1] < y1 and y0 < r.box[3]:
-                y0, y1 = min(y0, max(0, int(r.box[1]) - 4)), max(y1, min(height, int(np.ceil(r.box[3])) + 4))
-        out.append((x0, y0, x1, y1))
-    return out

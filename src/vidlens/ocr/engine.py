@@ -29,11 +29,16 @@ class OcrUnavailableError(VidlensError):
 
 @dataclass(frozen=True)
 class Reading:
-    """One line of text read in one frame; ``box`` is (x0, y0, x1, y1) in that frame's pixels."""
+    """One line of text read in one frame; ``box`` is (x0, y0, x1, y1) in that frame's pixels.
+
+    ``held``: carried over from an earlier frame by the gate, not read again (it says the line is
+    still there, but is no new evidence of what it says).
+    """
 
     text: str
     score: float
     box: tuple[float, float, float, float]
+    held: bool = False
 
 
 def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -82,22 +87,6 @@ class OcrEngine:
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         })
 
-    def read_regions(self, frame_bgr: np.ndarray, regions: list[tuple[int, int, int, int]]) -> list[Reading]:
-        """Read only inside ``regions`` (x0, y0, x1, y1 in frame pixels); boxes come back in frame pixels."""
-        out = []
-        height, width = frame_bgr.shape[:2]
-        for region in regions:
-            if region[2] - region[0] < 4 or region[3] - region[1] < 4:
-                continue
-            # the detector works on sides that are multiples of 32 and rounds others (squashing a thin
-            # crop by up to a third): grow the crop to such sides with real context instead
-            x0, x1 = _grow(region[0], region[2], width)
-            y0, y1 = _grow(region[1], region[3], height)
-            for r in self.read(frame_bgr[y0:y1, x0:x1]):
-                bx0, by0, bx1, by1 = r.box
-                out.append(Reading(r.text, r.score, (bx0 + x0, by0 + y0, bx1 + x0, by1 + y0)))
-        return sorted(out, key=lambda r: (r.box[1], r.box[0]))
-
     def read(self, frame_bgr: np.ndarray) -> list[Reading]:
         """Every line read with at least ``min_score``, top to bottom; [] when there is none."""
         result = self._engine(np.ascontiguousarray(frame_bgr))
@@ -114,10 +103,3 @@ class OcrEngine:
             box = (float(q[:, 0].min()), float(q[:, 1].min()), float(q[:, 0].max()), float(q[:, 1].max()))
             out.append(Reading(text, round(float(score), 4), box))
         return sorted(out, key=lambda r: (r.box[1], r.box[0]))
-
-
-def _grow(lo: int, hi: int, limit: int, step: int = 32) -> tuple[int, int]:
-    """Widen [lo, hi) around its centre to a multiple of ``step`` (as far as [0, limit) allows)."""
-    size = min(limit, -(-(hi - lo) // step) * step)
-    lo = max(0, min(lo - (size - (hi - lo)) // 2, limit - size))
-    return lo, lo + size

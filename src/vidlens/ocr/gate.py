@@ -12,13 +12,13 @@ text or the same text as the frame read before. So each sampled frame goes throu
    caption held over moving video stays above 0.75, another caption in its place falls below 0.2)
    keeps its readings; a region that held nothing readable then, perhaps moved a little
    (text-like texture under a panning camera), is ignored; text that vanished drops its readings.
-   If no region is new, the verdict is *same text* (no OCR at all);
-4. if some regions are new, only they are read (*partial*: the full-width bands around them, so a
-   line the detector split into word blobs is read whole, and one changed caption among three costs
-   about a third), unless the gate has no reference frame or held text is due
-   for its periodic re-read: then the frame is read in full (*new text*). The periodic re-read
-   (every few samples) makes a small change the correlation cannot see (a score going from 2 to
-   3) late, not lost.
+   Held text the small detector misses this time (tiny or low-contrast lines flicker in and out
+   of its map) stays held while its pixels do not change. If no region is new, the verdict is
+   *same text* (no OCR at all);
+4. otherwise *new text*: the frame is read in full. (Reading only bands around the new regions was
+   tried and dropped: PP-OCR's detector swells boxes to the edges of a thin band and the
+   recogniser then misreads the squashed crop.) Held text is also re-read every few samples, so a
+   small change the correlation cannot see (a score going from 2 to 3) is late, not lost.
 
 The detector at 320 pixels still finds lines about 2 % of the frame height tall (14 px at 720p); the
 thresholds are relative to the frame, so they hold for any resolution.
@@ -61,29 +61,22 @@ class GateVerdict(str, Enum):
     UNCHANGED = "unchanged"
     NO_TEXT = "no_text"
     SAME_TEXT = "same_text"
-    PARTIAL = "partial"
     NEW_TEXT = "new_text"
 
     @property
     def needs_ocr(self) -> bool:
-        return self in (GateVerdict.PARTIAL, GateVerdict.NEW_TEXT)
+        return self is GateVerdict.NEW_TEXT
 
 
 Box = tuple[int, int, int, int]
-#: Margin around a region read on its own, as a fraction of its height (DB regions hug the glyphs).
-CROP_MARGIN = 1.0
 
 
 @dataclass
 class GateResult:
-    """The verdict, the text regions whose readings still hold and, for a partial read, what to read.
-
-    Boxes are (x0, y0, x1, y1) in the assessed frame's pixels.
-    """
+    """The verdict and, for *same text*, the regions (frame pixels, x0 y0 x1 y1) whose readings still hold."""
 
     verdict: GateVerdict
     keep: list[Box] = field(default_factory=list)
-    read: list[Box] = field(default_factory=list)
 
 
 @dataclass
@@ -108,7 +101,7 @@ class TextGate:
         self._grey: np.ndarray | None = None
         self._regions: list[Box] = []
         self._scale = 1.0  # gate pixels per frame pixel
-        self._since_full = 0
+        self._since_read = 0
         self.counts = {v.value: 0 for v in GateVerdict}
 
     def reset(self) -> None:
@@ -120,8 +113,8 @@ class TextGate:
         self.counts[result.verdict.value] += 1
         return result
 
-    def mark_read(self, boxes: list[tuple[float, float, float, float]], full: bool = True) -> None:
-        """The frame just assessed was read (in full, or its new regions): ``boxes`` are all its readings."""
+    def mark_read(self, boxes: list[tuple[float, float, float, float]]) -> None:
+        """The frame just assessed was read: ``boxes`` are its readings (frame pixels)."""
         if self._last is None:
             return
         scaled = [tuple(v * self._scale for v in b) for b in boxes]
@@ -131,8 +124,7 @@ class TextGate:
         text += [(int(b[0]), int(b[1]), int(np.ceil(b[2])), int(np.ceil(b[3]))) for b in scaled
                  if not any(box_iou(r, b) > 0 for r in self._regions)]
         self._read = _Reference(self._last.thumb, self._grey, text, texture)
-        if full:
-            self._since_full = 0
+        self._since_read = 0
 
     def _assess(self, frame_bgr: np.ndarray) -> GateResult:
         grey_full = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
@@ -145,32 +137,25 @@ class TextGate:
         prob = self._text_probability(small)
         self._grey = grey_full
         self._regions = _regions(prob, self.threshold)
-        self._since_full += 1
+        self._since_read += 1
         ref = self._read
         comparable = ref is not None and ref.grey is not None and ref.grey.shape == grey_full.shape
         if not self._regions:
             kept = _compare([], grey_full, ref, self._scale)[0] if comparable and ref.text else []
             if not kept:
                 return GateResult(GateVerdict.NO_TEXT)
-            return GateResult(GateVerdict.SAME_TEXT, [self._to_frame(r, frame_bgr.shape, 0.0) for r in kept])
-        if not comparable or self._since_full >= REREAD_EVERY:
+            return GateResult(GateVerdict.SAME_TEXT, [self._to_frame(r, frame_bgr.shape) for r in kept])
+        if not comparable or self._since_read >= REREAD_EVERY:
             return GateResult(GateVerdict.NEW_TEXT)
         kept, new = _compare(self._regions, grey_full, ref, self._scale)
-        keep = [self._to_frame(r, frame_bgr.shape, 0.0) for r in kept]
-        if not new:
-            return GateResult(GateVerdict.SAME_TEXT, keep)
-        bands = []
-        for r in new:
-            _, y0, _, y1 = self._to_frame(r, frame_bgr.shape, CROP_MARGIN)
-            bands.append((0, y0, frame_bgr.shape[1], y1))
-        return GateResult(GateVerdict.PARTIAL, keep, _merge_boxes(bands))
+        if new:
+            return GateResult(GateVerdict.NEW_TEXT)
+        return GateResult(GateVerdict.SAME_TEXT, [self._to_frame(r, frame_bgr.shape) for r in kept])
 
-    def _to_frame(self, region: Box, shape: tuple[int, ...], margin: float) -> Box:
-        """A gate region in frame pixels, grown by ``margin`` × its height on every side, clipped."""
+    def _to_frame(self, region: Box, shape: tuple[int, ...]) -> Box:
+        """A gate region in frame pixels, clipped."""
         x0, y0, x1, y1 = (v / self._scale for v in region)
-        pad = margin * (y1 - y0) + (8 if margin else 0)
-        return (max(0, int(x0 - pad)), max(0, int(y0 - pad)), min(shape[1], int(np.ceil(x1 + pad))),
-                min(shape[0], int(np.ceil(y1 + pad))))
+        return max(0, int(x0)), max(0, int(y0)), min(shape[1], int(np.ceil(x1))), min(shape[0], int(np.ceil(y1)))
 
     def _text_probability(self, small_bgr: np.ndarray) -> np.ndarray:
         x = small_bgr.astype(np.float32) / 127.5 - 1.0  # rapidocr's det normalisation: (x/255 - 0.5) / 0.5
@@ -256,22 +241,3 @@ def _same_texture(a: Box, b: Box) -> bool:
     area_a, area_b = (a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])
     return box_iou(a, b) >= SAME_TEXTURE_IOU and max(area_a, area_b) <= SAME_TEXTURE_AREA * max(1, min(area_a,
                                                                                                     area_b))
-
-
-def _merge_boxes(boxes: list[Box]) -> list[Box]:
-    """Union overlapping boxes until none overlap (so no line is read twice from two crops)."""
-    boxes = list(boxes)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return boxes

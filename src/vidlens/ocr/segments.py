@@ -3,8 +3,10 @@
 A line read in consecutive sampled frames at about the same place with about the same text is one
 segment; OCR noise ("Exit 12" / "Exit l2") must not split it, a changed caption must. A line missed
 in a single sample (blur, a fade) is bridged. The segment's text is the reading with the most total
-confidence among its variants. Its bounds fall halfway between the last sample without it and the
-first with it (and likewise at the end), so the error is at most half a sampling step.
+confidence among its variants; readings the gate carried over (``held``) extend a segment but do
+not vote, or one misreading held for seconds would outvote the fresh reads. Its bounds fall
+halfway between the last sample without it and the first with it (and likewise at the end), so
+the error is at most half a sampling step.
 """
 
 from __future__ import annotations
@@ -46,11 +48,16 @@ class _Track:
     scores: dict[str, float] = field(default_factory=dict)  # normalised text -> summed score
     best: dict[str, Reading] = field(default_factory=dict)  # normalised text -> best raw reading
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+    fresh: int = 0  # readings actually read (not held)
 
     def add(self, sample: int, reading: Reading) -> None:
         key = normalise(reading.text)
         self.last, self.box, self.key = sample, reading.box, key
+        if reading.held and self.scores:
+            self.boxes.append(reading.box)
+            return
         self.scores[key] = self.scores.get(key, 0.0) + reading.score
+        self.fresh += 1
         if key not in self.best or reading.score > self.best[key].score:
             self.best[key] = reading
         self.boxes.append(reading.box)
@@ -61,8 +68,8 @@ class _Track:
         if n == 1 and self.best[key].score < SINGLE_READING_SCORE:
             return None
         mid = sorted(self.boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))[n // 2]
-        return TextSegment(self.best[key].text, round(self.scores[key] / n, 4), mid, self.first, self.last, n,
-                           {self.best[k].text: round(v, 4) for k, v in self.scores.items()})
+        return TextSegment(self.best[key].text, round(self.scores[key] / max(1, self.fresh), 4), mid, self.first,
+                           self.last, n, {self.best[k].text: round(v, 4) for k, v in self.scores.items()})
 
 
 def normalise(text: str) -> str:
