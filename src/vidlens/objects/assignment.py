@@ -31,6 +31,21 @@ def gated_iou(track_boxes: np.ndarray, track_classes: np.ndarray, det_boxes: np.
     return iou
 
 
+def similar_size(track_boxes: np.ndarray, det_boxes: np.ndarray, max_ratio: float) -> np.ndarray:
+    """(N, M) mask: width and height each within a factor ``max_ratio`` of the track's.
+
+    IoU alone lets a thin false positive take over a track it half covers (its IoU with a
+    predicted box can pass 0.3); an object does not halve or double its size between two
+    detector runs, so such pairs are refused.
+    """
+    tw = np.maximum(track_boxes[:, 2] - track_boxes[:, 0], 1e-6)[:, None]
+    th = np.maximum(track_boxes[:, 3] - track_boxes[:, 1], 1e-6)[:, None]
+    dw = np.maximum(det_boxes[:, 2] - det_boxes[:, 0], 1e-6)[None, :]
+    dh = np.maximum(det_boxes[:, 3] - det_boxes[:, 1], 1e-6)[None, :]
+    rw, rh = dw / tw, dh / th
+    return (rw <= max_ratio) & (rw >= 1 / max_ratio) & (rh <= max_ratio) & (rh >= 1 / max_ratio)
+
+
 def hungarian(iou: np.ndarray, min_iou: float) -> Matches:
     """The assignment maximising total IoU, keeping only pairs with IoU ≥ ``min_iou``.
 

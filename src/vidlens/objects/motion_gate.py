@@ -58,6 +58,11 @@ class MotionGate:
         return float(moving.mean())
 
 
+#: Fraction of moving thumbnail pixels above which a frame counts as "moving": about a 10x10-pixel
+#: patch of change on a 640x360 frame; sensor and compression noise score 0 after the blur.
+MOTION_THRESHOLD = 0.002
+
+
 @dataclass
 class DetectionSchedule:
     """Run the detector at least every ``max_interval_frames``, and every ``min_interval_frames`` with motion.
@@ -68,7 +73,7 @@ class DetectionSchedule:
 
     min_interval_frames: int
     max_interval_frames: int
-    motion_threshold: float = 0.002
+    motion_threshold: float = MOTION_THRESHOLD
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_interval_frames <= self.max_interval_frames:
@@ -80,7 +85,7 @@ class DetectionSchedule:
 
     @staticmethod
     def from_seconds(fps: float, min_interval_s: float, max_interval_s: float,
-                     motion_threshold: float = 0.002) -> DetectionSchedule:
+                     motion_threshold: float = MOTION_THRESHOLD) -> DetectionSchedule:
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
         lo = max(1, round(min_interval_s * fps))

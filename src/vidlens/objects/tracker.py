@@ -11,7 +11,7 @@ live). What this implementation adds for vidlens:
   tracks is given in seconds and converted with the video's frame rate;
 * ids only for confirmed tracks (``min_hits`` matches in a row), from a per-instance counter;
   everything else carries -1 (see :mod:`.track_state`);
-* class gating: a "person" track never takes a "car" box;
+* gating: a "person" track never takes a "car" box, nor one of half or twice its last size;
 * a lost track is re-found where its motion model puts it *or* where it was last seen: objects
   that stop behind an occluder or turn back at the frame edge break constant velocity, and
   a Kalman prediction left running for a second or two is far from them;
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import kalman
-from .assignment import Matches, gated_iou, hungarian
+from .assignment import Matches, gated_iou, hungarian, similar_size
 from .history import TrackRecord
 from .track_state import TrackBase, TrackBook, TrackState
 from .types import Detections
@@ -49,12 +49,13 @@ class ByteTracker:
     first, ``low_score <= score < high_score`` second (never starting a track), lower ones are
     ignored; a new track needs ``score >= new_track_score``. IoU thresholds are per stage: lost
     tracks' predictions drift, so the first stage accepts a looser overlap than the second.
+    ``max_size_ratio`` bounds how much a box's width or height may change between two matches.
     """
 
     def __init__(self, fps: float, *, high_score: float = 0.5, low_score: float = 0.1,
                  new_track_score: float = 0.6, match_iou: float = 0.2, low_match_iou: float = 0.5,
                  tentative_match_iou: float = 0.3, min_hits: int = 3, lost_s: float = 2.0,
-                 class_aware: bool = True, smooth: bool = True) -> None:
+                 max_size_ratio: float = 2.0, class_aware: bool = True, smooth: bool = True) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if not 0 <= low_score <= high_score <= 1:
@@ -67,11 +68,13 @@ class ByteTracker:
                 raise ValueError(f"{name} must be in (0, 1], got {value}")
         if lost_s < 0:
             raise ValueError(f"lost_s must not be negative, got {lost_s}")
+        if not max_size_ratio > 1:
+            raise ValueError(f"max_size_ratio must be above 1, got {max_size_ratio}")
         self.fps = float(fps)
         self.high_score, self.low_score, self.new_track_score = high_score, low_score, new_track_score
         self.match_iou, self.low_match_iou, self.tentative_match_iou = match_iou, low_match_iou, tentative_match_iou
         self.lost_frames = round(lost_s * self.fps)
-        self.class_aware, self.smooth = class_aware, smooth
+        self.max_size_ratio, self.class_aware, self.smooth = max_size_ratio, class_aware, smooth
         self._book = TrackBook(min_hits)
 
     def reset(self) -> None:
@@ -110,6 +113,8 @@ class ByteTracker:
                 at_last = gated_iou(last_boxes[track_idx], classes, boxes, detections.classes[det_idx],
                                     self.class_aware)
                 iou = np.where(lost[track_idx][:, None], np.maximum(iou, at_last), iou)
+            if iou.size:
+                iou = np.where(similar_size(last_boxes[track_idx], boxes, self.max_size_ratio), iou, 0.0)
             m: Matches = hungarian(iou, min_iou)
             for r, c in m.pairs:
                 ti, di = int(track_idx[r]), int(det_idx[c])
@@ -133,7 +138,7 @@ class ByteTracker:
         book.sweep()
         for di in high_left:
             if scores[di] >= self.new_track_score:
-                self._start(detections, int(di), frame_index)
+                out_ids[di] = self._start(detections, int(di), frame_index)
         return Detections(out_boxes, detections.scores, detections.classes, out_ids)
 
     def _apply(self, track: _KalmanTrack, prediction: tuple[np.ndarray, np.ndarray], detections: Detections,
@@ -144,11 +149,13 @@ class ByteTracker:
         out_boxes[di] = kept
         self._book.matched(track, frame, kept, float(detections.scores[di]))
 
-    def _start(self, detections: Detections, di: int, frame: int) -> None:
+    def _start(self, detections: Detections, di: int, frame: int) -> int:
+        """A new tentative track (confirmed at once when ``min_hits`` is 1); returns its public id."""
         track = _KalmanTrack(key=self._book.new_key(), class_id=int(detections.classes[di]))
         track.mean, track.cov = kalman.initiate(detections.boxes[di])
         self._book.active.append(track)
         self._book.matched(track, frame, detections.boxes[di], float(detections.scores[di]))
+        return track.track_id
 
     def predict(self, frame_index: int, include_lost: bool = False) -> Detections:
         """Boxes of the confirmed tracks extrapolated to ``frame_index`` (≥ the last update), read-only.
