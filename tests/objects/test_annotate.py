@@ -60,3 +60,11 @@ def test_mot_export_has_a_row_per_frame_per_track() -> None:
     assert len(rows) == N and rows[0][:2] == ["1", "5"] and rows[-1][0] == str(N)
     frame, tid, x, y, w, h = (float(v) for v in rows[13][:6])
     assert (frame, tid, x, y, w, h) == (14, 5, 72, 60, 60, 100)
+
+
+def test_long_gaps_are_not_bridged() -> None:
+    track = {"id": 1, "class": "person", "max_gap": 10,
+             "boxes": [[0, 0, 0, 10, 10, 0.9], [5, 5, 0, 15, 10, 0.9], [40, 40, 0, 50, 10, 0.9]]}
+    assert np.allclose(track_box_at(track, 2), [2, 0, 12, 10])
+    assert track_box_at(track, 20) is None
+    assert np.allclose(track_box_at(track, 40), [40, 0, 50, 10])

@@ -4,7 +4,9 @@ A track item in the timeline's ``objects`` section is a dict with ``id``, ``clas
 ``end`` (moments; ``end`` exclusive), ``confidence`` and ``boxes``: rows ``[frame, x0, y0, x1, y1,
 score]`` at the frames the detector saw it (``score`` is null for a box the tracker carried through
 a miss). Frames in between are linear interpolations of their neighbours, computed here, so the
-JSON stays small while drawing, counting and anonymisation get a box on every frame.
+JSON stays small while drawing, counting and anonymisation get a box on every frame. Gaps longer
+than the track's ``max_gap`` (frames) are not bridged: there the object was lost, and a straight
+line through a long occlusion would be a guess presented as a measurement.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ def track_box_at(track: dict[str, Any], frame: int) -> np.ndarray | None:
     if not len(rows) or frame < rows[0, 0] or frame > rows[-1, 0]:
         return None
     frames = rows[:, 0]
-    return np.array([np.interp(frame, frames, rows[:, k]) for k in range(1, 5)], dtype=np.float32)
+    after = int(np.searchsorted(frames, frame))
+    if frames[after] == frame:
+        return rows[after, 1:5].astype(np.float32)
+    if frames[after] - frames[after - 1] > track.get("max_gap", np.inf):
+        return None
+    t = (frame - frames[after - 1]) / (frames[after] - frames[after - 1])
+    return ((1 - t) * rows[after - 1, 1:5] + t * rows[after, 1:5]).astype(np.float32)
 
 
 def boxes_on_frame(tracks: Sequence[dict[str, Any]], frame: int) -> Detections:
