@@ -14,8 +14,11 @@
    and frames/s over 96 consecutive vtest frames at batch 8, the detectors taking turns (shared machine).
 5. Accuracy per millisecond: vtest person F1 (pooled over the three aspect ratios) at the detector's default
    threshold / ms per frame at batch 8.
+6. MoveNet Lightning on the persons NanoDet finds on the 10 hand-labelled vtest frames: ms per person, share of
+   keypoints scored > 0.3, and how often the nose is above the hips and the ankles below the knees.
 
 ``--int8`` adds NanoDet with a static INT8 file that is not shipped (the conversion tool's candidate).
+``--speed-only`` runs step 4 (and the INT8 model timing) only.
 """
 
 from __future__ import annotations
@@ -186,6 +189,27 @@ def fps(dets: dict[str, object], frames: list[np.ndarray]) -> dict[str, float]:
     return best
 
 
+def pose_check(frames: list[np.ndarray]) -> dict:
+    from vidlens.objects.pose import KEYPOINT_NAMES, PoseEstimator
+
+    k = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
+    people = load_detector(classes=["person"]).detect(frames)
+    est = PoseEstimator()
+    est.estimate(frames[0], people[0].boxes[:1])
+    t0 = time.perf_counter()
+    kps = [est.estimate(f, d.boxes) for f, d in zip(frames, people)]
+    elapsed = time.perf_counter() - t0
+    kp = np.concatenate(kps)
+    upright = [p[k["nose"], 1] < p[[k["left_hip"], k["right_hip"]], 1].mean() for p in kp]
+    legs = [p[[k["left_ankle"], k["right_ankle"]], 1].mean() > p[[k["left_knee"], k["right_knee"]], 1].mean()
+            for p in kp]
+    out = {"persons": len(kp), "ms_per_person": round(elapsed * 1000 / max(len(kp), 1), 1),
+           "keypoints_scored_over_0.3": round(float((kp[:, :, 2] > 0.3).mean()), 3),
+           "nose_above_hips": round(float(np.mean(upright)), 3), "ankles_below_knees": round(float(np.mean(legs)), 3)}
+    print(f"\n### MoveNet Lightning on vtest persons: {json.dumps(out)}")
+    return out
+
+
 def int8_model_table(int8: Path, frames: list[np.ndarray]) -> dict:
     lat = model_latency({"fp32": load_model("nanodet").session, "int8": session_for(int8)}, frames)
     print("\n### NanoDet model only (no pre/post-processing), ms per frame, fp32 and INT8 taking turns\n")
@@ -283,6 +307,7 @@ def main() -> None:
                           f"frames/s ({FPS_FRAMES})", "vtest F1", "F1 per 10 ms"], rows))
     if args.int8:
         results["nanodet_model_only_ms_per_frame"] = int8_model_table(args.int8, run_frames)
+    results["movenet_on_vtest_persons"] = pose_check([hand[i] for i in points])
     print(f"\ndefault detector: {DEFAULT_DETECTOR}; also selectable: {CenterNet.name} ({NanoDet.name} is the default)")
     finish_run(args.json, results)
 
