@@ -87,7 +87,7 @@ LABELS_WHEEL = ("timm", "1.0.31")
 LABELS_SYNSETS = "timm/data/_info/imagenet_synsets.txt"
 LABELS_LEMMAS = "timm/data/_info/imagenet_synset_to_lemma.txt"
 LABELS_FILE = "labels/imagenet1k.tsv"
-COCO80_FILE = "labels/coco80.txt"  # written by hand from human.js labels.ts (MIT), see NOTICE.md
+COCO80_FILE = "labels/coco80.txt"  # committed by hand (see NOTICE.md); this tool only describes it
 SHARED_LABELS = REPO.parent / "shared" / "models" / "imagenet1k_labels.tsv"  # the study's table, cross-checked
 
 MODELS: dict[str, dict] = {
@@ -642,6 +642,11 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
               f"Built from `{LABELS_SYNSETS}` (class-index order) and `{LABELS_LEMMAS}` in:", ""]
     lines += wheel_lines(labels_wheel)
     lines += ["The synset ids and lemmas come from WordNet via the ImageNet class list.", ""]
+    if any(m.get("labels") == COCO80_FILE for m in models.values()):
+        lines += [f"## `{COCO80_FILE}` (COCO-80 class names)", "",
+                  "The 80 COCO category names in the order the detectors output them, as listed in",
+                  "`src/object/labels.ts` of the npm package `@vladmandic/human` 3.3.6 (package.json licence: MIT;",
+                  "author Vladimir Mandic), identical to the conversion study's `coco80_labels.txt`.", ""]
     lines += ["## Licence texts", ""]
     for lic, holder in sorted(texts):
         title = f"{lic} ({holder})" if holder else lic
