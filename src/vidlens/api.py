@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from .analyzers import create_analyzers
+from .errors import UsageError
 from .media import VideoInfo, VideoReader, probe
 from .pipeline import ProgressCallback, run_pipeline
 from .timebase import TimeSpec
 from .timeline import Timeline, write_text_atomic
 
-__all__ = ["analyze", "count_frames", "detect_shots", "probe", "read_text", "write_outputs"]
+__all__ = ["analyze", "annotate", "count_frames", "detect_shots", "probe", "read_text", "track_objects",
+           "write_outputs"]
 
 
 def analyze(
     path: str | Path,
     *,
     analyzers: Sequence[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
     output_dir: str | Path | None = None,
     progress: ProgressCallback | None = None,
     report: bool = True,
@@ -28,11 +33,13 @@ def analyze(
     The output folder receives ``timeline.json``, ``shots.csv``, ``shots.edl``, ``keyframes/``,
     ``contact_sheet.jpg`` and ``report.html``. A timeline is written even when the run was
     interrupted or the file was damaged; ``analysis.complete`` then says it is partial.
+    ``options`` passes keyword arguments to analyzers by name: ``{"objects": {"rules": "rules.yaml"}}``.
     """
     out = Path(output_dir) if output_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    timeline = run_pipeline(path, analyzers, output_dir=out, progress=progress, start=start, end=end)
+    built = create_analyzers(analyzers, options)
+    timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
     if out is not None:
         write_outputs(timeline, out, report=report)
     return timeline
@@ -72,6 +79,38 @@ def read_text(path: str | Path, *, fps: float = 2.0, progress: ProgressCallback 
 
     return run_pipeline(path, [TextAnalyzer(fps=fps)], progress=progress, hash_file=False,
                         start=start, end=end)["text"]
+
+
+def track_objects(path: str | Path, *, rules: str | Path | None = None, detector: str = "nanodet",
+                  classes: Sequence[str] | None = None, poses: bool = False, output_dir: str | Path | None = None,
+                  progress: ProgressCallback | None = None, start: TimeSpec | None = None,
+                  end: TimeSpec | None = None) -> Timeline:
+    """Objects as tracks (and, with ``rules``, line/zone events and counts) — shots come along for free."""
+    from .analyzers.objects import ObjectsAnalyzer
+    from .analyzers.shots import ShotsAnalyzer
+
+    out = Path(output_dir) if output_dir is not None else None
+    analyzer = ObjectsAnalyzer(detector=detector, classes=list(classes) if classes else None, rules=rules,
+                               poses=poses, thumbnails=out is not None)
+    return run_pipeline(path, [ShotsAnalyzer(), analyzer], output_dir=out, progress=progress, hash_file=False,
+                        start=start, end=end)
+
+
+def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str | Path | None = None,
+             rules: str | Path | None = None, detector: str = "nanodet", classes: Sequence[str] | None = None,
+             progress: ProgressCallback | None = None) -> tuple[Timeline, Path]:
+    """Write ``output`` (MP4) with the video's tracks drawn on; tracks come from ``timeline`` or a fresh run."""
+    from .objects.annotate import annotate_video
+    from .objects.rules import load_rules
+
+    if timeline is None:
+        timeline = track_objects(path, rules=rules, detector=detector, classes=classes, progress=progress)
+    elif not isinstance(timeline, Timeline):
+        timeline = Timeline.load(timeline)
+    if "objects" not in timeline.sections:
+        raise UsageError("the timeline has no objects section: run vidlens objects (or analyze with objects) first")
+    written = annotate_video(path, timeline, output, rules=load_rules(rules) if rules else None)
+    return timeline, written.path
 
 
 def count_frames(path: str | Path) -> tuple[VideoInfo, int]:

@@ -111,8 +111,10 @@ def analyze(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Folder for the timeline, keyframes, "
                                                 "shot lists and HTML report (default: <video>.vidlens/).")] = None,
     analyzers: Annotated[str | None, typer.Option(help="Analyzers, comma-separated: shots, keyframes, labels (the "
-                                                       "default three), text, speech, people.")]
+                                                       "default three), text, speech, objects, people.")]
     = None,
+    rules: Annotated[Path | None, typer.Option(help="Line/zone rules (YAML or JSON) for the objects analyzer "
+                                                    "(adds it).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Also print the timeline JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")] = False,
     start: Annotated[str | None, typer.Option(help="Analyze from this time: 12.5s, 300f or 00:01:02.5")] = None,
@@ -123,8 +125,15 @@ def analyze(
     Example: vidlens analyze clip.mp4 -o clip_out --start 10s --end 00:02:00
     """
     names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None
+    options = None
+    if rules is not None:
+        from .analyzers import DEFAULT_ANALYZERS
+
+        names = names or list(DEFAULT_ANALYZERS)
+        names += [] if "objects" in names else ["objects"]
+        options = {"objects": {"rules": rules}}
     output_dir = output or video.with_name(video.name + ".vidlens")
-    timeline = _run(api.analyze, video, analyzers=names, output_dir=output_dir, quiet=quiet,
+    timeline = _run(api.analyze, video, analyzers=names, options=options, output_dir=output_dir, quiet=quiet,
                     start=TimeSpec.parse(start) if start else None, end=TimeSpec.parse(end) if end else None)
     if as_json:
         sys.stdout.write(timeline.to_json() + "\n")
@@ -195,6 +204,63 @@ def text(
     else:
         sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
     _report_warnings(timeline)
+
+
+class ObjectFormat(str, Enum):
+    json = "json"
+    mot = "mot"
+
+
+@app.command()
+def objects(
+    video: VideoArg,
+    fmt: Annotated[ObjectFormat, typer.Option("--format", "-f", help="json (tracks, counts, events) or mot "
+                                              "(MOT Challenge rows, every frame).")] = ObjectFormat.json,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
+    = None,
+    rules: Annotated[Path | None, typer.Option(help="Line/zone rules file (YAML or JSON, normalised points).")]
+    = None,
+    detector: Annotated[str, typer.Option(help="nanodet (default) or centernet.")] = "nanodet",
+    classes: Annotated[str | None, typer.Option(help="Only these COCO classes, comma-separated (person,car).")]
+    = None,
+    poses: Annotated[bool, typer.Option(help="Also MoveNet keypoints for person tracks.")] = False,
+    start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
+    end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Track objects (COCO-80) with stable ids; with --rules, count line crossings and zone visits."""
+    from .export import objects_json, objects_mot
+
+    names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    timeline = _run(api.track_objects, video, rules=rules, detector=detector, classes=names, poses=poses,
+                    quiet=quiet, start=TimeSpec.parse(start) if start else None,
+                    end=TimeSpec.parse(end) if end else None)
+    out = (objects_json if fmt is ObjectFormat.json else objects_mot)(timeline)
+    if output:
+        output.write_text(out, encoding="utf-8")
+    else:
+        sys.stdout.write(out)
+    _report_warnings(timeline)
+
+
+@app.command()
+def annotate(
+    video: VideoArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The annotated MP4 to write.")],
+    rules: Annotated[Path | None, typer.Option(help="Line/zone rules to draw and count.")] = None,
+    timeline: Annotated[Path | None, typer.Option(help="Reuse the tracks of this timeline.json instead of "
+                                                       "analysing again.")] = None,
+    detector: Annotated[str, typer.Option(help="nanodet (default) or centernet.")] = "nanodet",
+    classes: Annotated[str | None, typer.Option(help="Only these COCO classes, comma-separated.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Draw tracked objects (boxes, ids, trails), lines, zones and running counts on the video (audio kept)."""
+    names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    result, path = _run(api.annotate, video, output, timeline=timeline, rules=rules, detector=detector,
+                        classes=names, quiet=quiet)
+    if not quiet:
+        err.print(f"wrote {path} ({len(result['objects'])} tracks)", highlight=False)
+    _report_warnings(result)
 
 
 @app.command()

@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from ..errors import UsageError
 from .base import Analyzer
 from .keyframes import KeyframesAnalyzer
 from .labels import LabelsAnalyzer
+from .objects import ObjectsAnalyzer
 from .people import PeopleAnalyzer
 from .shots import ShotsAnalyzer
 from .speech import SpeechAnalyzer
 from .text import TextAnalyzer
 
-ANALYZERS: dict[str, Callable[[], Analyzer]] = {
+ANALYZERS: dict[str, Callable[..., Analyzer]] = {
     "shots": ShotsAnalyzer,
     "keyframes": KeyframesAnalyzer,
     "labels": LabelsAnalyzer,
     "text": TextAnalyzer,
     "speech": SpeechAnalyzer,
+    "objects": ObjectsAnalyzer,
     "people": PeopleAnalyzer,  # optional: its selfie model also takes close-up animals and objects for people
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")
 
 
-def create_analyzers(names: Sequence[str] | None = None) -> list[Analyzer]:
-    """Instantiate analyzers by name, adding what they depend on and ordering them accordingly."""
+def create_analyzers(names: Sequence[str] | None = None,
+                     options: Mapping[str, Mapping[str, Any]] | None = None) -> list[Analyzer]:
+    """Instantiate analyzers by name, adding what they depend on and ordering them accordingly.
+
+    ``options`` gives keyword arguments per analyzer name (``{"objects": {"rules": "rules.yaml"}}``).
+    """
     wanted = list(names) if names else list(DEFAULT_ANALYZERS)
     unknown = [n for n in wanted if n not in ANALYZERS]
     if unknown:
@@ -36,7 +43,7 @@ def create_analyzers(names: Sequence[str] | None = None) -> list[Analyzer]:
     def add(name: str) -> None:
         if name in built:
             return
-        analyzer = ANALYZERS[name]()
+        analyzer = ANALYZERS[name](**dict((options or {}).get(name, {})))
         for dep in analyzer.after:
             add(dep)
         built[name] = analyzer
