@@ -162,6 +162,7 @@ class ObjectsAnalyzer:
             events = sorted(counter.events, key=lambda e: (e["frame"], e["type"]))
             for event in events:
                 event["timecode"] = clock.moment(event["frame"])["timecode"]
+                event["label"] = _event_label(event)
             part.sections["events"] = events
             part.sections["object_counts"] = {**counter.summary(), "rules": self.rules.to_dict()}
         return part
@@ -201,3 +202,16 @@ def _shot_objects(tracks: list[dict[str, Any]], start: int, end: int) -> list[di
         if t["start"]["frame"] < end and t["end"]["frame"] > start:
             counts[t["class"]] += 1
     return [{"name": n, "count": c} for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _event_label(event: dict[str, Any]) -> str:
+    """A one-line caption for reports: ``crossing: person 5 in``, ``counter: car 2 left after 4.2 s``."""
+    who = f"{event['class']} {event['track_id']}"
+    kind = event["type"]
+    if kind == "line_cross":
+        return f"{event['rule']}: {who} {event['direction']}"
+    if kind == "zone_enter":
+        return f"{event['rule']}: {who} entered"
+    if kind == "zone_exit":
+        return f"{event['rule']}: {who} left after {event['dwell_s']:.1f} s"
+    return f"{event['rule']}: {who} loitering {event.get('dwell_s', 0):.1f} s"

@@ -20,8 +20,10 @@ from markupsafe import Markup
 from .. import __version__
 from ..timebase import clock
 from ..timeline import Timeline, write_text_atomic
-from .plot import KIND_COLOURS, ROW_FILLS, expand_items, section_rows, timeline_svg
+from .plot import KIND_COLOURS, ROW_FILLS, count_svgs, expand_items, section_rows, timeline_svg
 
+#: Object tracks shown as cards (the longest); the rest are in ``timeline.json``.
+MAX_TRACK_CARDS = 48
 #: Rows listed per generic section in the page; the rest is in ``timeline.json``.
 MAX_SECTION_ROWS = 500
 #: Keyframes shown as small extra thumbnails under a shot's main one.
@@ -70,6 +72,8 @@ def report_context(timeline: Timeline, output_dir: Path | None = None) -> dict[s
                        for i, (n, s) in enumerate(rows)],
         "sections": sections,
         "contact_sheet": _local_ref(timeline.sections.get("contact_sheet"), output_dir),
+        "tracks": _track_cards(timeline, output_dir),
+        "counts": [{"name": name, "svg": Markup(svg)} for name, svg in count_svgs(timeline)],
         "timeline_json": "timeline.json",
         "version": __version__,
         "aspect": _aspect(video),
@@ -157,16 +161,34 @@ def _shot_card(shot: Mapping[str, Any], position: int, output_dir: Path | None) 
         "thumb": images[0] if images else None,
         "extra": images[1:1 + MAX_EXTRA_KEYFRAMES],
         "keyframes": len(keyframes),
-        "chips": [_text(c.get("name")) for key in ("categories", "labels")
-                  for c in _as_list(shot.get(key)) if isinstance(c, dict)][:MAX_CHIPS],
+        "chips": ([f"{_text(o.get('name'))} ×{o['count']}" if _is_number(o.get("count")) and o["count"] > 1
+                   else _text(o.get("name")) for o in _as_list(shot.get("objects")) if isinstance(o, dict)]
+                  + [_text(c.get("name")) for key in ("categories", "labels")
+                     for c in _as_list(shot.get(key)) if isinstance(c, dict)])[:MAX_CHIPS],
     }
+
+
+def _track_cards(timeline: Timeline, output_dir: Path | None) -> list[dict[str, Any]]:
+    """One card per object track (longest first): thumbnail, class, id, when and how long."""
+    cards = []
+    for track in _as_list(timeline.sections.get("objects")):
+        if not isinstance(track, dict):
+            continue
+        start, end = _as_dict(track.get("start")), _as_dict(track.get("end"))
+        seconds = end.get("time", 0) - start.get("time", 0) if _is_number(end.get("time")) and \
+            _is_number(start.get("time")) else None
+        cards.append({"id": _text(track.get("id")), "name": _text(track.get("class")),
+                      "thumb": _local_ref(track.get("thumbnail"), output_dir), "start": _text(start.get("timecode")),
+                      "duration": f"{seconds:.1f} s" if seconds is not None else "", "seconds": seconds or 0.0})
+    cards.sort(key=lambda c: -c["seconds"])
+    return cards[:MAX_TRACK_CARDS]
 
 
 def _generic_sections(timeline: Timeline) -> list[dict[str, Any]]:
     """Tables of the non-shot list sections, with the columns any segment-like item has."""
     out = []
     for name, items in timeline.sections.items():
-        if name in ("shots", "contact_sheet") or not isinstance(items, list):
+        if name in ("shots", "contact_sheet", "objects") or not isinstance(items, list):
             continue
         rows = []
         expanded = expand_items(items)

@@ -131,6 +131,50 @@ def timeline_svg(timeline: Timeline, width: int = WIDTH) -> str:
     return "\n".join(parts)
 
 
+def count_svgs(timeline: Timeline, width: int = WIDTH, height: int = 70) -> list[tuple[str, str]]:
+    """Per object class, a step plot of how many tracks are on screen over time (from ``object_summary``)."""
+    classes = _as_mapping(_as_mapping(timeline.sections.get("object_summary")).get("classes"))
+    fps = _fps(timeline)
+    duration = _duration(timeline, [])
+    if not classes or not fps or duration <= 0:
+        return []
+    plot_w, plot_h, top = width - GUTTER - RIGHT, height - AXIS_H, 6
+
+    def x(seconds: float) -> float:
+        return GUTTER + min(max(seconds, 0.0), duration) / duration * plot_w
+
+    out = []
+    for name, info in sorted(classes.items(), key=lambda kv: -_as_mapping(kv[1]).get("screen_time_s", 0)):
+        series = [(f / fps, c) for f, c in _as_mapping(info).get("count_series", []) if f / fps <= duration]
+        peak = max((c for _, c in series), default=0)
+        if not series or peak <= 0:
+            continue
+
+        def y(count: float, peak: int = peak) -> float:
+            return top + (plot_h - top) * (1 - count / peak)
+
+        points = []
+        for i, (t, c) in enumerate(series):
+            if i:
+                points.append(f"{x(t):.1f},{y(series[i - 1][1]):.1f}")
+            points.append(f"{x(t):.1f},{y(c):.1f}")
+        points.append(f"{x(duration):.1f},{y(series[-1][1]):.1f}")
+        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+                 f'font-family="{escape(FONT)}" font-size="11" aria-label="{escape(str(name))} on screen over time, '
+                 f'at most {peak}">',
+                 f'<rect x="{GUTTER}" y="{top}" width="{plot_w}" height="{plot_h - top}" fill="#f4f6f8"/>',
+                 _label(f"{name} (max {peak})", (top + plot_h) / 2),
+                 f'<polyline points="{" ".join(points)}" fill="none" stroke="#0369a1" stroke-width="1.5"/>']
+        parts += _axis(duration, plot_h, x)
+        parts.append("</svg>")
+        out.append((str(name), "\n".join(parts)))
+    return out
+
+
+def _as_mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _shot_marks(timeline: Timeline, x: Scale, duration: float) -> list[str]:
     """Shot bands, then gradual-transition shading and boundary markers drawn over them."""
     frame_time = _frame_timer(timeline)
