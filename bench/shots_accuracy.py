@@ -14,6 +14,9 @@ Videos:
             tolerance 0 and 2
   720p      ``movie-hello.mp4`` looped 8 times (no truth): wall time only, best of ``--repeat`` runs
 
+``--vidlens-detectors transnetv2 transnetv2-int8 ensemble`` adds the learned detector (shipped fp32
+ONNX and its INT8 QDQ variant) and the classical + TransNetV2 ensemble as further methods.
+
 PySceneDetect numbers frames from the stream's time zero, vidlens from the first presented
 frame; on Megamind (first pts is 1) they differ by one. PySceneDetect is scored on its numbers as
 reported, and, where that differs, also re-based to its first scene start ("aligned").
@@ -145,14 +148,19 @@ def build_cases(groups: Sequence[str]) -> list[Case]:
 # ----------------------------------------------------------------------------- detection
 
 
-#: Method name in the tables -> vidlens shot detector.
-VIDLENS_METHODS = {"vidlens": "classical", "vidlens-transnetv2": "transnetv2", "vidlens-ensemble": "ensemble"}
+#: Method name in the tables -> vidlens shot detector and model variant (None: the manifest default).
+VIDLENS_METHODS: dict[str, tuple[str, str | None]] = {
+    "vidlens": ("classical", None),
+    "vidlens-transnetv2": ("transnetv2", "fp32"),
+    "vidlens-transnetv2-int8": ("transnetv2", "int8"),
+    "vidlens-ensemble": ("ensemble", None),
+}
 
 
-def run_vidlens(path: Path, detector: str = "classical") -> Detection:
+def run_vidlens(path: Path, detector: str = "classical", variant: str | None = None) -> Detection:
     """vidlens' shot detector through the pipeline; wall time of the whole ``run_pipeline`` call."""
     c0, t0 = _cpu_seconds(), time.perf_counter()
-    timeline = run_pipeline(path, [ShotsAnalyzer(detector)], hash_file=False)
+    timeline = run_pipeline(path, [ShotsAnalyzer(detector, model_variant=variant)], hash_file=False)
     seconds = time.perf_counter() - t0
     cpu = _cpu_seconds() - c0
     shots = timeline.shots
@@ -190,7 +198,7 @@ def detect_all(cases: Sequence[Case], methods: Sequence[str], python: Path | Non
         for _ in range(runs):
             for method in methods:
                 if method.startswith("vidlens"):
-                    det = run_vidlens(case.path, VIDLENS_METHODS[method])
+                    det = run_vidlens(case.path, *VIDLENS_METHODS[method])
                 else:
                     assert python is not None
                     det = run_scenedetect(python, method, case.path)
@@ -358,8 +366,9 @@ def main() -> None:
                         help="Python of the venv that has PySceneDetect (default bench/.venv-scenedetect)")
     parser.add_argument("--detectors", nargs="*", default=list(PSD_DETECTORS), choices=PSD_DETECTORS,
                         help="PySceneDetect detectors to compare (none: vidlens only)")
-    parser.add_argument("--vidlens-detectors", nargs="*", default=[], choices=["transnetv2", "ensemble"],
-                        help="also run these vidlens detectors (learned TransNetV2, or the ensemble)")
+    parser.add_argument("--vidlens-detectors", nargs="*", default=[],
+                        choices=["transnetv2", "transnetv2-int8", "ensemble"],
+                        help="also run these vidlens detectors (learned TransNetV2 fp32 or INT8, or the ensemble)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs on timing-only videos (default 3)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = parser.parse_args()
