@@ -41,10 +41,11 @@ class MotionGate:
         frame = np.asarray(frame)
         if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (1, 3)):
             raise ValueError(f"expected an HxW or HxWx3 uint8 frame, got {frame.dtype} {frame.shape}")
-        grey = frame if frame.ndim == 2 else (frame[..., 0] if frame.shape[2] == 1 else frame.mean(axis=2))
-        h, w = grey.shape
+        h, w = frame.shape[:2]
         size = (self.thumb_width, max(1, round(h * self.thumb_width / w)))
-        small = cv2.resize(np.asarray(grey, np.float32), size, interpolation=cv2.INTER_AREA)
+        # shrink first (area filter, uint8), then average the channels: ~50x cheaper than greying the full frame
+        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        small = small.astype(np.float32) if small.ndim == 2 else small.astype(np.float32).mean(axis=2)
         return cv2.GaussianBlur(small, (5, 5), 0)
 
     def step(self, frame: np.ndarray) -> float:
