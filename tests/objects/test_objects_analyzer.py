@@ -77,7 +77,7 @@ def test_a_still_scene_without_objects_gives_no_tracks_and_few_detector_runs(tmp
     path = encode_video(tmp_path / "still.mp4", [base] * 100)
     timeline = run_pipeline(path, [ShotsAnalyzer(), ObjectsAnalyzer()], hash_file=False)
     assert timeline["objects"] == []
-    assert timeline["object_summary"]["frames"]["frames_detected"] <= 3  # every 2 s on a still scene
+    assert timeline["object_summary"]["frames"]["frames_detected"] <= 3  # every 1.5 s on a still scene (4 s)
 
 
 def test_cli_objects_mot_and_annotate(crossing, tmp_path: Path) -> None:
