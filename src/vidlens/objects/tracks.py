@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .history import TrackRecord
 from .types import COCO80, Detections
 
 
@@ -54,3 +55,35 @@ def frame_span(tracks: Iterable[dict[str, Any]]) -> tuple[int, int] | None:
     if not spans:
         return None
     return min(s[0] for s in spans), max(s[1] for s in spans)
+
+
+def track_dict(record: TrackRecord, label: str, clock: Any, scale: np.ndarray, max_gap: int) -> dict[str, Any]:
+    """A tracker's record as the timeline stores it (boxes scaled to display pixels by ``scale``, 4 values)."""
+    rows = [[int(f), *np.round(b * scale, 1).tolist(), round(float(s), 3)]
+            for f, b, s in zip(record.frames.tolist(), record.boxes, record.scores, strict=True)]
+    return {"id": int(record.track_id), "class": label,
+            "start": clock.moment(record.first_frame), "end": clock.moment(record.last_frame + 1),
+            "confidence": round(float(np.mean(record.scores)), 3), "detections": len(rows),
+            "max_gap": max_gap, "boxes": rows}
+
+
+def overlapping(tracks: Iterable[dict[str, Any]], start: int, end: int) -> list[dict[str, Any]]:
+    """Tracks whose span meets frames [start, end)."""
+    return [t for t in tracks if t["start"]["frame"] < end and t["end"]["frame"] > start]
+
+
+def class_summary(tracks: list[dict[str, Any]], frame_count: int, fps: float) -> dict[str, Any]:
+    """Per class: unique tracks, most at once, total screen time, and the count over time (change points)."""
+    out: dict[str, Any] = {}
+    for name in sorted({t["class"] for t in tracks}):
+        spans = [(t["start"]["frame"], t["end"]["frame"]) for t in tracks if t["class"] == name]
+        delta = np.zeros(frame_count + 2, np.int64)
+        for a, b in spans:
+            delta[a] += 1
+            delta[min(b, frame_count + 1)] -= 1
+        count = np.cumsum(delta)[: frame_count + 1]
+        changes = np.flatnonzero(np.diff(np.r_[-1, count]) != 0)
+        out[name] = {"tracks": len(spans), "max_simultaneous": int(count.max()),
+                     "screen_time_s": round(sum(b - a for a, b in spans) / fps, 3),
+                     "count_series": [[int(f), int(count[f])] for f in changes]}
+    return {"classes": out}

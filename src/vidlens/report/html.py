@@ -169,9 +169,9 @@ def _shot_card(shot: Mapping[str, Any], position: int, output_dir: Path | None) 
 
 
 def _track_cards(timeline: Timeline, output_dir: Path | None) -> list[dict[str, Any]]:
-    """One card per object track (longest first): thumbnail, class, id, when and how long."""
+    """One card per object or face track (longest first): thumbnail (faces': blurred), class, id, when, how long."""
     cards = []
-    for track in _as_list(timeline.sections.get("objects")):
+    for track in [*_as_list(timeline.sections.get("objects")), *_as_list(timeline.sections.get("faces"))]:
         if not isinstance(track, dict):
             continue
         start, end = _as_dict(track.get("start")), _as_dict(track.get("end"))
@@ -188,7 +188,7 @@ def _generic_sections(timeline: Timeline) -> list[dict[str, Any]]:
     """Tables of the non-shot list sections, with the columns any segment-like item has."""
     out = []
     for name, items in timeline.sections.items():
-        if name in ("shots", "contact_sheet", "objects") or not isinstance(items, list):
+        if name in ("shots", "contact_sheet", "objects", "faces") or not isinstance(items, list):
             continue
         rows = []
         expanded = expand_items(items)

@@ -1,0 +1,132 @@
+"""``faces`` analyzer: face tracks with stable ids, landmarks, blurred thumbnails and per-shot counts.
+
+The same shape as the objects analyzer: every frame feeds a motion gate; the face detector
+(CenterFace by default) runs every ``min_interval_s`` while something moves or a face track is
+alive, every ``max_interval_s`` on a still scene; a ByteTrack-style tracker joins detections into
+tracks.  The timeline's ``faces`` section uses the objects' track format exactly (``id``, ``class``
+= ``"face"``, ``start``, ``end``, ``confidence``, ``max_gap``, ``boxes`` rows ``[frame, x0, y0, x1,
+y1, score]`` in display pixels), so :func:`vidlens.objects.tracks.track_box_at` gives a face's box
+on any frame and drawing / anonymising read faces and objects alike.  ``landmarks`` runs parallel
+to ``boxes``: per row the detector's points ``[[x, y], ...]`` (CenterFace 5, BlazeFace 6) or null.
+
+Thresholds, a recall / false-alarm trade-off (a missed face is a leak when these boxes drive
+anonymisation; a false track blurs a patch of background): boxes scoring ``score_threshold`` or more
+start and feed tracks; weaker ones down to ``low_score`` only extend tracks that already exist
+(ByteTrack's second stage), which carries a face through blur, turning and partial occlusion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..media import FrameSpec, VideoInfo
+from ..objects.motion_gate import DetectionSchedule, MotionGate
+from ..objects.thumbnails import BestCrops
+from ..objects.tracks import class_summary, overlapping, track_dict
+from ..objects.types import box_iou_matrix
+from .base import AnalyzerContext, FrameBatch, TimelinePart, shots_or_whole
+
+FACES_DIR = "faces"
+FACE = "face"
+
+
+class FacesAnalyzer:
+    name = "faces"
+    after: tuple[str, ...] = ("shots",)
+
+    def __init__(self, detector: str = "centerface", max_side: int = 640, tiled: bool = False,
+                 min_interval_s: float = 0.1, max_interval_s: float = 1.0, score_threshold: float = 0.4,
+                 low_score: float = 0.2, thumbnails: bool = True, blur_thumbnails: bool = True) -> None:
+        if not 0 < min_interval_s <= max_interval_s:
+            raise UsageError(f"need 0 < min_interval_s <= max_interval_s, got {min_interval_s}, {max_interval_s}")
+        if not 0 < low_score <= score_threshold < 1:
+            raise UsageError(f"need 0 < low_score <= score_threshold < 1, got {low_score}, {score_threshold}")
+        self.detector_name, self.max_side, self.tiled = detector, max_side, tiled
+        self.min_interval_s, self.max_interval_s = min_interval_s, max_interval_s
+        self.score_threshold, self.low_score = score_threshold, low_score
+        self.thumbnails, self.blur_thumbnails = thumbnails, blur_thumbnails
+        # tiled mode needs the frames at full resolution; the detector shrinks its whole-frame pass itself
+        self.needs = FrameSpec(max_side=None if tiled else max_side, pixel_format="rgb24", step=1)
+
+    def params(self) -> dict[str, Any]:
+        return {"detector": self.detector_name, "max_side": self.max_side, "tiled": self.tiled,
+                "min_interval_s": self.min_interval_s, "max_interval_s": self.max_interval_s,
+                "score_threshold": self.score_threshold, "low_score": self.low_score,
+                "tracker": "ByteTrack-style (Kalman + IoU, two-stage)", "blur_thumbnails": self.blur_thumbnails}
+
+    def start(self, info: VideoInfo) -> None:
+        from ..faces.detectors import load_face_detector
+        from ..objects.tracker import ByteTracker
+
+        fps = float(info.fps) if info.fps else 25.0
+        self.detector = load_face_detector(self.detector_name, score_threshold=self.low_score,
+                                           max_side=self.max_side, tiled=self.tiled)
+        self.tracker = ByteTracker(fps, high_score=self.score_threshold, low_score=self.low_score,
+                                   new_track_score=self.score_threshold, class_aware=False)
+        self.gate = MotionGate()
+        self.schedule = DetectionSchedule.from_seconds(fps, self.min_interval_s, self.max_interval_s)
+        self.fps = fps
+        self.detected_frames = self.frames_seen = 0
+        self._frame_size: tuple[int, int] | None = None
+        self._crops = BestCrops()
+        self._found: dict[int, Any] = {}  # frame -> raw detections (their landmarks, matched to tracks at the end)
+        self._live = False
+
+    def process(self, batch: FrameBatch) -> None:
+        due: list[tuple[int, np.ndarray]] = []
+        for frame, index in zip(batch.frames, batch.indices.tolist(), strict=True):
+            self._frame_size = (frame.shape[1], frame.shape[0])
+            self.frames_seen += 1
+            motion = self.gate.step(frame)
+            if self.schedule.should_detect(index, motion, tracking=self._live):
+                due.append((index, frame))
+        if not due:
+            return
+        found = self.detector.detect([f for _, f in due])
+        self.detected_frames += len(due)
+        for (index, frame), faces in zip(due, found, strict=True):
+            tracked = self.tracker.update(faces, index)
+            self._live = bool((tracked.track_ids >= 0).any())
+            if len(faces) and faces.landmarks is not None:
+                self._found[index] = faces
+            if self.thumbnails:
+                self._crops.offer(frame, tracked)
+
+    def _landmarks(self, frame: int, box: np.ndarray, sx: float, sy: float) -> list[list[float]] | None:
+        """The landmarks of the raw detection at ``frame`` that best overlaps a track's (smoothed) box."""
+        faces = self._found.get(frame)
+        if faces is None:
+            return None
+        iou = box_iou_matrix(box[None], faces.boxes)[0]
+        best = int(np.argmax(iou))
+        if iou[best] < 0.5:
+            return None
+        return [[round(float(x) * sx, 1), round(float(y) * sy, 1)] for x, y in faces.landmarks[best]]
+
+    def finish(self, context: AnalyzerContext) -> TimelinePart:
+        clock = context.clock
+        stats = {"frames_seen": self.frames_seen, "frames_detected": self.detected_frames}
+        if self._frame_size is None:
+            return TimelinePart(sections={"faces": [], "face_summary": {"frames": stats}}, params=self.params(),
+                                warnings=["no frame was sampled for faces"])
+        width, height = context.info.display_size
+        sx, sy = width / self._frame_size[0], height / self._frame_size[1]
+        scale = np.array([sx, sy, sx, sy])
+        tracks = []
+        for record in self.tracker.records():
+            track = track_dict(record, FACE, clock, scale, self.tracker.lost_frames)
+            track["landmarks"] = [self._landmarks(int(f), b, sx, sy)
+                                  for f, b in zip(record.frames.tolist(), record.boxes, strict=True)]
+            tracks.append(track)
+        tracks.sort(key=lambda t: (t["start"]["frame"], t["id"]))
+        if self.thumbnails and context.output_dir is not None:
+            self._crops.write(tracks, context.output_dir, FACES_DIR, blur=self.blur_thumbnails)
+        face_stats = class_summary(tracks, clock.frame_count, self.fps)["classes"].get(
+            FACE, {"tracks": 0, "max_simultaneous": 0, "screen_time_s": 0.0, "count_series": []})
+        for shot in shots_or_whole(context):
+            shot["faces"] = len(overlapping(tracks, shot["start"]["frame"], shot["end"]["frame"]))
+        return TimelinePart(sections={"faces": tracks, "face_summary": {**face_stats, "frames": stats}},
+                            params=self.params())
