@@ -59,8 +59,8 @@ class Propagation:
     """
 
     margin: float = 0.1
-    growth: float = 0.02
-    max_margin: float = 0.6
+    growth: float = 0.03
+    max_margin: float = 0.8
     motion: float = 1.0
     hold_s: float = 0.6
     bridge_s: float = 2.0
@@ -167,10 +167,15 @@ class TrackCover:
                       inside)
 
 
+#: Assumed speed of a face seen only once (its motion is unknown): this fraction of its size per frame,
+#: a brisk walk across the frame for a face at conversation distance.
+UNKNOWN_SPEED = 0.1
+
+
 def _speeds(rows: np.ndarray) -> np.ndarray:
     """Per row: the larger of its neighbouring segments' speeds (centre and size change, px/frame)."""
     if len(rows) < 2:
-        return np.zeros(len(rows))
+        return UNKNOWN_SPEED * np.maximum(rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2])
     centres = np.c_[(rows[:, 1] + rows[:, 3]) / 2, (rows[:, 2] + rows[:, 4]) / 2]
     sizes = np.c_[rows[:, 3] - rows[:, 1], rows[:, 4] - rows[:, 2]]
     dt = np.diff(rows[:, 0])
