@@ -393,5 +393,6 @@ def passerby_scene(seed: int = 0, frame_count: int = 90) -> FaceScene:
                      background=BACKGROUNDS[(seed + 1) % 3])
 
 
-def standard_face_scenes(seed: int = 0) -> list[FaceScene]:
-    return [walk_scene(seed), passerby_scene(seed), walk_scene(seed + 1), passerby_scene(seed + 1)]
+def standard_face_scenes(seeds: Sequence[int] = (0, 1), frame_count: int = 90) -> list[FaceScene]:
+    """The benchmark set: a walk and a passer-by scene per seed."""
+    return [make(seed, frame_count) for seed in seeds for make in (walk_scene, passerby_scene)]
