@@ -13,7 +13,7 @@ from .pipeline import ProgressCallback, run_pipeline
 from .timebase import TimeSpec
 from .timeline import Timeline, write_text_atomic
 
-__all__ = ["analyze", "annotate", "count_frames", "detect_shots", "probe", "read_text", "track_objects",
+__all__ = ["analyze", "annotate", "anonymize", "count_frames", "detect_shots", "probe", "read_text", "track_objects",
            "write_outputs"]
 
 
@@ -111,6 +111,43 @@ def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str |
         raise UsageError("the timeline has no objects section: run vidlens objects (or analyze with objects) first")
     written = annotate_video(path, timeline, output, rules=load_rules(rules) if rules else None)
     return timeline, written.path
+
+
+def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str | Path | None = None,
+              mode: str = "blur", keep: Sequence[int] = (), paranoid: bool = False, text: bool = False,
+              margin: float = 0.1, progress: ProgressCallback | None = None) -> tuple[Timeline, Any]:
+    """Write ``output`` (MP4) with every face hidden on every frame; returns the timeline used and an
+    ``AnonymizeResult``. Faces come from ``timeline`` or from a fresh run of the ``faces`` analyzer
+    (plus ``objects`` for ``paranoid``, ``text`` for ``text``)."""
+    from .analyzers.registry import ANALYZERS
+    from .privacy.anonymize import anonymize_video
+
+    if timeline is None:
+        needed = ["faces", *(["objects"] if paranoid else []), *(["text"] if text else [])]
+        missing = [name for name in needed if name not in ANALYZERS]
+        if missing:
+            raise UsageError(f"anonymize needs the {', '.join(missing)} analyzer, which this vidlens does not "
+                             "have; pass --timeline with a timeline.json that has a faces section")
+        timeline = run_pipeline(path, create_analyzers(needed), progress=progress, hash_file=False)
+    elif not isinstance(timeline, Timeline):
+        timeline = _load_timeline(timeline)
+    result = anonymize_video(path, timeline, output, mode=mode, keep_ids=keep, margin=margin, paranoid=paranoid,
+                             text=text)
+    return timeline, result
+
+
+def _load_timeline(path: str | Path) -> Timeline:
+    """A timeline.json, or a clear error (missing file, not JSON, another schema)."""
+    import json
+
+    try:
+        return Timeline.load(path)
+    except FileNotFoundError:
+        raise UsageError("timeline file not found", path=path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"not a timeline JSON file ({error})", path=path) from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise UsageError(f"not a vidlens timeline: {error}", path=path) from None
 
 
 def count_frames(path: str | Path) -> tuple[VideoInfo, int]:

@@ -264,6 +264,37 @@ def annotate(
 
 
 @app.command()
+def anonymize(
+    video: VideoArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The anonymized MP4 to write.")],
+    mode: Annotated[str, typer.Option(help="blur (default), pixelate, solid (black) or mask (the matte "
+                                           "itself, white = hidden).")] = "blur",
+    keep: Annotated[str | None, typer.Option(help="Face track ids to leave visible, comma-separated "
+                                                  "(ids from the timeline's faces section).")] = None,
+    paranoid: Annotated[bool, typer.Option(help="Also hide people (person tracks) where no confident face "
+                                                "is found in them.")] = False,
+    text: Annotated[bool, typer.Option(help="Also hide on-screen text boxes (plates, name tags).")] = False,
+    margin: Annotated[float, typer.Option(help="Extra border around each face box, as a fraction of its "
+                                               "size (grows on frames away from a detection).")] = 0.1,
+    timeline: Annotated[Path | None, typer.Option(help="Use the faces (and objects/text) of this "
+                                                       "timeline.json instead of analysing again.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Hide every face on every frame (track-based, so frames a detector missed are covered); audio kept."""
+    try:
+        keep_ids = [int(k) for k in keep.split(",") if k.strip()] if keep else []
+    except ValueError:
+        raise UsageError(f"--keep takes comma-separated track ids, got {keep!r}") from None
+    result, written = _run(api.anonymize, video, output, timeline=timeline, mode=mode, keep=keep_ids,
+                           paranoid=paranoid, text=text, margin=margin, quiet=quiet)
+    if not quiet:
+        err.print(f"wrote {written.written.path}: {written.written.frames} frames, {written.face_tracks} face "
+                  f"tracks hidden on {written.frames_hidden} frames"
+                  + (f", kept {', '.join(map(str, written.kept))}" if written.kept else ""), highlight=False)
+    _report_warnings(result)
+
+
+@app.command()
 def summarize(
     video: VideoArg,
     ratio: Annotated[float, typer.Option(help="Summary length as a fraction of the video (0 < ratio <= 1).")]
