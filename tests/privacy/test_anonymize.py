@@ -14,8 +14,8 @@ from vidlens.media import FrameSpec, VideoReader, probe
 from vidlens.media.writers import write_clip_segments
 from vidlens.privacy.anonymize import anonymize_video
 from vidlens.privacy.effects import window_of
-from vidlens.privacy.exposure import residual_exposure
 from vidlens.privacy.regions import Propagation, plan_cover
+from vidlens.testing.exposure import residual_exposure
 from vidlens.testing.faces import (
     FaceDetectorMisses,
     FaceTruth,

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, VideoReader
-from ..testing.faces import FaceTruth, visible_face_mask
+from .faces import FaceTruth, visible_face_mask
 
 
 @dataclass(frozen=True)
