@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
-from ..objects.motion_gate import DetectionSchedule, MotionGate
+from ..objects.motion_gate import GatedDetector
 from ..objects.thumbnails import BestCrops
 from ..objects.tracks import class_summary, overlapping, track_dict
 from ..objects.types import box_iou_matrix
@@ -62,32 +62,22 @@ class FacesAnalyzer:
         from ..objects.tracker import ByteTracker
 
         fps = float(info.fps) if info.fps else 25.0
-        self.detector = load_face_detector(self.detector_name, score_threshold=self.low_score,
-                                           max_side=self.max_side, tiled=self.tiled)
+        detector = load_face_detector(self.detector_name, score_threshold=self.low_score,
+                                      max_side=self.max_side, tiled=self.tiled)
+        self.detector = GatedDetector(detector, fps, self.min_interval_s, self.max_interval_s)
         self.tracker = ByteTracker(fps, high_score=self.score_threshold, low_score=self.low_score,
                                    new_track_score=self.score_threshold, class_aware=False)
-        self.gate = MotionGate()
-        self.schedule = DetectionSchedule.from_seconds(fps, self.min_interval_s, self.max_interval_s)
         self.fps = fps
-        self.detected_frames = self.frames_seen = 0
         self._frame_size: tuple[int, int] | None = None
         self._crops = BestCrops()
         self._found: dict[int, Any] = {}  # frame -> raw detections (their landmarks, matched to tracks at the end)
         self._live = False
 
     def process(self, batch: FrameBatch) -> None:
-        due: list[tuple[int, np.ndarray]] = []
-        for frame, index in zip(batch.frames, batch.indices.tolist(), strict=True):
-            self._frame_size = (frame.shape[1], frame.shape[0])
-            self.frames_seen += 1
-            motion = self.gate.step(frame)
-            if self.schedule.should_detect(index, motion, tracking=self._live):
-                due.append((index, frame))
-        if not due:
+        if not batch.frames:
             return
-        found = self.detector.detect([f for _, f in due])
-        self.detected_frames += len(due)
-        for (index, frame), faces in zip(due, found, strict=True):
+        self._frame_size = (batch.frames[-1].shape[1], batch.frames[-1].shape[0])
+        for index, frame, faces in self.detector.run(batch.frames, batch.indices.tolist(), tracking=self._live):
             tracked = self.tracker.update(faces, index)
             self._live = bool((tracked.track_ids >= 0).any())
             if len(faces) and faces.landmarks is not None:
@@ -108,7 +98,7 @@ class FacesAnalyzer:
 
     def finish(self, context: AnalyzerContext) -> TimelinePart:
         clock = context.clock
-        stats = {"frames_seen": self.frames_seen, "frames_detected": self.detected_frames}
+        stats = self.detector.stats()
         if self._frame_size is None:
             return TimelinePart(sections={"faces": [], "face_summary": {"frames": stats}}, params=self.params(),
                                 warnings=["no frame was sampled for faces"])

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
-from ..objects.motion_gate import DetectionSchedule, MotionGate
+from ..objects.motion_gate import GatedDetector
 from ..objects.rules import RuleCounter, RuleSet, load_rules
 from ..objects.thumbnails import BestCrops
 from ..objects.tracks import boxes_on_frame, class_summary, overlapping, track_dict
@@ -61,32 +61,21 @@ class ObjectsAnalyzer:
 
         fps = float(info.fps) if info.fps else 25.0
         # the tracker's low stage wants the weak boxes a detector threshold would drop
-        self.detector = load_detector(self.detector_name, classes=self.classes,
-                                      score_threshold=min(0.15, self.score_threshold))
+        detector = load_detector(self.detector_name, classes=self.classes,
+                                 score_threshold=min(0.15, self.score_threshold))
+        self.detector = GatedDetector(detector, fps, self.min_interval_s, self.max_interval_s)
         self.tracker = ByteTracker(fps, high_score=self.score_threshold, low_score=0.15,
                                    new_track_score=min(1.0, self.score_threshold + 0.05))
-        self.gate = MotionGate()
-        self.schedule = DetectionSchedule.from_seconds(fps, self.min_interval_s, self.max_interval_s)
         self.fps = fps
-        self.detected_frames = 0
-        self.frames_seen = 0
         self._frame_size: tuple[int, int] | None = None
         self._crops = BestCrops()
         self._keypoints: dict[int, list[list[Any]]] = defaultdict(list)
 
     def process(self, batch: FrameBatch) -> None:
-        due: list[tuple[int, np.ndarray]] = []
-        for frame, index in zip(batch.frames, batch.indices.tolist(), strict=True):
-            self._frame_size = (frame.shape[1], frame.shape[0])
-            self.frames_seen += 1
-            motion = self.gate.step(frame)
-            if self.schedule.should_detect(index, motion):
-                due.append((index, frame))
-        if not due:
+        if not batch.frames:
             return
-        found = self.detector.detect([f for _, f in due])
-        self.detected_frames += len(due)
-        for (index, frame), detections in zip(due, found, strict=True):
+        self._frame_size = (batch.frames[-1].shape[1], batch.frames[-1].shape[0])
+        for index, frame, detections in self.detector.run(batch.frames, batch.indices.tolist()):
             tracked = self.tracker.update(detections, index)
             if self.thumbnails:
                 self._crops.offer(frame, tracked)
@@ -105,7 +94,7 @@ class ObjectsAnalyzer:
 
     def finish(self, context: AnalyzerContext) -> TimelinePart:
         clock = context.clock
-        stats = {"frames_seen": self.frames_seen, "frames_detected": self.detected_frames}
+        stats = self.detector.stats()
         if self._frame_size is None:
             return TimelinePart(sections={"objects": [], "object_summary": {"frames": stats}},
                                 params=self.params(), warnings=["no frame was sampled for objects"])

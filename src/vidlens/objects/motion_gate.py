@@ -14,7 +14,9 @@ called.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -103,3 +105,34 @@ class DetectionSchedule:
 
     def reset(self) -> None:
         self._last = None
+
+
+class GatedDetector:
+    """A detector behind the motion gate and schedule: what the objects and faces analyzers share.
+
+    :meth:`run` takes a batch of frames in order, decides per frame (motion score, schedule) whether
+    the detector is due, detects the due ones together, and returns ``(index, frame, detections)``.
+    """
+
+    def __init__(self, detector: Any, fps: float, min_interval_s: float, max_interval_s: float) -> None:
+        self.detector = detector
+        self.gate = MotionGate()
+        self.schedule = DetectionSchedule.from_seconds(fps, min_interval_s, max_interval_s)
+        self.frames_seen = 0
+        self.frames_detected = 0
+
+    def run(self, frames: Sequence[np.ndarray], indices: Sequence[int],
+            tracking: bool = False) -> list[tuple[int, np.ndarray, Any]]:
+        due: list[tuple[int, np.ndarray]] = []
+        for frame, index in zip(frames, indices, strict=True):
+            self.frames_seen += 1
+            if self.schedule.should_detect(int(index), self.gate.step(frame), tracking=tracking):
+                due.append((int(index), frame))
+        if not due:
+            return []
+        self.frames_detected += len(due)
+        found = self.detector.detect([f for _, f in due])
+        return [(index, frame, dets) for (index, frame), dets in zip(due, found, strict=True)]
+
+    def stats(self) -> dict[str, int]:
+        return {"frames_seen": self.frames_seen, "frames_detected": self.frames_detected}
