@@ -132,6 +132,7 @@ def main() -> int:
     ap.add_argument("--size", default="640x360")
     ap.add_argument("--shot-frames", type=int, default=50)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--crops", default="centre", help="the labels analyzer's crops: centre (default) or sides")
     args = ap.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     print_machine_info()
@@ -146,7 +147,7 @@ def main() -> int:
     videos = make_videos(photos, size, args.shot_frames)  # type: ignore[arg-type]
     records = []
     for motion, path, order, starts in videos:
-        labels = LabelsAnalyzer()
+        labels = LabelsAnalyzer(crops=args.crops)
         timeline = run_pipeline(path, [ShotsAnalyzer(), labels], hash_file=False)
         detected = timeline.shots
         exact = [s["start"]["frame"] for s in detected] == starts

@@ -71,3 +71,17 @@ def test_a_one_frame_flicker_is_not_a_label(tmp_path: Path) -> None:
     mean = np.stack(labels._probs).mean(axis=0)
     found = {name for name, _, _ in labels._shot_labels(mean, np.stack(labels._probs))}
     assert "Egyptian cat" not in found and "cat" not in found
+
+
+def test_side_crops_cover_a_wide_frame_and_bad_crops_are_refused() -> None:
+    from vidlens.analyzers.labels import _squares
+    from vidlens.errors import UsageError
+
+    frame = np.arange(224 * 398 * 3, dtype=np.uint32).reshape(224, 398, 3)
+    left, right = _squares(frame, 224, "sides")
+    assert left.shape == right.shape == (224, 224, 3)
+    assert (left[:, 0] == frame[:, 0]).all() and (right[:, -1] == frame[:, -1]).all()
+    (centre,) = _squares(frame, 224, "centre")
+    assert (centre == frame[:, 87:311]).all()
+    with pytest.raises(UsageError, match="crops"):
+        LabelsAnalyzer(crops="everywhere")

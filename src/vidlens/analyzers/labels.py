@@ -14,17 +14,21 @@ import json
 import os
 from fractions import Fraction
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
 from .base import AnalyzerContext, FrameBatch, TimelinePart, sampled_in_range, shots_or_whole
 
 MODEL = "efficientnet_lite0"
 INPUT = 224
 EMBEDDINGS_FILE = "embeddings.npz"
+#: What the model sees of a frame: its centre square, or two squares covering the long side.
+CROPS = ("centre", "sides")
 
 
 @cache
@@ -54,14 +58,18 @@ class LabelsAnalyzer:
     after: tuple[str, ...] = ("shots",)
 
     def __init__(self, fps: float = 2.0, top_k: int = 5, min_confidence: float = 0.15,
-                 min_category: float = 0.35, variant: str | None = None) -> None:
+                 min_category: float = 0.35, variant: str | None = None, crops: str = "centre") -> None:
+        if crops not in CROPS:
+            raise UsageError(f"crops must be one of {CROPS}, got {crops!r}")
+        self.crops = crops
         self.fps, self.top_k = fps, top_k
         self.min_confidence, self.min_category = min_confidence, min_category
         self.variant = variant
         self.needs = FrameSpec(min_side=INPUT, pixel_format="rgb24", fps=Fraction(fps).limit_denominator(1000))
 
     def params(self) -> dict[str, Any]:
-        return {"model": MODEL, "variant": self.variant or "default", "fps": self.fps, "top_k": self.top_k,
+        return {"model": MODEL, "variant": self.variant or "default", "crops": self.crops, "fps": self.fps,
+                "top_k": self.top_k,
                 "min_confidence": self.min_confidence, "min_category": self.min_category}
 
     def start(self, info: VideoInfo) -> None:
@@ -79,15 +87,20 @@ class LabelsAnalyzer:
         self._features: list[np.ndarray] = []
 
     def process(self, batch: FrameBatch) -> None:
-        x = np.stack([_centre_crop(f, INPUT) for f in batch.frames]).astype(np.float32)
+        squares = [_squares(f, INPUT, self.crops) for f in batch.frames]
+        x = np.stack([sq for frame in squares for sq in frame]).astype(np.float32)
         x = ((x - 127.0) / 128.0).transpose(0, 3, 1, 2)
         out = self.model.run(np.ascontiguousarray(x))
         logits = out["logits"].astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         probs = np.exp(logits)
         probs /= probs.sum(axis=1, keepdims=True)
-        self._probs.extend(probs.astype(np.float32))
-        self._features.extend(out["features"].astype(np.float32))
+        at = np.cumsum([0] + [len(frame) for frame in squares])
+        for a, b in pairwise(at.tolist()):
+            # a subject off-centre is in one of the squares: per class, the most confident square speaks
+            p = probs[a:b].max(axis=0)
+            self._probs.append((p / p.sum()).astype(np.float32))
+            self._features.append(out["features"][a:b].mean(axis=0).astype(np.float32))
         self._indices.extend(int(i) for i in batch.indices)
         self._times.extend(float(t) for t in batch.times)
 
@@ -142,10 +155,18 @@ class LabelsAnalyzer:
         return out
 
 
-def _centre_crop(frame: np.ndarray, size: int) -> np.ndarray:
+def _squares(frame: np.ndarray, size: int, crops: str) -> list[np.ndarray]:
+    """The square crop(s) the model sees: the centre one, or for ``sides`` one at each end of the long
+    side (together they cover a 16:9 frame whole; a frame nearly square gets its centre only)."""
     h, w = frame.shape[:2]
+    if crops == "sides" and max(h, w) > 1.2 * size:
+        if w >= h:
+            return [frame[(h - size) // 2: (h - size) // 2 + size, :size], frame[(h - size) // 2:
+                    (h - size) // 2 + size, w - size:]]
+        return [frame[:size, (w - size) // 2: (w - size) // 2 + size], frame[h - size:, (w - size) // 2:
+                (w - size) // 2 + size]]
     y, x = (h - size) // 2, (w - size) // 2
-    return frame[y: y + size, x: x + size]
+    return [frame[y: y + size, x: x + size]]
 
 
 def _add_segment(segments: list[dict[str, Any]], shot: dict[str, Any], confidence: float) -> None:
