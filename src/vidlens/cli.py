@@ -115,6 +115,8 @@ def analyze(
     = None,
     rules: Annotated[Path | None, typer.Option(help="Line/zone rules (YAML or JSON) for the objects analyzer "
                                                     "(adds it).")] = None,
+    emotions: Annotated[bool, typer.Option(help="Expression labels on face tracks (adds the faces analyzer; "
+                                                "see the README for what they cannot tell).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Also print the timeline JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")] = False,
     start: Annotated[str | None, typer.Option(help="Analyze from this time: 12.5s, 300f or 00:01:02.5")] = None,
@@ -125,13 +127,15 @@ def analyze(
     Example: vidlens analyze clip.mp4 -o clip_out --start 10s --end 00:02:00
     """
     names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None
-    options = None
-    if rules is not None:
-        from .analyzers import DEFAULT_ANALYZERS
+    options: dict[str, dict] = {}
+    for wanted, name, value in ((rules is not None, "objects", {"rules": rules}),
+                                (emotions, "faces", {"emotions": True})):
+        if wanted:
+            from .analyzers import DEFAULT_ANALYZERS
 
-        names = names or list(DEFAULT_ANALYZERS)
-        names += [] if "objects" in names else ["objects"]
-        options = {"objects": {"rules": rules}}
+            names = names or list(DEFAULT_ANALYZERS)
+            names += [] if name in names else [name]
+            options[name] = value
     output_dir = output or video.with_name(video.name + ".vidlens")
     timeline = _run(api.analyze, video, analyzers=names, options=options, output_dir=output_dir, quiet=quiet,
                     start=TimeSpec.parse(start) if start else None, end=TimeSpec.parse(end) if end else None)

@@ -63,3 +63,26 @@ def test_a_face_box_without_pixels_is_a_clear_error(box):
 def test_bad_crops_are_a_clear_error(crop):
     with pytest.raises(ValueError):
         classify_emotions([crop])
+
+
+def test_cli_analyze_emotions_adds_faces_with_expressions(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from vidlens.media.encode import encode_video
+    from vidlens.testing.photos import list_photos, load_photo
+
+    photo = next((p for p in list_photos() if p.name == "astronaut.png"), None)
+    if photo is None:
+        pytest.skip("astronaut.png is not installed")
+    frame = np.ascontiguousarray(load_photo(photo)[:384, :512])
+    path = encode_video(tmp_path / "astro.mp4", [frame] * 30)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "vidlens.cli", "analyze", str(path), "-q", "-o", str(out),
+                           "--analyzers", "shots", "--emotions"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    timeline = json.loads((out / "timeline.json").read_text())
+    (track,) = timeline["faces"]
+    assert track["emotion"]["emotion"] == "happy"

@@ -80,8 +80,10 @@ class FacesAnalyzer:
         detector = load_face_detector(self.detector_name, score_threshold=self.low_score,
                                       max_side=self.max_side, tiled=self.tiled)
         self.detector = GatedDetector(detector, fps, self.min_interval_s, self.max_interval_s)
+        # one confident detection makes a face track: an unconfirmed face would go unmasked (a leak), a
+        # false one only blurs some background
         self.tracker = ByteTracker(fps, high_score=self.score_threshold, low_score=self.low_score,
-                                   new_track_score=self.score_threshold, class_aware=False)
+                                   new_track_score=self.score_threshold, class_aware=False, min_hits=1)
         self.fps = fps
         self._frame_size: tuple[int, int] | None = None
         self._crops = BestCrops()
