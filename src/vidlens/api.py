@@ -27,6 +27,7 @@ def analyze(
     report: bool = True,
     start: TimeSpec | None = None,
     end: TimeSpec | None = None,
+    passphrase: str | None = None,
 ) -> Timeline:
     """Analyze a video and return its timeline; with ``output_dir``, also write every output.
 
@@ -34,14 +35,26 @@ def analyze(
     ``contact_sheet.jpg`` and ``report.html``. A timeline is written even when the run was
     interrupted or the file was damaged; ``analysis.complete`` then says it is partial.
     ``options`` passes keyword arguments to analyzers by name: ``{"objects": {"rules": "rules.yaml"}}``.
+    With ``passphrase`` the folder is then locked (``vidlens.privacy.vault``); the outputs are plain
+    on disk while the analysis runs.
     """
     out = Path(output_dir) if output_dir is not None else None
+    if passphrase is not None:
+        from .privacy.vault import check_passphrase
+
+        if out is None:
+            raise UsageError("a passphrase (encryption) needs an output folder")
+        check_passphrase(out, passphrase)  # a wrong one for an existing vault fails now, not after the run
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     built = create_analyzers(analyzers, options)
     timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
     if out is not None:
         write_outputs(timeline, out, report=report)
+        if passphrase is not None:
+            from .privacy.vault import lock
+
+            lock(out, passphrase)
     return timeline
 
 

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from . import __version__, api
+from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
@@ -34,6 +35,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(vault_app)
+app.command()(forget)
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
@@ -121,11 +124,17 @@ def analyze(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")] = False,
     start: Annotated[str | None, typer.Option(help="Analyze from this time: 12.5s, 300f or 00:01:02.5")] = None,
     end: Annotated[str | None, typer.Option(help="Stop at this time (same units as --start).")] = None,
+    encrypt: Annotated[bool, typer.Option("--encrypt", help="Then lock the output folder with a passphrase (see "
+                                          "`vidlens vault`); the outputs are plain on disk while it runs.")] = False,
+    passphrase_file: PassphraseFileOpt = None,
 ) -> None:
     """Analyze a video: shots and keyframes into timeline.json, shots.csv/.edl and report.html.
 
     Example: vidlens analyze clip.mp4 -o clip_out --start 10s --end 00:02:00
     """
+    if passphrase_file is not None and not encrypt:
+        raise UsageError("--passphrase-file applies to --encrypt only")
+    passphrase = read_passphrase(passphrase_file, confirm=True) if encrypt else None
     names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None
     options: dict[str, dict] = {}
     for wanted, name, value in ((rules is not None, "objects", {"rules": rules}),
@@ -138,7 +147,8 @@ def analyze(
             options[name] = value
     output_dir = output or video.with_name(video.name + ".vidlens")
     timeline = _run(api.analyze, video, analyzers=names, options=options, output_dir=output_dir, quiet=quiet,
-                    start=TimeSpec.parse(start) if start else None, end=TimeSpec.parse(end) if end else None)
+                    start=TimeSpec.parse(start) if start else None, end=TimeSpec.parse(end) if end else None,
+                    passphrase=passphrase)
     if as_json:
         sys.stdout.write(timeline.to_json() + "\n")
     elif not quiet:
@@ -146,7 +156,8 @@ def analyze(
         err.print(f"[bold]{v['path']}[/]: {v['frame_count']} frames, {v['duration']:.2f}s, "
                   f"{n} shot{'' if n == 1 else 's'}, analyzed in {timeline.analysis['elapsed_s']:.2f}s "
                   f"({timeline.analysis['speed_fps']} fps)", highlight=False)
-        err.print(f"wrote {output_dir}/timeline.json and report.html", highlight=False)
+        err.print(f"wrote {output_dir}/timeline.json and report.html" + (" (locked)" if encrypt else ""),
+                  highlight=False)
     _report_warnings(timeline)
     if timeline.analysis.get("interrupted"):
         raise typer.Exit(130)

@@ -1,0 +1,87 @@
+"""Retention: delete the data vidlens derived from a video, on request (``vidlens forget``).
+
+The derived data of a video is its output folder (``VIDEO.vidlens/`` by default). ``forget`` deletes
+that folder only when it can tell the folder holds nothing but vidlens outputs: a vidlens timeline
+(plain or locked) and, at its top level, only names vidlens writes (or their ``.enc`` form). A
+folder with anything else in it — the video itself after ``-o .``, a user's own files — is
+refused with the names that stopped it, because deleting a user's file is worse than leaving
+derived data behind. The source video is never deleted.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..analyzers.faces import FACES_DIR
+from ..analyzers.labels import EMBEDDINGS_FILE
+from ..analyzers.objects import TRACKS_DIR
+from ..analyzers.people import MASKS_FILE
+from ..errors import UsageError
+from .vault import ENCRYPTED_SUFFIX, TIMELINE_FILE, VAULT_FILE, folder_state
+
+__all__ = ["OUTPUT_NAMES", "Removed", "default_output_dir", "forget"]
+
+#: Top-level names an analysis writes (api.write_outputs, the analyzers, the report, the vault).
+OUTPUT_NAMES = frozenset({TIMELINE_FILE, "shots.csv", "shots.edl", "report.html", "contact_sheet.jpg", "keyframes",
+                          EMBEDDINGS_FILE, MASKS_FILE, FACES_DIR, TRACKS_DIR, VAULT_FILE})
+
+
+@dataclass(frozen=True)
+class Removed:
+    """One entry ``forget`` deleted (a top-level file or folder, and last the output folder itself)."""
+
+    path: Path
+    files: int
+    is_dir: bool
+
+
+def default_output_dir(video: Path) -> Path:
+    """Where ``vidlens analyze VIDEO`` writes when no ``-o`` is given."""
+    return video.with_name(video.name + ".vidlens")
+
+
+def _is_output_name(name: str) -> bool:
+    if name.startswith("."):  # temp files of atomic writes (.timeline.json.XXXX, .embeddings.npz.partial.npz)
+        return True
+    base = name[: -len(ENCRYPTED_SUFFIX)] if name.endswith(ENCRYPTED_SUFFIX) else name
+    return base in OUTPUT_NAMES
+
+
+def forget(target: str | Path) -> list[Removed]:
+    """Delete the derived data of a video (``target`` is the video or its output folder); return what went.
+
+    The last entry is the output folder itself. Raises UsageError, deleting nothing, when there is
+    no output folder, when it is not a vidlens output folder, or when it holds anything vidlens did
+    not write.
+    """
+    target = Path(target)
+    if target.is_dir():
+        folder = target
+    elif target.exists():
+        folder = default_output_dir(target)
+    else:
+        raise UsageError("does not exist", path=target)
+    if not folder.is_dir():
+        raise UsageError(f"no derived data: {folder} does not exist (pass the output folder if you used -o)",
+                         path=target)
+    if folder_state(folder) is None:
+        raise UsageError("is not a vidlens output folder (no vidlens timeline.json, plain or encrypted); "
+                         "nothing was deleted", path=folder)
+    entries = sorted(folder.iterdir())
+    foreign = [p.name for p in entries if not _is_output_name(p.name) or p.is_symlink()]
+    if foreign:
+        raise UsageError(f"holds files vidlens did not write ({', '.join(sorted(set(foreign)))}); nothing was "
+                         "deleted", path=folder)
+    removed = []
+    for path in entries:
+        if path.is_dir():
+            removed.append(Removed(path, sum(1 for p in path.rglob("*") if p.is_file()), True))
+            shutil.rmtree(path)
+        else:
+            removed.append(Removed(path, 1, False))
+            path.unlink()
+    folder.rmdir()
+    removed.append(Removed(folder, sum(r.files for r in removed), True))
+    return removed
