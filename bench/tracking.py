@@ -41,7 +41,7 @@ from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
 from vidlens.media import VideoReader
 from vidlens.objects.history import detections_by_frame
 from vidlens.objects.iou_tracker import IouTracker
-from vidlens.objects.tracker import ByteTracker
+from vidlens.objects.tracker import DETECTOR_SCORE, ByteTracker, tracker_for_detector
 from vidlens.objects.types import Detections
 from vidlens.testing.mot import MotScores, evaluate
 from vidlens.testing.tracks import GroundTruth, TrackScene, noisy_detections, standard_scenes, write_scene
@@ -143,7 +143,10 @@ def main() -> None:
         results: list[tuple[int, str, MotScores, float]] = []
         for every in args.every:
             dets = detections_for(scene, truth, frames, every, detector, args.seed)
-            for label, tracker in (("byte", ByteTracker(scene.fps)), ("iou", IouTracker(scene.fps))):
+            # a real detector's scores sit lower than the simulated ones: use the analyzer's tracker settings
+            byte = tracker_for_detector(scene.fps) if detector is not None else ByteTracker(scene.fps)
+            iou = IouTracker(scene.fps, min_score=DETECTOR_SCORE) if detector is not None else IouTracker(scene.fps)
+            for label, tracker in (("byte", byte), ("iou", iou)):
                 online, offline, elapsed = run_tracker(tracker, dets, scene.frame_count, every)
                 fps = scene.frame_count / max(elapsed, 1e-9)
                 results.append((every, f"{label} online", evaluate(gt, online), fps))

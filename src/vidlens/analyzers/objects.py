@@ -57,15 +57,14 @@ class ObjectsAnalyzer:
 
     def start(self, info: VideoInfo) -> None:
         from ..objects.detectors import load_detector
-        from ..objects.tracker import ByteTracker
+        from ..objects.tracker import tracker_for_detector
 
         fps = float(info.fps) if info.fps else 25.0
         # the tracker's low stage wants the weak boxes a detector threshold would drop
         detector = load_detector(self.detector_name, classes=self.classes,
                                  score_threshold=min(0.15, self.score_threshold))
         self.detector = GatedDetector(detector, fps, self.min_interval_s, self.max_interval_s)
-        self.tracker = ByteTracker(fps, high_score=self.score_threshold, low_score=0.15,
-                                   new_track_score=min(1.0, self.score_threshold + 0.05))
+        self.tracker = tracker_for_detector(fps, self.score_threshold)
         self.fps = fps
         self._frame_size: tuple[int, int] | None = None
         self._crops = BestCrops()

@@ -175,3 +175,14 @@ class ByteTracker:
     def records(self) -> list[TrackRecord]:
         """Every confirmed track so far with its boxes at the frames where it was matched."""
         return self._book.records()
+
+
+#: The objects analyzer's detector threshold (NanoDet, chosen on hand-counted vtest frames).
+DETECTOR_SCORE = 0.45
+
+
+def tracker_for_detector(fps: float, score_threshold: float = DETECTOR_SCORE) -> ByteTracker:
+    """A tracker matched to a real detector's score scale: its working threshold is the high stage,
+    weak boxes down to 0.15 feed the low stage, and a new track needs a little more than the threshold."""
+    return ByteTracker(fps, high_score=score_threshold, low_score=min(0.15, score_threshold),
+                       new_track_score=min(1.0, score_threshold + 0.05))
