@@ -79,6 +79,19 @@ def _run(func, *args, quiet: bool = False, **kwargs):
         return func(*args, progress=callback, **kwargs)
 
 
+def _emit(text: str, output: Path | None) -> None:
+    """A command's text result: into ``output`` when given, else on stdout (ending with a newline)."""
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+def _span(start: str | None, end: str | None) -> dict[str, TimeSpec | None]:
+    """``--start`` / ``--end`` as the keyword arguments the API takes."""
+    return {"start": TimeSpec.parse(start) if start else None, "end": TimeSpec.parse(end) if end else None}
+
+
 def _report_warnings(timeline: Timeline) -> None:
     for warning in timeline.warnings:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -147,8 +160,7 @@ def analyze(
             options[name] = value
     output_dir = output or video.with_name(video.name + ".vidlens")
     timeline = _run(api.analyze, video, analyzers=names, options=options, output_dir=output_dir, quiet=quiet,
-                    start=TimeSpec.parse(start) if start else None, end=TimeSpec.parse(end) if end else None,
-                    passphrase=passphrase)
+                    passphrase=passphrase, **_span(start, end))
     if as_json:
         sys.stdout.write(timeline.to_json() + "\n")
     elif not quiet:
@@ -184,11 +196,7 @@ def shots(
         raise UsageError("--int8 applies to --detector transnetv2 only")
     analyzer = ShotsAnalyzer(detector, model_variant="int8" if int8 else None)
     timeline = _run(run_pipeline, video, [analyzer], hash_file=False, quiet=quiet)
-    text = {"json": shots_json, "csv": shots_csv, "edl": shots_edl}[fmt.value](timeline)
-    if output:
-        output.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    _emit({"json": shots_json, "csv": shots_csv, "edl": shots_edl}[fmt.value](timeline), output)
     _report_warnings(timeline)
 
 
@@ -211,13 +219,8 @@ def text(
 
     if fps <= 0:
         raise UsageError(f"--fps must be > 0, got {fps}")
-    timeline = _run(run_pipeline, video, [TextAnalyzer(fps=fps)], hash_file=False, quiet=quiet,
-                    start=TimeSpec.parse(start) if start else None, end=TimeSpec.parse(end) if end else None)
-    out = {"srt": text_srt, "vtt": text_vtt, "json": text_json}[fmt.value](timeline)
-    if output:
-        output.write_text(out, encoding="utf-8")
-    else:
-        sys.stdout.write(out if out.endswith("\n") or not out else out + "\n")
+    timeline = _run(run_pipeline, video, [TextAnalyzer(fps=fps)], hash_file=False, quiet=quiet, **_span(start, end))
+    _emit({"srt": text_srt, "vtt": text_vtt, "json": text_json}[fmt.value](timeline), output)
     _report_warnings(timeline)
 
 
@@ -248,13 +251,8 @@ def objects(
 
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     timeline = _run(api.track_objects, video, rules=rules, detector=detector, classes=names, poses=poses,
-                    quiet=quiet, start=TimeSpec.parse(start) if start else None,
-                    end=TimeSpec.parse(end) if end else None)
-    out = (objects_json if fmt is ObjectFormat.json else objects_mot)(timeline)
-    if output:
-        output.write_text(out, encoding="utf-8")
-    else:
-        sys.stdout.write(out)
+                    quiet=quiet, **_span(start, end))
+    _emit((objects_json if fmt is ObjectFormat.json else objects_mot)(timeline), output)
     _report_warnings(timeline)
 
 
