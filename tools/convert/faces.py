@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
+from human_models import video_frames
 from onnx import version_converter
 from onnx.tools.update_model_dims import update_inputs_outputs_dims
 from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -68,19 +69,6 @@ def lfw_montage(path: str) -> np.ndarray:
     tiles = [cv2.resize((f * 255).astype(np.uint8), (96, 96), interpolation=cv2.INTER_CUBIC) for f in faces]
     grey = np.vstack([np.hstack(tiles[r * 4:(r + 1) * 4]) for r in range(4)])
     return np.repeat(grey[:, :, None], 3, axis=2)
-
-
-def video_frames(path: str, count: int, start_fraction: float, end_fraction: float) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(path)
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    idx = np.linspace(int(len(frames) * start_fraction), int(len(frames) * end_fraction) - 1, count).round()
-    return [np.ascontiguousarray(frames[int(i)][:, :, ::-1]) for i in idx]
 
 
 def summary(dets) -> list:
