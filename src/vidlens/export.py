@@ -105,7 +105,7 @@ def objects_mot(timeline: Timeline) -> str:
 
     ``frame, id, bb_left, bb_top, bb_width, bb_height, conf, -1, -1, -1`` with 1-based frames, as
     MOT tools (motmetrics, TrackEval) read. Frames between detections carry the interpolated box and
-    the track's mean confidence.
+    the track's mean confidence; frames inside a gap longer than the track's ``max_gap`` have no row.
     """
     from .objects.tracks import track_box_at
 
@@ -115,7 +115,10 @@ def objects_mot(timeline: Timeline) -> str:
             continue
         first, last = int(track["boxes"][0][0]), int(track["boxes"][-1][0])
         for frame in range(first, last + 1):
-            x0, y0, x1, y1 = (float(v) for v in track_box_at(track, frame))
+            box = track_box_at(track, frame)
+            if box is None:  # inside a gap longer than the track's max_gap: the object was lost there
+                continue
+            x0, y0, x1, y1 = (float(v) for v in box)
             rows.append((frame + 1, track["id"], x0, y0, x1 - x0, y1 - y0, track.get("confidence", 1.0)))
     rows.sort()
     return "".join(f"{f},{i},{x:.2f},{y:.2f},{w:.2f},{h:.2f},{c:.4f},-1,-1,-1\n" for f, i, x, y, w, h, c in rows)

@@ -68,3 +68,13 @@ def test_long_gaps_are_not_bridged() -> None:
     assert np.allclose(track_box_at(track, 2), [2, 0, 12, 10])
     assert track_box_at(track, 20) is None
     assert np.allclose(track_box_at(track, 40), [40, 0, 50, 10])
+
+
+def test_mot_export_leaves_long_gaps_out() -> None:
+    from vidlens.export import objects_mot
+
+    track = {"id": 4, "class": "car", "max_gap": 10, "confidence": 0.8,
+             "boxes": [[0, 0, 0, 10, 10, 0.8], [5, 5, 0, 15, 10, 0.8], [40, 40, 0, 50, 10, 0.8]]}
+    timeline = Timeline(video={"width": W, "height": H, "frame_count": 41}, analysis={}, sections={"objects": [track]})
+    frames = [int(line.split(",")[0]) - 1 for line in objects_mot(timeline).splitlines()]
+    assert frames == [*range(0, 6), 40]
