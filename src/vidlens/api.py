@@ -13,8 +13,9 @@ from .pipeline import ProgressCallback, run_pipeline
 from .timebase import TimeSpec
 from .timeline import Timeline, write_text_atomic
 
-__all__ = ["analyze", "annotate", "anonymize", "count_frames", "detect_shots", "probe", "read_text", "track_objects",
-           "write_outputs"]
+__all__ = ["analyze", "annotate", "anonymize", "check_library", "count_frames", "detect_shots", "export_clips",
+           "find_duplicates", "index", "library_stats", "probe", "prune_library", "read_text", "search", "search_like",
+           "track_objects", "write_outputs"]
 
 
 def analyze(
@@ -168,3 +169,95 @@ def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
     reader = VideoReader(path, audio=False)
     n = sum(1 for _ in reader)
     return reader.info, n
+
+
+# -- the library (vidlens.library): index once, search many times -----------------------------------------
+
+
+def index(paths: Sequence[str | Path], *, library: str | Path | None = None, workers: int = 1,
+          analyzers: Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
+          prune: bool = False, progress: Any = None) -> dict[str, Any]:
+    """Index videos (files, folders, globs) into a library folder; unchanged files are skipped.
+
+    Returns the ingest report as a dict (added, updated, unchanged, touched, partial, failed, pruned).
+    ``progress(event, detail)`` gets "plan", "start", "frames" and "done" events.
+    """
+    from .library.ingest import ingest
+    from .library.ingest import prune as prune_missing
+    from .library.library import Library
+
+    with Library(library) as lib:
+        report = ingest(lib, paths, workers=workers, analyzers=analyzers,
+                        options={k: dict(v) for k, v in (options or {}).items()}, progress=progress)
+        if prune:
+            report.pruned = prune_missing(lib, [p for p in paths if Path(p).is_dir()] or None)
+        return report.to_dict()
+
+
+def search(query: str, *, library: str | Path | None = None, limit: int = 10,
+           signals: Sequence[str] | None = None, path: str | None = None, labels: Sequence[str] = (),
+           objects: Sequence[str] = (), start: float | None = None, end: float | None = None,
+           min_duration: float = 0.0) -> list[dict[str, Any]]:
+    """Moments matching a text query, best first (hybrid: full text + facts + ConSE, fused by rank)."""
+    from .library.library import Library
+    from .library.search import SIGNALS, Filters
+    from .library.search import search as run
+
+    filters = Filters(path=path, labels=tuple(labels), objects=tuple(objects), start=start, end=end,
+                      min_duration=min_duration)
+    with Library(library, create=False) as lib:
+        return [m.to_dict() for m in run(lib, query, limit=limit, signals=tuple(signals or SIGNALS),
+                                         filters=filters)]
+
+
+def search_like(example: str | Path, *, library: str | Path | None = None, limit: int = 10, path: str | None = None,
+                min_duration: float = 0.0) -> list[dict[str, Any]]:
+    """Moments that look like an example image or clip."""
+    from .library.library import Library
+    from .library.search import Filters
+    from .library.search import search_like as run
+
+    with Library(library, create=False) as lib:
+        return [m.to_dict() for m in run(lib, example, limit=limit,
+                                         filters=Filters(path=path, min_duration=min_duration))]
+
+
+def find_duplicates(*, library: str | Path | None = None, threshold: float = 0.9,
+                    min_length: float = 1.0) -> list[dict[str, Any]]:
+    """Near-duplicate videos and repeated segments across the library's videos."""
+    from .library.library import Library
+    from .library.search import find_duplicates as run
+
+    with Library(library, create=False) as lib:
+        return [d.to_dict() for d in run(lib, threshold=threshold, min_length=min_length)]
+
+
+def library_stats(*, library: str | Path | None = None) -> dict[str, Any]:
+    from .library.library import Library
+
+    with Library(library, create=False) as lib:
+        return lib.stats()
+
+
+def prune_library(*, library: str | Path | None = None, under: Sequence[str | Path] | None = None) -> list[str]:
+    """Forget indexed videos whose files are gone; returns their paths."""
+    from .library.ingest import prune as prune_missing
+    from .library.library import Library
+
+    with Library(library, create=False) as lib:
+        return prune_missing(lib, under)
+
+
+def check_library(*, library: str | Path | None = None) -> dict[str, Any]:
+    """SQLite integrity check, catalog consistency, and indexes rebuilt where they disagree with the catalog."""
+    from .library.library import Library
+
+    with Library(library, create=False) as lib:
+        return lib.check()
+
+
+def export_clips(moments: Sequence[Mapping[str, Any]], folder: str | Path) -> list[dict[str, Any]]:
+    """Write each search result as a clip (stream copy when it starts on a keyframe, else re-encoded)."""
+    from .library.clips import export_moments
+
+    return export_moments(moments, Path(folder))

@@ -19,6 +19,9 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from . import __version__, api
+from .cli_library import dupes, library_app
+from .cli_library import index as index_command
+from .cli_library import search as search_command
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
 from .pipeline import ProgressCallback
@@ -365,6 +368,12 @@ def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, 
         out.print(f"python {sys.version.split()[0]}", highlight=False)
         out.print(library_versions(), highlight=False)
         out.print(f"numpy {numpy.__version__}, opencv {cv2.__version__}", highlight=False)
+
+
+app.add_typer(library_app)
+app.command("index")(index_command)
+app.command("search")(search_command)
+app.command()(dupes)
 
 
 def main(argv: list[str] | None = None) -> int:

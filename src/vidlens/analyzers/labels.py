@@ -5,7 +5,8 @@ over each shot, so a label must hold across the shot's frames to be reported (a 
 flicker cannot reach the threshold on its own). Classes roll up into coarse categories (animal,
 dog, vehicle, food, indoor...) derived from WordNet hypernyms, which are what users search for.
 The same pass yields the 1280-d pooled features, saved per sampled frame and per shot (mean,
-L2-normalised) in a binary sidecar for search and training.
+L2-normalised) in a binary sidecar for search and training, with each sampled frame's top-20 class
+probabilities (what the library's ConSE search embeds).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from .base import AnalyzerContext, FrameBatch, TimelinePart, sampled_in_range, s
 MODEL = "efficientnet_lite0"
 INPUT = 224
 EMBEDDINGS_FILE = "embeddings.npz"
+#: Class probabilities kept per sampled frame in the sidecar (sparse: the library's ConSE needs the top 10).
+SIDECAR_TOP_K = 20
 #: What the model sees of a frame: its centre square, or two squares covering the long side.
 CROPS = ("centre", "sides")
 
 
 @cache
-def _class_names(path: Path) -> list[str]:
+def class_names(path: Path) -> list[str]:
     """Readable class names: the first lemma of each synset (``tabby, tabby cat`` -> ``tabby``)."""
     names = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -42,7 +45,7 @@ def _class_names(path: Path) -> list[str]:
 
 
 @cache
-def _categories(path: Path) -> tuple[dict[str, np.ndarray], dict[int, list[str]]]:
+def class_categories(path: Path) -> tuple[dict[str, np.ndarray], dict[int, list[str]]]:
     """category -> class indices, and class -> its categories (from imagenet_categories.json)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     per_class = {int(i): cats for i, cats in data["classes"].items()}
@@ -79,28 +82,17 @@ class LabelsAnalyzer:
         labels = self.model.entry.labels_path()
         if labels is None:
             raise ValueError(f"model {MODEL} has no labels file in its manifest entry")
-        self.names = _class_names(labels)
-        self.members, self.class_categories = _categories(labels.parent / "imagenet_categories.json")
+        self.names = class_names(labels)
+        self.members, self.class_categories = class_categories(labels.parent / "imagenet_categories.json")
         self._indices: list[int] = []
         self._times: list[float] = []
         self._probs: list[np.ndarray] = []
         self._features: list[np.ndarray] = []
 
     def process(self, batch: FrameBatch) -> None:
-        squares = [_squares(f, INPUT, self.crops) for f in batch.frames]
-        x = np.stack([sq for frame in squares for sq in frame]).astype(np.float32)
-        x = ((x - 127.0) / 128.0).transpose(0, 3, 1, 2)
-        out = self.model.run(np.ascontiguousarray(x))
-        logits = out["logits"].astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
-        at = np.cumsum([0] + [len(frame) for frame in squares])
-        for a, b in pairwise(at.tolist()):
-            # a subject off-centre is in one of the squares: per class, the most confident square speaks
-            p = probs[a:b].max(axis=0)
-            self._probs.append((p / p.sum()).astype(np.float32))
-            self._features.append(out["features"][a:b].mean(axis=0).astype(np.float32))
+        probs, features = classify_frames(self.model, batch.frames, self.crops)
+        self._probs.extend(probs)
+        self._features.extend(features)
         self._indices.extend(int(i) for i in batch.indices)
         self._times.extend(float(t) for t in batch.times)
 
@@ -132,6 +124,8 @@ class LabelsAnalyzer:
                 tmp,
                 frame_indices=indices, frame_times=np.asarray(self._times),
                 frame_features=_normalise(features).astype(np.float16),
+                frame_top_classes=np.argsort(-probs, axis=1)[:, :SIDECAR_TOP_K].astype(np.int16),
+                frame_top_probs=-np.sort(-probs, axis=1)[:, :SIDECAR_TOP_K].astype(np.float16),
                 shot_indices=np.asarray([s["index"] for s in shots]),
                 shot_features=np.stack(shot_features).astype(np.float16),
             )
@@ -141,18 +135,47 @@ class LabelsAnalyzer:
         return part
 
     def _shot_labels(self, mean: np.ndarray, frames: np.ndarray) -> list[tuple[str, float, str]]:
-        """Labels that hold over the shot: high mean probability and in the top-k of most frames."""
-        top = np.argsort(-frames, axis=1)[:, : self.top_k]
-        out = []
-        for index in np.argsort(-mean)[: self.top_k]:
-            share = float(np.mean(np.any(top == index, axis=1)))
-            if mean[index] >= self.min_confidence and (share >= 0.5 or len(frames) == 1):
-                out.append((self.names[index], round(float(mean[index]), 4), "imagenet"))
-        for category, classes in self.members.items():
-            score = float(mean[classes].sum())
-            if score >= self.min_category:
-                out.append((category, round(min(1.0, score), 4), "category"))
-        return out
+        return shot_labels(mean, frames, self.names, self.members, top_k=self.top_k,
+                           min_confidence=self.min_confidence, min_category=self.min_category)
+
+
+def shot_labels(mean: np.ndarray, frames: np.ndarray, names: list[str], members: dict[str, np.ndarray], *,
+                top_k: int = 5, min_confidence: float = 0.15,
+                min_category: float = 0.35) -> list[tuple[str, float, str]]:
+    """Labels that hold over a span: high mean probability and in the top-k of most of its frames, plus the
+    categories whose member classes together pass ``min_category``. ``(name, confidence, source)``."""
+    top = np.argsort(-frames, axis=1)[:, :top_k]
+    out = []
+    for index in np.argsort(-mean)[:top_k]:
+        share = float(np.mean(np.any(top == index, axis=1)))
+        if mean[index] >= min_confidence and (share >= 0.5 or len(frames) == 1):
+            out.append((names[index], round(float(mean[index]), 4), "imagenet"))
+    for category, classes in members.items():
+        score = float(mean[classes].sum())
+        if score >= min_category:
+            out.append((category, round(min(1.0, score), 4), "category"))
+    return out
+
+
+def classify_frames(model: Any, frames: list[np.ndarray], crops: str = "centre") -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities ``float32 [N, 1000]`` and pooled features ``float32 [N, 1280]`` of RGB frames whose
+    short side is ``INPUT`` pixels (the query-by-example path feeds images through here too)."""
+    squares = [_squares(f, INPUT, crops) for f in frames]
+    x = np.stack([sq for frame in squares for sq in frame]).astype(np.float32)
+    x = ((x - 127.0) / 128.0).transpose(0, 3, 1, 2)
+    out = model.run(np.ascontiguousarray(x))
+    logits = out["logits"].astype(np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    at = np.cumsum([0] + [len(frame) for frame in squares])
+    p_out, f_out = [], []
+    for a, b in pairwise(at.tolist()):
+        # a subject off-centre is in one of the squares: per class, the most confident square speaks
+        p = probs[a:b].max(axis=0)
+        p_out.append((p / p.sum()).astype(np.float32))
+        f_out.append(out["features"][a:b].mean(axis=0).astype(np.float32))
+    return np.stack(p_out), np.stack(f_out)
 
 
 def _squares(frame: np.ndarray, size: int, crops: str) -> list[np.ndarray]:

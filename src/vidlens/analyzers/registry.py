@@ -12,6 +12,7 @@ from .keyframes import KeyframesAnalyzer
 from .labels import LabelsAnalyzer
 from .objects import ObjectsAnalyzer
 from .people import PeopleAnalyzer
+from .segments import SegmentsAnalyzer
 from .shots import ShotsAnalyzer
 from .speech import SpeechAnalyzer
 from .text import TextAnalyzer
@@ -25,6 +26,7 @@ ANALYZERS: dict[str, Callable[..., Analyzer]] = {
     "objects": ObjectsAnalyzer,
     "people": PeopleAnalyzer,  # optional: its selfie model also takes close-up animals and objects for people
     "faces": FacesAnalyzer,  # optional: CenterFace face tracks (landmarks, blurred thumbnails, per-shot counts)
+    "segments": SegmentsAnalyzer,  # optional: shots cut into <= 6-s moments with thumbnail, colours, motion (library)
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")

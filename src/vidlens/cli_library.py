@@ -1,0 +1,229 @@
+"""The library commands of the CLI: ``vidlens index``, ``search``, ``dupes`` and ``library stats|prune|check``.
+
+Thin: each parses, calls one function of ``vidlens.api`` and prints a table or JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import api
+from .errors import UsageError
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+LibraryOpt = Annotated[Path | None, typer.Option(
+    "--library", "-L", help="Library folder (default: $VIDLENS_LIBRARY, else ~/.local/share/vidlens/library).")]
+library_app = typer.Typer(name="library", no_args_is_help=True, help="Look after a library: stats, prune, check.")
+
+
+class ResultFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _progress_bar(quiet: bool) -> tuple[Progress | None, Any]:
+    """Files and frames bars on a terminal; the callback the ingest reports to."""
+    if quiet or not err.is_terminal:
+        return None, None
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+                   TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                   console=err, transient=True)
+    files = bar.add_task("videos", total=None)
+    frames = bar.add_task("frames", total=None)
+    per_file: dict[str, tuple[int, int]] = {}
+
+    def update(event: str, detail: dict[str, Any]) -> None:
+        if event == "plan":
+            bar.update(files, total=detail["todo"])
+        elif event == "frames":
+            per_file[detail["path"]] = (detail["done"], detail["total"] or detail["done"])
+            done = sum(d for d, _ in per_file.values())
+            bar.update(frames, completed=done, total=max(done, sum(t for _, t in per_file.values())))
+        elif event == "done":
+            bar.advance(files)
+            if not detail["ok"]:
+                err.print(f"[yellow]failed:[/] {detail['path']}: {detail['error']}", highlight=False)
+
+    return bar, update
+
+
+def index(
+    paths: Annotated[list[str], typer.Argument(help="Video files, folders (searched recursively) or globs.")],
+    library: LibraryOpt = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Videos analysed at once (processes).")] = 1,
+    fast: Annotated[bool, typer.Option(help="Pictures only (labels, colours, motion; no objects, text, faces): "
+                                       "several times quicker.")] = False,
+    analyzers: Annotated[str | None, typer.Option(help="Analyzers to run, comma-separated (overrides --fast).")]
+    = None,
+    prune: Annotated[bool, typer.Option(help="Also forget indexed videos under these folders that are gone.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Index videos into the library: new and changed files are analysed, unchanged ones skipped."""
+    from .library.ingest import FAST_ANALYZERS
+
+    names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else (
+        list(FAST_ANALYZERS) if fast else None)
+    bar, callback = _progress_bar(quiet)
+    if bar is None:
+        report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune)
+    else:
+        with bar:
+            report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
+                               progress=callback)
+    if as_json:
+        out.print_json(json.dumps(report))
+    else:
+        rate = report["video_seconds"] / report["seconds"] if report["seconds"] else 0.0
+        out.print(f"added {len(report['added'])}, updated {len(report['updated'])}, unchanged {report['unchanged']}, "
+                  f"touched/moved {len(report['touched'])}, pruned {len(report['pruned'])}, failed "
+                  f"{len(report['failed'])} in {report['seconds']:.1f} s ({rate:.2f} video-s per s)", highlight=False)
+        for path in report["partial"]:
+            err.print(f"[yellow]partial:[/] {path} (damaged or cut short; what was read is indexed)", highlight=False)
+        for failure in report["failed"]:
+            err.print(f"[red]failed:[/] {failure['path']}: {failure['error']}", highlight=False)
+    if report["failed"]:
+        raise typer.Exit(2 if not (report["added"] or report["updated"] or report["unchanged"]) else 0)
+
+
+def search(
+    query: Annotated[str | None, typer.Argument(help="What to find, in words (\"a cat on the sofa\").")] = None,
+    like: Annotated[Path | None, typer.Option(help="Find moments that look like this image or clip.")] = None,
+    library: LibraryOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Number of moments.")] = 10,
+    signals: Annotated[str | None, typer.Option(help="Rankings to fuse: bm25,facts,conse (default all).")] = None,
+    path: Annotated[str | None, typer.Option(help="Only videos whose path matches this glob (or contains it).")]
+    = None,
+    label: Annotated[list[str] | None, typer.Option(help="Only moments with this label or category (repeatable).")]
+    = None,
+    object_: Annotated[list[str] | None, typer.Option("--object", help="Only moments with this object class.")]
+    = None,
+    start: Annotated[float | None, typer.Option(help="Only moments after this second of their video.")] = None,
+    end: Annotated[float | None, typer.Option(help="Only moments before this second of their video.")] = None,
+    min_duration: Annotated[float, typer.Option(help="Shortest moment, seconds.")] = 0.0,
+    fmt: Annotated[ResultFormat, typer.Option("--format", "-f")] = ResultFormat.table,
+    export_clips: Annotated[Path | None, typer.Option(help="Also write each moment as a clip into this folder.")]
+    = None,
+) -> None:
+    """Find moments by words (hybrid full-text + semantic search) or by an example image/clip (--like)."""
+    if (query is None) == (like is None):
+        raise UsageError("give either a QUERY or --like IMAGE_OR_CLIP")
+    if like is not None:
+        moments = api.search_like(like, library=library, limit=limit, path=path, min_duration=min_duration)
+    else:
+        assert query is not None
+        chosen = [s.strip() for s in signals.split(",") if s.strip()] if signals else None
+        moments = api.search(query, library=library, limit=limit, signals=chosen, path=path, labels=label or (),
+                             objects=object_ or (), start=start, end=end, min_duration=min_duration)
+    clips = api.export_clips(moments, export_clips) if export_clips is not None else []
+    if fmt is ResultFormat.json:
+        sys.stdout.write(json.dumps({"query": query, "like": str(like) if like else None, "moments": moments,
+                                     "clips": clips}, indent=2) + "\n")
+        return
+    if not moments:
+        err.print("no moment found")
+        return
+    table = Table(show_lines=False)
+    for column in ("#", "video", "start", "end", "score", "why"):
+        table.add_column(column, overflow="fold")
+    for number, m in enumerate(moments, 1):
+        table.add_row(str(number), Path(m["path"]).name, m["start"]["timecode"], m["end"]["timecode"],
+                      f"{m['score']:.4f}", _why(m["evidence"]))
+    out.print(table)
+    for clip in clips:
+        out.print(f"clip {clip['moment']}: {clip['path']} ({clip['method']})", highlight=False)
+
+
+def _why(evidence: dict[str, Any]) -> str:
+    parts = []
+    if "bm25" in evidence and evidence["bm25"].get("matched"):
+        parts.append("words: " + ", ".join(evidence["bm25"]["matched"]))
+    for name in ("facts", "conse", "visual"):
+        if name in evidence:
+            parts.append(f"{name} #{evidence[name]['rank']} ({evidence[name]['score']:.2f})")
+    if evidence.get("labels"):
+        parts.append("labels: " + ", ".join(evidence["labels"][:3]))
+    if evidence.get("text"):
+        parts.append("text: " + " / ".join(evidence["text"][:2]))
+    return "; ".join(parts)
+
+
+def dupes(
+    library: LibraryOpt = None,
+    threshold: Annotated[float, typer.Option(help="Visual cosine similarity for a match (0-1).")] = 0.9,
+    min_length: Annotated[float, typer.Option(help="Shortest repeated range reported, seconds.")] = 1.0,
+    fmt: Annotated[ResultFormat, typer.Option("--format", "-f")] = ResultFormat.table,
+) -> None:
+    """Near-duplicate videos (re-uploads, re-encodes) and repeated segments (intros, reused shots)."""
+    found = api.find_duplicates(library=library, threshold=threshold, min_length=min_length)
+    if fmt is ResultFormat.json:
+        sys.stdout.write(json.dumps(found, indent=2) + "\n")
+        return
+    if not found:
+        err.print("no duplicates found")
+        return
+    table = Table()
+    for column in ("kind", "video A", "range A", "video B", "range B", "similarity"):
+        table.add_column(column, overflow="fold")
+    for d in found:
+        table.add_row(d["kind"], Path(d["a"]["path"]).name, _range(d["a"]), Path(d["b"]["path"]).name, _range(d["b"]),
+                      f"{d['similarity']:.3f}")
+    out.print(table)
+
+
+def _range(side: dict[str, Any]) -> str:
+    if "start" in side:
+        return f"{side['start']['timecode']} - {side['end']['timecode']}"
+    return f"whole ({side['coverage']:.0%})"
+
+
+@library_app.command("stats")
+def stats(library: LibraryOpt = None,
+          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Videos, hours, segments, vectors and the most common tags in the library."""
+    data = api.library_stats(library=library)
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"{data['folder']}: {data['videos']} videos ({data['partial_videos']} partial), {data['hours']:.2f} h, "
+              f"{data['segments']} segments", highlight=False)
+    for kind, index in data["indexes"].items():
+        out.print(f"  {kind}: {index['count']} x {index['dim']}-d ({index['structure']})", highlight=False)
+    if data["top_tags"]:
+        out.print("  top tags: " + ", ".join(f"{t['name']} ({t['segments']})" for t in data["top_tags"]),
+                  highlight=False)
+
+
+@library_app.command("prune")
+def prune(library: LibraryOpt = None,
+          under: Annotated[list[Path] | None, typer.Argument(help="Only videos under these folders.")] = None) -> None:
+    """Forget indexed videos whose files no longer exist."""
+    gone = api.prune_library(library=library, under=under)
+    out.print(f"pruned {len(gone)} video(s)", highlight=False)
+    for path in gone:
+        out.print(f"  {path}", highlight=False)
+
+
+@library_app.command("check")
+def check(library: LibraryOpt = None) -> None:
+    """SQLite integrity check; vector indexes that disagree with the catalog are rebuilt."""
+    result = api.check_library(library=library)
+    for problem in result["problems"]:
+        err.print(f"[red]problem:[/] {problem}", highlight=False)
+    if result["rebuilt"]:
+        out.print("rebuilt from the catalog: " + ", ".join(result["rebuilt"]), highlight=False)
+    out.print("ok" if result["ok"] else "damaged", highlight=False)
+    if not result["ok"]:
+        raise typer.Exit(1)

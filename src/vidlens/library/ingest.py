@@ -1,0 +1,288 @@
+"""Ingest: find videos, decide what needs (re)indexing, analyse in a process pool, commit one by one.
+
+Deciding is cheap and safe: a file whose size and mtime match the catalog is skipped without being
+read; one whose stat changed is hashed, and if its content is the same (a ``touch``, a copy back
+from a backup) only the stat is updated; a file whose content is already indexed under a path that
+no longer exists is a move, and only the path changes. Everything else is analysed.
+
+Workers run the analysis pipeline and build the catalog rows and vectors (the sentence embedder too),
+so the parent only writes: each video in its own transaction, in completion order. A kill at any
+moment loses at most the videos in flight; their files were never half-written into the catalog,
+and the next run finds them still to do. Errors are collected per file, never raised.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError, VidlensError
+from .catalog import VideoRecord
+
+#: File suffixes taken when walking a folder (a file named explicitly is always tried).
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
+                            ".m2ts", ".wmv", ".flv", ".3gp", ".ogv", ".ogg", ".y4m", ".dv", ".vob", ".mxf"})
+#: What ``vidlens index`` analyses: everything the facts need.
+INDEX_ANALYZERS: tuple[str, ...] = ("shots", "labels", "segments", "objects", "text", "faces")
+#: ``--fast``: pictures only (labels, colours, motion, visual and ConSE vectors), several times quicker.
+FAST_ANALYZERS: tuple[str, ...] = ("shots", "labels", "segments")
+
+#: ``progress(event, detail)``: events "plan" (totals), "frames" (path, done, total), "done" (path, status).
+IngestProgress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)  # same content, new stat or new path (moved)
+    partial: list[str] = field(default_factory=list)  # indexed, but the analysis was cut short (damaged file)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    video_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "updated": self.updated, "unchanged": len(self.unchanged),
+                "touched": self.touched, "partial": self.partial,
+                "failed": [{"path": p, "error": e} for p, e in self.failed], "pruned": self.pruned,
+                "seconds": round(self.seconds, 3), "video_seconds": round(self.video_seconds, 3)}
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Video files under the given files, folders (recursive) and globs; and the ones that do not exist."""
+    found: dict[str, Path] = {}
+    missing: list[tuple[str, str]] = []
+    for item in paths:
+        text = str(item)
+        candidates: list[Path]
+        if any(c in text for c in "*?["):
+            candidates = [Path(p) for p in sorted(glob.glob(text, recursive=True))]
+            if not candidates:
+                missing.append((text, "no file matches this pattern"))
+        elif Path(text).is_dir():
+            candidates = sorted(p for p in Path(text).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES
+                                and not any(part.startswith(".") for part in p.relative_to(text).parts))
+        elif Path(text).exists():
+            candidates = [Path(text)]
+        else:
+            missing.append((text, "no such file or folder"))
+            continue
+        for path in candidates:
+            if path.is_file():
+                resolved = path.resolve()
+                found.setdefault(str(resolved), resolved)
+    return list(found.values()), missing
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def analyse_for_library(path: str, analyzers: Sequence[str], options: dict[str, dict[str, Any]] | None = None,
+                        progress: Callable[[int, int | None], None] | None = None) -> VideoRecord:
+    """Analyse one video and build everything the catalog stores for it (runs in a worker process)."""
+    from .. import api
+    from .facts import FactsBuilder
+
+    source = Path(path)
+    stat = source.stat()
+    work = Path(tempfile.mkdtemp(prefix="vidlens-ingest-"))
+    try:
+        timeline = api.analyze(source, analyzers=list(analyzers), options=options, output_dir=work, report=False,
+                               progress=(lambda done, total, _elapsed: progress(done, total)) if progress else None)
+        data = timeline.to_dict()
+        rows, vectors = FactsBuilder(data, work).build()
+        video = data["video"]
+        info = {k: video.get(k) for k in ("duration", "fps", "frame_count", "width", "height", "codec", "has_audio")}
+        return VideoRecord(path=str(source), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
+                           sha256=video.get("sha256") or file_sha256(source), info=info, timeline=data,
+                           complete=timeline.complete, warnings=list(timeline.warnings),
+                           analyzers=list(analyzers), segments=rows, vectors=vectors)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# -- worker processes -------------------------------------------------------------------------------
+
+_queue: Any = None
+
+
+def _worker_init(threads: int, queue: Any) -> None:
+    global _queue
+    os.environ["VIDLENS_THREADS"] = str(threads)  # workers share the cores instead of each taking all
+    _queue = queue
+
+
+def _worker_run(path: str, analyzers: Sequence[str], options: dict[str, dict[str, Any]] | None) -> VideoRecord:
+    last = [0.0]
+
+    def report(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if _queue is not None and now - last[0] > 0.25:
+            last[0] = now
+            _queue.put((path, done, total))
+
+    return analyse_for_library(path, analyzers, options, report)
+
+
+@dataclass
+class _Job:
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    replaces: bool
+
+
+def plan(library: Any, files: Sequence[Path], report: IngestReport) -> list[_Job]:
+    """Which files need analysing; unchanged ones are recorded, touched and moved ones updated in place."""
+    catalog = library.catalog
+    by_path = {v.path: v for v in catalog.videos()}
+    by_hash: dict[str, list[Any]] = {}
+    for v in by_path.values():
+        if v.sha256:
+            by_hash.setdefault(v.sha256, []).append(v)
+    jobs = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError as error:
+            report.failed.append((str(path), f"cannot read: {error.strerror or error}"))
+            continue
+        known = by_path.get(str(path))
+        if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
+            report.unchanged.append(str(path))
+            continue
+        try:
+            digest = file_sha256(path)
+        except OSError as error:
+            report.failed.append((str(path), f"cannot read: {error.strerror or error}"))
+            continue
+        if known and known.sha256 == digest:
+            catalog.touch(known.id, stat.st_size, stat.st_mtime_ns)
+            report.touched.append(str(path))
+            continue
+        moved = next((v for v in by_hash.get(digest, []) if v.path != str(path) and not Path(v.path).exists()), None)
+        if moved is not None and known is None:
+            catalog.touch(moved.id, stat.st_size, stat.st_mtime_ns, path=str(path))
+            by_hash[digest].remove(moved)
+            report.touched.append(str(path))
+            continue
+        jobs.append(_Job(path, stat.st_size, stat.st_mtime_ns, digest, replaces=known is not None))
+    return jobs
+
+
+def ingest(library: Any, paths: Iterable[str | Path], *, workers: int = 1,
+           analyzers: Sequence[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
+           progress: IngestProgress | None = None) -> IngestReport:
+    """Index the videos under ``paths`` into ``library``; see the module docstring for what is skipped."""
+    if workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}")
+    names = tuple(analyzers) if analyzers else INDEX_ANALYZERS
+    from ..analyzers import create_analyzers
+
+    create_analyzers(names, options)  # a bad analyzer name or option fails now, not in every worker
+    started = time.monotonic()
+    report = IngestReport()
+    files, missing = discover(paths)
+    report.failed += missing
+    jobs = plan(library, files, report)
+    notify = progress or (lambda event, detail: None)
+    notify("plan", {"files": len(files), "todo": len(jobs), "unchanged": len(report.unchanged),
+                    "touched": len(report.touched)})
+
+    def commit(job: _Job, record: VideoRecord | None, error: str | None) -> None:
+        if record is not None:
+            library.put(record)
+            (report.updated if job.replaces else report.added).append(str(job.path))
+            if not record.complete:
+                report.partial.append(str(job.path))
+            report.video_seconds += float(record.info.get("duration") or 0.0)
+        else:
+            report.failed.append((str(job.path), error or "unknown error"))
+        notify("done", {"path": str(job.path), "ok": record is not None, "error": error})
+
+    try:
+        if workers == 1 or len(jobs) <= 1:
+            for job in jobs:
+                def frames(done: int, total: int | None, p: str = str(job.path)) -> None:
+                    notify("frames", {"path": p, "done": done, "total": total})
+
+                notify("start", {"path": str(job.path)})
+                record, error = _guarded(lambda j=job, f=frames: analyse_for_library(str(j.path), names, options, f))
+                commit(job, record, error)
+        else:
+            _run_pool(jobs, names, options, workers, commit, notify)
+    finally:
+        report.seconds = time.monotonic() - started
+        library.flush()
+    return report
+
+
+def _guarded(run: Callable[[], VideoRecord]) -> tuple[VideoRecord | None, str | None]:
+    try:
+        return run(), None
+    except VidlensError as error:
+        return None, str(error)
+    except Exception as error:  # one bad file must not stop the run; the list at the end names it
+        return None, f"{type(error).__name__}: {error}"
+
+
+def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[str, Any]] | None, workers: int,
+              commit: Callable[[_Job, VideoRecord | None, str | None], None], notify: IngestProgress) -> None:
+    context = multiprocessing.get_context("spawn")  # ONNX Runtime sessions and threads do not survive fork
+    queue = context.Manager().Queue()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
+                             initargs=(threads, queue)) as pool:
+        pending: dict[Future[VideoRecord], _Job] = {}
+        todo = list(jobs)
+        while todo or pending:
+            while todo and len(pending) < workers * 2:
+                job = todo.pop(0)
+                notify("start", {"path": str(job.path)})
+                pending[pool.submit(_worker_run, str(job.path), names, options)] = job
+            done, _ = wait(pending, timeout=0.3, return_when=FIRST_COMPLETED)
+            while not queue.empty():
+                path, frames_done, total = queue.get_nowait()
+                notify("frames", {"path": path, "done": frames_done, "total": total})
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    record, error = future.result(), None
+                except VidlensError as exc:
+                    record, error = None, str(exc)
+                except Exception as exc:
+                    record, error = None, f"{type(exc).__name__}: {exc}"
+                commit(job, record, error)
+
+
+def prune(library: Any, under: Iterable[str | Path] | None = None) -> list[str]:
+    """Forget videos whose files no longer exist (only those under the given folders, if any)."""
+    roots = [str(Path(p).resolve()) for p in under] if under else None
+    gone = []
+    for video in library.catalog.videos():
+        if roots is not None and not any(video.path == r or video.path.startswith(r.rstrip(os.sep) + os.sep)
+                                         for r in roots):
+            continue
+        if not Path(video.path).exists():
+            library.remove(video.id)
+            gone.append(video.path)
+    library.flush()
+    return gone
