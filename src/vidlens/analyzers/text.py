@@ -78,10 +78,13 @@ class TextAnalyzer:
         idx = self._indices
         end_of_range = clock.frame_count
         section = []
+        cuts = np.array(sorted(s["start"]["frame"] for s in context.parts["shots"].sections["shots"])
+                        if "shots" in context.parts else [], dtype=np.int64)
         for seg in merge_readings(self._readings):
-            # halfway between the last sample without the line and the first with it (likewise at the end)
-            start = idx[seg.first] if seg.first == 0 else (idx[seg.first - 1] + idx[seg.first] + 1) // 2
-            end = end_of_range if seg.last == sampled - 1 else (idx[seg.last] + idx[seg.last + 1] + 1) // 2
+            # halfway between the last sample without the line and the first with it (likewise at the end),
+            # or the shot cut between them: captions and signs change with the picture
+            start = idx[seg.first] if seg.first == 0 else _between(idx[seg.first - 1], idx[seg.first], cuts)
+            end = end_of_range if seg.last == sampled - 1 else _between(idx[seg.last], idx[seg.last + 1], cuts)
             x0, y0, x1, y1 = seg.box
             item = {"start": clock.moment(start), "end": clock.moment(end), "text": seg.text,
                     "confidence": seg.confidence, "box": [round(x0 * sx), round(y0 * sy), round(x1 * sx),
@@ -100,3 +103,10 @@ def _inside(readings: list[Reading], regions: list[tuple[int, int, int, int]]) -
         return box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
 
     return [r for r in readings if any(centre_in(r, box) for box in regions)]
+
+
+def _between(before: int, after: int, cuts: np.ndarray) -> int:
+    """Where a change between the sampled frames ``before`` and ``after`` happened: at a shot cut in
+    (before, after] when there is one, else halfway."""
+    inside = cuts[(cuts > before) & (cuts <= after)]
+    return int(inside[-1]) if inside.size else (int(before) + int(after) + 1) // 2

@@ -126,25 +126,38 @@ def fuse(rankings: dict[str, list[tuple[int, float]]]) -> dict[int, float]:
     return dict(fused)
 
 
-def strong_hits(rankings: dict[str, list[tuple[int, float]]]) -> set[int]:
-    """Segments that match clearly enough to be joined with a matching neighbour into one moment.
+def strong_hits(rankings: dict[str, list[tuple[int, float]]]) -> dict[int, int]:
+    """How many rankings each segment matches clearly in (segments matching in none are left out).
 
     Every full-text match counts (it contains a query word). A similarity ranking always returns
     neighbours, relevant or not, so there a segment counts when its score is in the upper half of the
     spread between the ranking's median and its best: the relative rule holds for any query and any
     library size, where a fixed cosine cut would not (scores differ by query length and vector kind).
     """
-    out: set[int] = set()
+    out: dict[int, int] = defaultdict(int)
     for name, ranking in rankings.items():
         if not ranking:
             continue
         if name == "bm25":
-            out.update(sid for sid, _ in ranking)
+            for sid, _ in ranking:
+                out[sid] += 1
             continue
         scores = np.array([score for _, score in ranking])
-        cut = scores[0] - 0.5 * (scores[0] - float(np.median(scores)))
-        out.update(sid for sid, score in ranking if score >= cut and score > float(np.median(scores)))
-    return out
+        median = float(np.median(scores))
+        cut = scores[0] - 0.5 * (scores[0] - median)
+        for sid, score in ranking:
+            if score >= cut and score > median:
+                out[sid] += 1
+    return dict(out)
+
+
+def joinable(a: dict[str, Any], b: dict[str, Any], strong: dict[int, int], signals: int) -> bool:
+    """Whether consecutive matching segments ``a`` then ``b`` form one moment: windows of one shot when both
+    match clearly; across a cut only when both match clearly in two rankings (or the only one used)."""
+    if b["start_time"] - a["end_time"] > MERGE_GAP_S:
+        return False
+    need = 1 if a["shot"] == b["shot"] else min(2, signals)
+    return strong.get(a["id"], 0) >= need and strong.get(b["id"], 0) >= need
 
 
 def _moments(library: Library, rankings: dict[str, list[tuple[int, float]]], limit: int, min_duration: float,
@@ -166,8 +179,7 @@ def _moments(library: Library, rankings: dict[str, list[tuple[int, float]]], lim
         segs.sort(key=lambda r: r["start_frame"])
         group = [segs[0]]
         for row in segs[1:]:
-            joinable = row["id"] in strong and group[-1]["id"] in strong
-            if joinable and row["start_time"] - group[-1]["end_time"] <= MERGE_GAP_S:
+            if joinable(group[-1], row, strong, len(rankings)):
                 group.append(row)
             else:
                 moments.append(_moment(library, group, fused, per_rank, terms))
