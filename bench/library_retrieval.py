@@ -149,7 +149,8 @@ def main() -> int:
     families = ["label", "synonym", "object", "on-screen", "all"]
     print(f"\n{'signal':<16}" + "".join(f"{f + ' R@1/R@5/mAP':>28}" for f in families))
     for name, result in rows.items():
-        cells = "".join(f"{'%.2f / %.2f / %.2f' % result[f][:3] if f in result else '-':>28}" for f in families)
+        cells = "".join(f"{' / '.join(f'{x:.2f}' for x in result[f][:3]) if f in result else '-':>28}"
+                        for f in families)
         print(f"{name:<16}{cells}")
     counts = {f: rows[next(iter(rows))][f][3] for f in families if f in rows[next(iter(rows))]}
     print(f"queries per family: {counts}")

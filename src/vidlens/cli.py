@@ -130,7 +130,8 @@ def analyze(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Folder for the timeline, keyframes, "
                                                 "shot lists and HTML report (default: <video>.vidlens/).")] = None,
     analyzers: Annotated[str | None, typer.Option(help="Analyzers, comma-separated: shots, keyframes, labels (the "
-                                                       "default three), text, speech, objects, people, faces, segments.")]
+                                                       "default three), text, speech, objects, people, faces, "
+                                                       "segments.")]
     = None,
     rules: Annotated[Path | None, typer.Option(help="Line/zone rules (YAML or JSON) for the objects analyzer "
                                                     "(adds it).")] = None,
