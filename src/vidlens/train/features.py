@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from ..errors import InvalidMediaError, UsageError
 from ..media import FrameSpec, Sampler, probe
 from .dataset import Dataset, ProgressCallback, Sample
 from .sampling import decode_clip, segment_indices
+
+if TYPE_CHECKING:
+    from ..runtime import Model
 
 #: Bump when what is stored changes meaning (input pre-processing, sampling rules...).
 CACHE_VERSION = 1
@@ -202,44 +206,52 @@ class FeatureCache:
         return self._keys[memo]
 
     def _compute(self, sample: Sample, fps: float, max_frames: int | None) -> CachedFeatures:
-        info = probe(sample.path)
-        rate = float(fps)
-        if max_frames is not None:
-            stop = sample.end if sample.end is not None else info.duration_s
-            if stop is not None and info.duration_s is not None:
-                stop = min(stop, info.duration_s)
-            if stop is not None and stop > (sample.start or 0.0):
-                rate = min(rate, max_frames / (stop - (sample.start or 0.0)))
-        sampler = Sampler(FrameSpec(fps=Fraction(rate).limit_denominator(10_000)))
-        chunks: list[np.ndarray] = []
-        batch: list[np.ndarray] = []
-        indices: list[int] = []
-        times: list[float] = []
-        for frame in decode_clip(sample.path, FrameSpec(min_side=INPUT), start=sample.start, end=sample.end,
-                                 select=sampler.wants, prefetch=2 * self.batch_size, info=info):
-            if frame.image is None:
-                continue
-            batch.append(frame.image)
-            indices.append(frame.index)
-            times.append(frame.time)
-            if len(batch) == self.batch_size:
-                chunks.append(self._embed(batch))
-                batch = []
-            if max_frames is not None and len(indices) >= max_frames:
-                break
-        if batch:
-            chunks.append(self._embed(batch))
-        if not indices:
-            raise InvalidMediaError("no frame could be sampled from this video or clip", path=sample.path)
-        return CachedFeatures(np.concatenate(chunks).astype(np.float16), np.asarray(indices, np.int64),
-                              np.asarray(times, np.float64))
-
-    def _embed(self, frames: list[np.ndarray]) -> np.ndarray:
         if self._model is None:
             from ..runtime import load_model  # ONNX Runtime loads only when something must be computed
 
             self._model = load_model(MODEL, self.variant, threads=self.threads)
-        return self._model.run(backbone_input(frames))["features"]
+        return compute_features(sample, self._model, fps=fps, max_frames=max_frames, batch_size=self.batch_size)
+
+
+def compute_features(sample: Sample, model: Model, *, fps: float = 4.0, max_frames: int | None = None,
+                     batch_size: int = 32) -> CachedFeatures:
+    """Decode ``sample`` once at ``fps`` and run ``model`` (the backbone) on its frames in batches; no cache.
+
+    What :meth:`FeatureCache.features` stores; see it for ``max_frames``. Decoding and pixel
+    conversion run in a background thread beside the model.
+    """
+    _check_settings(fps, max_frames)
+    info = probe(sample.path)
+    rate = float(fps)
+    if max_frames is not None:
+        stop = sample.end if sample.end is not None else info.duration_s
+        if stop is not None and info.duration_s is not None:
+            stop = min(stop, info.duration_s)
+        if stop is not None and stop > (sample.start or 0.0):
+            rate = min(rate, max_frames / (stop - (sample.start or 0.0)))
+    sampler = Sampler(FrameSpec(fps=Fraction(rate).limit_denominator(10_000)))
+    chunks: list[np.ndarray] = []
+    batch: list[np.ndarray] = []
+    indices: list[int] = []
+    times: list[float] = []
+    for frame in decode_clip(sample.path, FrameSpec(min_side=INPUT), start=sample.start, end=sample.end,
+                             select=sampler.wants, prefetch=2 * batch_size, info=info):
+        if frame.image is None:
+            continue
+        batch.append(frame.image)
+        indices.append(frame.index)
+        times.append(frame.time)
+        if len(batch) == batch_size:
+            chunks.append(model.run(backbone_input(batch))["features"])
+            batch = []
+        if max_frames is not None and len(indices) >= max_frames:
+            break
+    if batch:
+        chunks.append(model.run(backbone_input(batch))["features"])
+    if not indices:
+        raise InvalidMediaError("no frame could be sampled from this video or clip", path=sample.path)
+    return CachedFeatures(np.concatenate(chunks).astype(np.float16), np.asarray(indices, np.int64),
+                          np.asarray(times, np.float64))
 
 
 def _check_settings(fps: float, max_frames: int | None) -> None:
