@@ -94,6 +94,9 @@ def index(
             err.print(f"[yellow]partial:[/] {path} (damaged or cut short; what was read is indexed)", highlight=False)
         for failure in report["failed"]:
             err.print(f"[red]failed:[/] {failure['path']}: {failure['error']}", highlight=False)
+    if report["interrupted"]:
+        err.print("interrupted: the videos finished so far are indexed; run the same command again to go on")
+        raise typer.Exit(130)
     if report["failed"]:
         raise typer.Exit(2 if not (report["added"] or report["updated"] or report["unchanged"]) else 0)
 

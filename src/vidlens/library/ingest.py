@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError, VidlensError
+from ..errors import AnalysisInterrupted, UsageError, VidlensError
 from .catalog import VideoRecord
 
 #: File suffixes taken when walking a folder (a file named explicitly is always tried).
@@ -50,6 +50,7 @@ class IngestReport:
     partial: list[str] = field(default_factory=list)  # indexed, but the analysis was cut short (damaged file)
     failed: list[tuple[str, str]] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C: what was committed stays, the next run does the rest
     seconds: float = 0.0
     video_seconds: float = 0.0
 
@@ -57,6 +58,7 @@ class IngestReport:
         return {"added": self.added, "updated": self.updated, "unchanged": len(self.unchanged),
                 "touched": self.touched, "partial": self.partial,
                 "failed": [{"path": p, "error": e} for p, e in self.failed], "pruned": self.pruned,
+                "interrupted": self.interrupted,
                 "seconds": round(self.seconds, 3), "video_seconds": round(self.video_seconds, 3)}
 
 
@@ -106,6 +108,8 @@ def analyse_for_library(path: str, analyzers: Sequence[str], options: dict[str, 
     try:
         timeline = api.analyze(source, analyzers=list(analyzers), options=options, output_dir=work, report=False,
                                progress=(lambda done, total, _elapsed: progress(done, total)) if progress else None)
+        if timeline.analysis.get("interrupted"):
+            raise AnalysisInterrupted("interrupted by the user; this video was not indexed", path=source)
         data = timeline.to_dict()
         rows, vectors = FactsBuilder(data, work).build()
         video = data["video"]
@@ -155,7 +159,9 @@ def plan(library: Any, files: Sequence[Path], report: IngestReport) -> list[_Job
     catalog = library.catalog
     by_path = {v.path: v for v in catalog.videos()}
     by_hash: dict[str, list[Any]] = {}
+    by_size: dict[int, list[Any]] = {}
     for v in by_path.values():
+        by_size.setdefault(v.size, []).append(v)
         if v.sha256:
             by_hash.setdefault(v.sha256, []).append(v)
     jobs = []
@@ -168,6 +174,11 @@ def plan(library: Any, files: Sequence[Path], report: IngestReport) -> list[_Job
         known = by_path.get(str(path))
         if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
             report.unchanged.append(str(path))
+            continue
+        # hash now only when it can spare an analysis (a touched file, a move); else the pipeline hashes it
+        vanished = [v for v in by_size.get(stat.st_size, []) if v.path != str(path) and not Path(v.path).exists()]
+        if known is None and not vanished:
+            jobs.append(_Job(path, stat.st_size, stat.st_mtime_ns, None, replaces=False))
             continue
         try:
             digest = file_sha256(path)
@@ -229,6 +240,8 @@ def ingest(library: Any, paths: Iterable[str | Path], *, workers: int = 1,
                 commit(job, record, error)
         else:
             _run_pool(jobs, names, options, workers, commit, notify)
+    except KeyboardInterrupt:
+        report.interrupted = True
     finally:
         report.seconds = time.monotonic() - started
         library.flush()
@@ -238,6 +251,8 @@ def ingest(library: Any, paths: Iterable[str | Path], *, workers: int = 1,
 def _guarded(run: Callable[[], VideoRecord]) -> tuple[VideoRecord | None, str | None]:
     try:
         return run(), None
+    except AnalysisInterrupted:
+        raise
     except VidlensError as error:
         return None, str(error)
     except Exception as error:  # one bad file must not stop the run; the list at the end names it
@@ -266,6 +281,8 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
                 job = pending.pop(future)
                 try:
                     record, error = future.result(), None
+                except AnalysisInterrupted:
+                    raise
                 except VidlensError as exc:
                     record, error = None, str(exc)
                 except Exception as exc:
