@@ -179,6 +179,32 @@ def filtered(index: FaissIndex, kind: str, x: np.ndarray, queries: np.ndarray) -
     return out
 
 
+def threads_check(threads: int, seed: int) -> list[dict]:
+    """Single-query latency at 100k × 384 with the query on ``threads`` OpenMP threads vs on one (the default,
+    ``vectors.SMALL_BATCH``), interleaved over 3 rounds, with the load average: the busier the machine, the
+    more idle OpenMP workers cost."""
+    import os
+
+    from vidlens.library import vectors
+
+    x, queries = make_data(384, "clustered", 100_000, seed)
+    ids = np.arange(len(x), dtype=np.int64)
+    indexes = {kind: build(kind, 384, ids, x)[0] for kind in ("exact", "hnsw")}
+    out, default = [], vectors.SMALL_BATCH
+    for round_ in range(3):
+        for small_batch, label in ((default, "1 thread"), (1, f"{threads} threads")):
+            vectors.SMALL_BATCH = small_batch
+            for kind, index in indexes.items():
+                p50, p95 = latency_ms(lambda q, index=index: index.search(q, K), queries)
+                load = os.getloadavg()[0]
+                out.append({"round": round_, "kind": kind, "query_threads": label, "p50_ms": p50, "p95_ms": p95,
+                            "load1": load})
+                print(f"  round {round_} {kind:5} single query on {label:9}: p50 {p50:7.3f} ms  p95 {p95:7.3f} ms"
+                      f"  (load average {load:.1f})", flush=True)
+        vectors.SMALL_BATCH = default
+    return out
+
+
 def summary(cases: list[dict]) -> str:
     """Per case: exact, and each ANN structure at the narrowest width reaching recall@10 ≥ 0.95."""
     rows = []
@@ -205,10 +231,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--filters-from", type=int, default=1_000_000,
                     help="measure filtered search and save/load for cases at least this large")
+    ap.add_argument("--threads-check", action="store_true",
+                    help="only compare single queries on --threads OpenMP threads vs one (100k × 384)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     print_machine_info()
     print(f"faiss threads: {set_threads(args.threads)}")
+    if args.threads_check:
+        finish_run(args.json, {"threads": args.threads, "threads_check": threads_check(args.threads, args.seed)})
+        return
     conse_lid = local_intrinsic_dimension(conse_like_vectors(20_000, np.random.default_rng(args.seed)))
     print(f"local intrinsic dimension of 20k ConSE vectors (shipped sentence model): {conse_lid:.1f}")
     t0 = time.perf_counter()

@@ -1,12 +1,13 @@
 """Synthetic embeddings with known nearest neighbours, for the vector-index tests and ``bench/vector_search.py``.
 
 Uniform random unit vectors are the worst case for approximate search: in 384 dimensions every point
-is nearly equidistant from every other (local intrinsic dimension ≈ 128, measured by
-``local_intrinsic_dimension``), which real embeddings never are. ``clustered_unit_vectors`` draws a
-mixture of Gaussians in a low-dimensional latent space, embedded by a random orthonormal map and
-blurred by isotropic noise: overlapping clusters whose intrinsic dimension (≈ 16 with the defaults)
-is a little above that of ConSE vectors built from the shipped sentence model (≈ 9), i.e. a slightly
-pessimistic stand-in for real keyframe and text embeddings.
+is nearly equidistant from every other (local intrinsic dimension 120-125 by ``local_intrinsic_dimension``),
+which real embeddings never are. ``clustered_unit_vectors`` draws a mixture of Gaussians in a
+low-dimensional latent space, embedded by a random orthonormal map and blurred by isotropic noise:
+overlapping clusters whose intrinsic dimension (≈ 17 with the defaults) is above that of ConSE vectors
+built from the shipped sentence model (9.1), i.e. a somewhat pessimistic stand-in for real embeddings
+(numbers from ``bench/vector_search.py``). One caveat: its clusters are discrete, which an IVF
+index's lists can learn exactly once there are enough points per cluster.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
 def local_intrinsic_dimension(vectors: np.ndarray, probes: int = 300, k: int = 20) -> float:
     """Maximum-likelihood local intrinsic dimension (Levina & Bickel 2005) averaged over ``probes`` points.
 
-    How hard a set is for approximate search: ≈ 10–20 for real embeddings, ≈ dim/3 for uniform noise.
+    How hard a set is for approximate search: the higher, the more alike all distances look.
     """
     q = vectors[:probes]
     sims = np.sort(q @ vectors.T, axis=1)[:, ::-1][:, 1:k + 1]  # drop the point itself
