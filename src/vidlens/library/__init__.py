@@ -1,0 +1,1 @@
+"""The searchable video library: catalog (SQLite), vector indexes (FAISS), ingest and search."""
