@@ -1,0 +1,1 @@
+"""Training, evaluation and export of user video classifiers (PyTorch optional extra)."""
