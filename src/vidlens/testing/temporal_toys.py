@@ -1,4 +1,5 @@
-"""Tiny generated data sets whose class is defined by temporal order or motion, with known labels.
+"""Tiny in-memory data sets whose class is defined by temporal order or motion, with known labels: they
+test and benchmark the training code (``vidlens.train``) in seconds, without decoding any video.
 
 - :func:`order_sequences`: per-frame feature sequences where one direction rises (class 0) or falls
   (class 1) over time. Every frame value is equally likely in both classes, so a model that ignores
