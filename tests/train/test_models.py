@@ -24,7 +24,7 @@ DIM, STEPS, FRAMES, SIZE, CLASSES = 12, 6, 4, 32, 3
 #: Small versions of every trainable architecture (name, hyper-parameters).
 SMALL = [
     ("meanpool", {"input_dim": DIM, "steps": STEPS, "hidden": 16}),
-    ("lstm", {"input_dim": DIM, "steps": STEPS, "hidden": 16, "layers": 2}),
+    ("lstm", {"input_dim": DIM, "steps": STEPS, "hidden": 16, "layers": 2, "deltas": False}),
     ("gru", {"input_dim": DIM, "steps": STEPS, "hidden": 16, "bidirectional": True}),
     ("tcn", {"input_dim": DIM, "steps": STEPS, "hidden": 16, "levels": 2}),
     ("transformer", {"input_dim": DIM, "steps": STEPS, "width": 16, "heads": 2, "layers": 1}),

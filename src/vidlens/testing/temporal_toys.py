@@ -16,10 +16,11 @@ import numpy as np
 from vidlens.testing.photos import list_photos, load_photo
 
 
-def order_sequences(n: int, *, dim: int = 16, seed: int = 0, min_len: int = 12,
-                    max_len: int = 24) -> tuple[list[np.ndarray], list[int]]:
-    """``n`` balanced sequences ``[N_i, dim]``: a per-sequence appearance, noise, and a ramp along a fixed
-    direction that rises for class 0 and falls for class 1."""
+def order_sequences(n: int, *, dim: int = 16, seed: int = 0, min_len: int = 12, max_len: int = 24,
+                    noise: float = 0.3) -> tuple[list[np.ndarray], list[int]]:
+    """``n`` balanced sequences ``[N_i, dim]``: a per-sequence appearance (``N(0, 1)`` per dimension), per-frame
+    noise of standard deviation ``noise``, and a ramp from -1.5 to 1.5 along a fixed unit direction that
+    rises for class 0 and falls for class 1."""
     rng = np.random.default_rng(seed)
     direction = np.random.default_rng(1234).normal(size=dim)
     direction /= np.linalg.norm(direction)
@@ -31,7 +32,7 @@ def order_sequences(n: int, *, dim: int = 16, seed: int = 0, min_len: int = 12,
         if label == 1:
             ramp = ramp[::-1]
         appearance = rng.normal(size=dim)
-        frames = appearance + ramp[:, None] * direction + 0.3 * rng.normal(size=(length, dim))
+        frames = appearance + ramp[:, None] * direction + noise * rng.normal(size=(length, dim))
         features.append(frames.astype(np.float32))
         labels.append(label)
     return features, labels

@@ -104,9 +104,27 @@ class FeatureHead(VideoClassifier):
         return (torch.zeros(batch, self.steps, self.input_dim),)
 
 
-def _frame_embedding(input_dim: int, hidden: int, dropout: float) -> nn.Sequential:
-    """Per-frame projection of the (high-dimensional) backbone feature to the head's width."""
-    return nn.Sequential(nn.Dropout(dropout), nn.Linear(input_dim, hidden), nn.GELU())
+class FrameEmbedding(nn.Module):
+    """Per-frame projection of the (high-dimensional) backbone feature to the head's width.
+
+    With ``deltas`` each frame's feature is concatenated with its change from the previous step (zero at
+    the first), the feature-level analogue of TSN's RGB-difference stream. What a clip looks like is
+    constant over it and cancels in the difference, so what changes over time (motion, order) stands
+    out instead of having to be found under per-video appearance, which a small training set invites
+    a model to memorise.
+    """
+
+    def __init__(self, input_dim: int, hidden: int, dropout: float, deltas: bool) -> None:
+        super().__init__()
+        self.deltas = bool(deltas)
+        self.drop = nn.Dropout(dropout)
+        self.linear = nn.Linear(input_dim * (2 if self.deltas else 1), hidden)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.deltas:
+            x = torch.cat([x, x - torch.cat([x[:, :1], x[:, :-1]], dim=1)], dim=2)
+        return self.act(self.linear(self.drop(x)))
 
 
 class MeanPoolHead(FeatureHead):
@@ -130,10 +148,11 @@ class RecurrentHead(FeatureHead):
     cell: type[nn.Module] = nn.GRU
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, hidden: int = 128,
-                 layers: int = 1, bidirectional: bool = False, dropout: float = 0.3) -> None:
+                 layers: int = 1, bidirectional: bool = False, dropout: float = 0.3, deltas: bool = True) -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "layers": layers,
-                                       "bidirectional": bool(bidirectional), "dropout": dropout})
-        self.embed = _frame_embedding(input_dim, hidden, dropout)
+                                       "bidirectional": bool(bidirectional), "dropout": dropout,
+                                       "deltas": bool(deltas)})
+        self.embed = FrameEmbedding(input_dim, hidden, dropout, deltas)
         self.rnn = self.cell(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
                              dropout=dropout if layers > 1 else 0.0)
         self.directions = 2 if bidirectional else 1
@@ -162,12 +181,12 @@ class TCNHead(FeatureHead):
     arch = "tcn"
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, hidden: int = 128,
-                 levels: int = 3, kernel: int = 3, dropout: float = 0.3) -> None:
+                 levels: int = 3, kernel: int = 3, dropout: float = 0.3, deltas: bool = True) -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "levels": levels,
-                                       "kernel": kernel, "dropout": dropout})
+                                       "kernel": kernel, "dropout": dropout, "deltas": bool(deltas)})
         if kernel < 2 or kernel % 2 == 0:
             raise UsageError(f"tcn kernel must be odd and >= 3, got {kernel}")
-        self.embed = _frame_embedding(input_dim, hidden, dropout)
+        self.embed = FrameEmbedding(input_dim, hidden, dropout, deltas)
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.Conv1d(hidden, hidden, kernel, padding=(kernel - 1) // 2 * 2**i, dilation=2**i),
                           nn.GELU(), nn.Dropout(dropout))
@@ -225,10 +244,10 @@ class TransformerHead(FeatureHead):
     arch = "transformer"
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, width: int = 128,
-                 heads: int = 4, layers: int = 2, dropout: float = 0.2) -> None:
+                 heads: int = 4, layers: int = 2, dropout: float = 0.2, deltas: bool = True) -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "width": width, "heads": heads,
-                                       "layers": layers, "dropout": dropout})
-        self.embed = _frame_embedding(input_dim, width, dropout)
+                                       "layers": layers, "dropout": dropout, "deltas": bool(deltas)})
+        self.embed = FrameEmbedding(input_dim, width, dropout, deltas)
         self.position = nn.Parameter(_sinusoid_table(steps, width)[None])
         self.blocks = nn.ModuleList(_SelfAttentionBlock(width, heads, dropout) for _ in range(layers))
         self.ln = nn.LayerNorm(width)
