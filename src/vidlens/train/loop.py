@@ -1,0 +1,370 @@
+"""The training loop: AdamW, warm-up + cosine (or step) learning-rate schedule, label smoothing, mixup,
+gradient clipping, early stopping on validation macro-F1, checkpoints every epoch and exact resume.
+
+Reproducibility contract: with the same seed, data, config and thread count, two runs give bit-identical
+weights, and a run interrupted after any epoch and resumed with ``resume=True`` ends with the same
+weights and history as one that never stopped. That holds because every random draw (model init if
+the caller seeds first with :func:`seed_everything`, shuffling, augmentation, dropout, mixup) comes from
+torch generators whose states are saved in each checkpoint.
+
+Files written to ``out_dir``: ``checkpoint.pt`` (last epoch: model, optimiser, scheduler, RNG states,
+history; atomic), ``best.pt`` (weights of the best epoch by validation macro-F1), ``history.json`` and
+``curves.png``. When training ends the model holds the best epoch's weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from ..errors import UsageError
+from ..timeline import write_text_atomic
+from .evaluation import forward, predict_with_labels
+from .metrics import accuracy, log_loss, macro_f1
+from .plots import training_curves_image, write_png
+
+SCHEDULES = ("cosine", "step")
+CHECKPOINT_FILE = "checkpoint.pt"
+BEST_FILE = "best.pt"
+HISTORY_FILE = "history.json"
+CURVES_FILE = "curves.png"
+CHECKPOINT_FORMAT = "vidlens.checkpoint/1"
+#: Config fields that may differ between an interrupted run and its resumption (they do not change results).
+RESUME_MAY_DIFFER = frozenset({"num_threads"})
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings. Dropout is a model hyper-parameter (see :func:`vidlens.train.models.build_model`),
+    since it is part of the architecture that a saved model is rebuilt with."""
+
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 0.05  # AdamW, on weight matrices only (not biases, norms or embeddings' 1-D params)
+    schedule: str = "cosine"  # "cosine": linear warm-up then cosine to 0; "step": warm-up then x gamma per step
+    warmup_epochs: float = 1.0
+    step_epochs: int = 10  # "step" schedule: multiply the learning rate by step_gamma every step_epochs
+    step_gamma: float = 0.1
+    label_smoothing: float = 0.1
+    grad_clip: float = 1.0  # max global gradient norm; 0 = off
+    patience: int = 8  # stop after this many epochs without a better validation macro-F1; 0 = off
+    mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixing of inputs and targets; 0 = off
+    seed: int = 0
+    num_threads: int | None = None  # torch intra-op threads; None = leave torch's setting
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+            (self.lr >= 0, "lr must be >= 0"),
+            (self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+            (self.warmup_epochs >= 0, "warmup_epochs must be >= 0"),
+            (self.step_epochs >= 1, "step_epochs must be >= 1"),
+            (0 < self.step_gamma <= 1, "step_gamma must be in (0, 1]"),
+            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (self.grad_clip >= 0, "grad_clip must be >= 0"),
+            (self.patience >= 0, "patience must be >= 0"),
+            (self.mixup_alpha >= 0, "mixup_alpha must be >= 0"),
+            (self.num_threads is None or self.num_threads >= 1, "num_threads must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(f"{message}; check the training settings")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; ``history`` has one record per epoch (see :func:`train`)."""
+
+    out_dir: Path
+    config: TrainConfig
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_score: float | None  # validation macro-F1 of the best epoch (None without a validation set)
+    stopped_early: bool
+    elapsed_s: float
+    resumed_from_epoch: int | None = None
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT_FILE
+
+    @property
+    def best_weights_path(self) -> Path:
+        return self.out_dir / BEST_FILE
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (what a saved model's ``training`` section records)."""
+        return {"config": self.config.to_dict(), "epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
+                "best_val_macro_f1": self.best_score, "stopped_early": self.stopped_early,
+                "elapsed_s": round(self.elapsed_s, 3), "resumed_from_epoch": self.resumed_from_epoch}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (call before building the model)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Learning-rate multiplier at optimiser step ``step`` (0-based): linear warm-up over ``warmup_epochs``,
+    then a cosine decay to 0 at the last step, or a step decay by ``step_gamma`` every ``step_epochs``."""
+    warmup = config.warmup_epochs * steps_per_epoch
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.schedule == "cosine":
+        total = config.epochs * steps_per_epoch
+        progress = min(1.0, (step - warmup) / max(1.0, total - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return config.step_gamma ** ((step // max(1, steps_per_epoch)) // config.step_epochs)
+
+
+def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices and kernels only: decaying biases and norm scales only hurts."""
+    decay, plain = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else plain).append(p)
+    if not decay and not plain:
+        raise UsageError("the model has no trainable parameters (a mean ensemble needs no training)")
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+
+
+def _mix(x: torch.Tensor | tuple[torch.Tensor, ...], lam: float, order: torch.Tensor):
+    if isinstance(x, (tuple, list)):
+        return tuple(lam * t + (1 - lam) * t[order] for t in x)
+    return lam * x + (1 - lam) * x[order]
+
+
+def _rng_states(loader_generator: torch.Generator) -> dict[str, Any]:
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "loader": loader_generator.get_state(),
+            "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+            "python": random.getstate()}
+
+
+def _set_rng_states(states: dict[str, Any], loader_generator: torch.Generator) -> None:
+    torch.set_rng_state(states["torch"])
+    loader_generator.set_state(states["loader"])
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def _save_atomic(obj: Any, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    if saved.get("format") != CHECKPOINT_FORMAT:
+        raise UsageError(f"{path} is not a vidlens training checkpoint")
+    current = config.to_dict()
+    changed = [f"{k}: {saved['config'].get(k)!r} -> {v!r}" for k, v in current.items()
+               if k not in RESUME_MAY_DIFFER and saved["config"].get(k) != v]
+    if changed:
+        raise UsageError(f"cannot resume {path} with different settings ({'; '.join(changed)}); "
+                         "use the same settings or start over without resume")
+
+
+@dataclass
+class _Progress:
+    epoch: int = 0
+    best_score: float | None = None
+    best_epoch: int = 0
+    stale: int = 0
+    finished: bool = False
+    stopped_early: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler, criterion: nn.Module, config: TrainConfig,
+                 report: Callable[[int, float, float], None]) -> tuple[float, float]:
+    """One pass over the training set; returns the mean training loss and accuracy (against the unmixed
+    labels when mixup is on)."""
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    params = [p for p in model.parameters() if p.requires_grad]
+    for batch, (x, y) in enumerate(loader, start=1):
+        if config.mixup_alpha > 0:
+            lam = float(torch.distributions.Beta(config.mixup_alpha, config.mixup_alpha).sample())
+            order = torch.randperm(y.shape[0])
+            logits = forward(model, _mix(x, lam, order))
+            loss = lam * criterion(logits, y) + (1 - lam) * criterion(logits, y[order])
+        else:
+            logits = forward(model, x)
+            loss = criterion(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            nn.utils.clip_grad_norm_(params, config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        loss_sum += float(loss.detach()) * y.shape[0]
+        correct += int((logits.detach().argmax(dim=1) == y).sum())
+        seen += y.shape[0]
+        report(batch, loss_sum / seen, correct / seen)
+    return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+
+def train(model: nn.Module, train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
+          out_dir: str | Path, *, progress: bool = True, resume: bool = False,
+          on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+    """Train ``model`` on ``train_set`` (items ``(x, label)``), select the epoch with the best validation
+    macro-F1 on ``val_set``, and leave those weights in ``model``.
+
+    Without a validation set there is no early stopping and the last epoch is kept. Models with
+    ``fits_input_stats`` get their input standardisation fitted on the training set (its
+    ``input_stats()``) before the first epoch. ``resume=True`` continues from ``out_dir/checkpoint.pt`` when
+    it exists (same settings required) and starts afresh otherwise. ``on_epoch_end`` receives each
+    epoch's history record after its checkpoint is written (raising there interrupts the run safely).
+
+    History records: ``epoch``, ``lr`` (at the epoch's first step), ``train_loss`` (the training objective,
+    with smoothing and mixup), ``train_accuracy``, ``val_loss`` (plain cross-entropy), ``val_accuracy``,
+    ``val_macro_f1``, ``best`` (this epoch became the best) and ``seconds``.
+    """
+    started = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if len(train_set) == 0:  # type: ignore[arg-type]
+        raise UsageError("the training set is empty")
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    checkpoint_path = out / CHECKPOINT_FILE
+    resuming = resume and checkpoint_path.exists()
+    if not resuming:
+        seed_everything(config.seed)
+        for stale_file in (CHECKPOINT_FILE, BEST_FILE, HISTORY_FILE, CURVES_FILE):
+            (out / stale_file).unlink(missing_ok=True)
+        if getattr(model, "fits_input_stats", False) and hasattr(train_set, "input_stats"):
+            model.set_input_stats(*train_set.input_stats())
+
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.lr)
+    loader_generator = torch.Generator()
+    loader_generator.manual_seed(config.seed)
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=loader_generator)
+    steps_per_epoch = len(loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(config, s, steps_per_epoch))
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+    state = _Progress()
+    if resuming:
+        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        _check_resumable(saved, config, checkpoint_path)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        _set_rng_states(saved["rng"], loader_generator)
+        state = _Progress(**saved["progress"])
+    resumed_from = state.epoch if resuming else None
+
+    console = Console(stderr=True, quiet=not progress)
+    if resume and not resuming:
+        console.print(f"no checkpoint in {out}: starting from epoch 1")
+    elif resuming:
+        console.print(f"resuming after epoch {state.epoch} of {config.epochs}" +
+                      (" (already finished)" if state.finished else ""))
+    bar = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("loss {task.fields[loss]}  acc {task.fields[acc]}"), TimeElapsedColumn(),
+                   console=console, transient=True, disable=not progress)
+    num_classes = getattr(model, "num_classes", None)
+    with bar:
+        task = bar.add_task("train", total=steps_per_epoch, epoch="-", loss="-", acc="-")
+        for epoch in range(state.epoch + 1, config.epochs + 1):
+            if state.finished:
+                break
+            epoch_start = time.perf_counter()
+            lr = optimizer.param_groups[0]["lr"]
+            bar.reset(task, total=steps_per_epoch, epoch=f"{epoch}/{config.epochs}", loss="-", acc="-")
+
+            def report(done: int, loss: float, acc: float) -> None:
+                bar.update(task, completed=done, loss=f"{loss:.4f}", acc=f"{acc:.3f}")
+
+            train_loss, train_acc = _train_epoch(model, loader, optimizer, scheduler, criterion, config, report)
+            record: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc,
+                                      "val_loss": None, "val_accuracy": None, "val_macro_f1": None}
+            if val_set is not None and len(val_set) > 0:  # type: ignore[arg-type]
+                probs, labels = predict_with_labels(model, val_set, batch_size=max(config.batch_size, 32))
+                predicted = probs.argmax(axis=1)
+                record.update(val_loss=log_loss(labels, probs), val_accuracy=accuracy(labels, predicted),
+                              val_macro_f1=macro_f1(labels, predicted, num_classes or probs.shape[1]))
+            score = record["val_macro_f1"]
+            improved = score is None or state.best_score is None or score > state.best_score
+            record["best"] = improved
+            if improved:
+                state.best_score, state.best_epoch, state.stale = score, epoch, 0
+                _save_atomic(model.state_dict(), out / BEST_FILE)
+            else:
+                state.stale += 1
+            record["seconds"] = round(time.perf_counter() - epoch_start, 3)
+            state.history.append(record)
+            state.epoch = epoch
+            state.stopped_early = bool(config.patience and score is not None and state.stale >= config.patience
+                                       and epoch < config.epochs)
+            state.finished = state.stopped_early or epoch == config.epochs
+            _save_atomic({"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
+                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                          "rng": _rng_states(loader_generator), "progress": asdict(state)}, checkpoint_path)
+            write_text_atomic(out / HISTORY_FILE, json.dumps(state.history, indent=1))
+            console.print(_epoch_line(record, config.epochs), soft_wrap=True, highlight=False)
+            if on_epoch_end is not None:
+                on_epoch_end(dict(record))
+        if state.stopped_early:
+            console.print(f"early stop: no better validation macro-F1 for {config.patience} epochs")
+
+    model.load_state_dict(torch.load(out / BEST_FILE, map_location="cpu", weights_only=True))
+    if state.history:
+        write_png(out / CURVES_FILE, training_curves_image(state.history, best_epoch=state.best_epoch))
+    return TrainResult(out_dir=out, config=config, history=state.history, best_epoch=state.best_epoch,
+                       best_score=state.best_score, stopped_early=state.stopped_early,
+                       elapsed_s=time.perf_counter() - started, resumed_from_epoch=resumed_from)
+
+
+def _epoch_line(record: dict[str, Any], epochs: int) -> str:
+    line = (f"epoch {record['epoch']:>3}/{epochs}  lr {record['lr']:.1e}  "
+            f"train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.3f}")
+    if record["val_macro_f1"] is not None:
+        line += (f"  val loss {record['val_loss']:.4f} acc {record['val_accuracy']:.3f} "
+                 f"F1 {record['val_macro_f1']:.3f}")
+    return line + f"  {record['seconds']:.1f}s" + ("  best" if record["best"] else "")
