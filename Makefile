@@ -26,6 +26,8 @@ demo: install
 	$(BIN)/vidlens info $(DEMO_VIDEO)
 	$(BIN)/vidlens analyze $(DEMO_VIDEO) -o $(DEMO_OUT)
 	$(BIN)/vidlens summarize $(DEMO_VIDEO) --ratio 0.3 -o $(DEMO_OUT)/summary.mp4 --preview $(DEMO_OUT)/preview.gif
+	$(BIN)/vidlens index $(DEMO_VIDEO) $(dir $(DEMO_VIDEO))vtest.avi --fast --library $(DEMO_OUT)/library
+	$(BIN)/vidlens search "people walking" --library $(DEMO_OUT)/library -n 3
 	@echo "timeline: $(DEMO_OUT)/timeline.json"
 	@echo "report:   $(DEMO_OUT)/report.html"
 

@@ -302,3 +302,14 @@ def test_ctrl_c_stops_cleanly_and_keeps_no_partial_video(reels: Path, tmp_path: 
         assert videos and all(v.complete for v in videos) and lib.check()["ok"]
         report = ingest(lib, [folder], analyzers=("shots", "labels", "segments", "text"))
         assert len(report.unchanged) == len(videos) and len(report.added) == 4 - len(videos)
+
+
+def test_two_workers_index_the_same_as_one(reels: Path, tmp_path: Path) -> None:
+    events: list[str] = []
+    with Library(tmp_path / "lib") as lib:
+        report = ingest(lib, [reels], workers=2, analyzers=("shots", "labels", "segments"),
+                        progress=lambda event, detail: events.append(event))
+        assert sorted(Path(p).name for p in report.added) == ["a.mp4", "b.mp4"] and not report.failed
+        assert events[0] == "plan" and events.count("done") == 2 and "frames" in events
+        top = search(lib, "feline", limit=1)[0]
+        assert Path(top.path).name == "a.mp4" and top.start["frame"] == 30 and lib.check()["ok"]
