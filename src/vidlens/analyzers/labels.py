@@ -161,9 +161,7 @@ def classify_frames(model: Any, frames: list[np.ndarray], crops: str = "centre")
     """Class probabilities ``float32 [N, 1000]`` and pooled features ``float32 [N, 1280]`` of RGB frames whose
     short side is ``INPUT`` pixels (the query-by-example path feeds images through here too)."""
     squares = [_squares(f, INPUT, crops) for f in frames]
-    x = np.stack([sq for frame in squares for sq in frame]).astype(np.float32)
-    x = ((x - 127.0) / 128.0).transpose(0, 3, 1, 2)
-    out = model.run(np.ascontiguousarray(x))
+    out = model.run(normalise_squares([sq for frame in squares for sq in frame]))
     logits = out["logits"].astype(np.float64)
     logits -= logits.max(axis=1, keepdims=True)
     probs = np.exp(logits)
@@ -176,6 +174,17 @@ def classify_frames(model: Any, frames: list[np.ndarray], crops: str = "centre")
         p_out.append((p / p.sum()).astype(np.float32))
         f_out.append(out["features"][a:b].mean(axis=0).astype(np.float32))
     return np.stack(p_out), np.stack(f_out)
+
+
+def normalise_squares(squares: list[np.ndarray]) -> np.ndarray:
+    """RGB ``INPUT``-pixel squares as the backbone's input: ``(x - 127) / 128``, NCHW float32."""
+    x = (np.stack(squares).astype(np.float32) - 127.0) / 128.0
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def centre_square(frame: np.ndarray, size: int = INPUT) -> np.ndarray:
+    """The centre ``size`` x ``size`` square of a frame whose shorter side is at least ``size``."""
+    return _squares(frame, size, "centre")[0]
 
 
 def _squares(frame: np.ndarray, size: int, crops: str) -> list[np.ndarray]:

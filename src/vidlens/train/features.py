@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..analyzers.labels import INPUT, MODEL
+from ..analyzers.labels import INPUT, MODEL, centre_square, normalise_squares
 from ..errors import InvalidMediaError, UsageError
 from ..media import FrameSpec, Sampler, probe
 from .dataset import Dataset, ProgressCallback, Sample
@@ -74,16 +74,13 @@ def feature_steps(cached: CachedFeatures, steps: int, rng: np.random.Generator |
 
 
 def backbone_input(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Frames (RGB, shorter side >= 224) as the backbone's input: centre squares, normalised, NCHW float32."""
-    squares = []
+    """Frames (RGB, shorter side >= 224) as the backbone's input: centre squares, normalised, NCHW float32
+    (exactly what the labels analyzer feeds it)."""
     for frame in frames:
         h, w = frame.shape[:2]
         if min(h, w) < INPUT:
             raise UsageError(f"frames must be at least {INPUT} px on their shorter side, got {w}x{h}")
-        y, x = (h - INPUT) // 2, (w - INPUT) // 2
-        squares.append(frame[y: y + INPUT, x: x + INPUT])
-    x = (np.stack(squares).astype(np.float32) - 127.0) / 128.0
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return normalise_squares([centre_square(frame) for frame in frames])
 
 
 def content_key(path: Path) -> str:
