@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import InvalidMediaError, UsageError
 from ..media import DecodedFrame, FrameSpec, VideoInfo, VideoReader
 from ..media.reader import FrameConverter
+from .inputs import segment_positions
 
 #: Tolerance on clip bounds (seconds): pts are rounded by containers, a frame at 1.9999999 s is at 2 s.
 TIME_TOLERANCE = 1e-6
@@ -43,12 +44,7 @@ def segment_indices(frame_count: int, segments: int, rng: np.random.Generator | 
         raise UsageError(f"frame_count must be >= 1, got {frame_count}")
     if segments < 1:
         raise UsageError(f"segments must be >= 1, got {segments}")
-    edges = np.arange(segments + 1, dtype=np.float64) * (frame_count / segments)
-    if rng is None:
-        positions = (edges[:-1] + edges[1:]) / 2
-    else:
-        positions = edges[:-1] + rng.random(segments) * (edges[1:] - edges[:-1])
-    return np.clip(np.floor(positions).astype(np.int64), 0, frame_count - 1)
+    return segment_positions(frame_count, segments, None if rng is None else rng.random(segments))
 
 
 def dense_clips(frame_count: int, length: int, stride: int, step: int | None = None) -> list[np.ndarray]:
