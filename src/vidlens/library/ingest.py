@@ -226,7 +226,9 @@ def ingest(library: Any, paths: Iterable[str | Path], *, workers: int = 1,
                 report.partial.append(str(job.path))
             report.video_seconds += float(record.info.get("duration") or 0.0)
         else:
-            report.failed.append((str(job.path), error or "unknown error"))
+            reason = error or "unknown error"
+            prefix = f"{job.path}: "
+            report.failed.append((str(job.path), reason[len(prefix):] if reason.startswith(prefix) else reason))
         notify("done", {"path": str(job.path), "ok": record is not None, "error": error})
 
     try:
