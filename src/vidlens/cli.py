@@ -23,6 +23,7 @@ from .cli_library import dupes, library_app
 from .cli_library import index as index_command
 from .cli_library import search as search_command
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
+from .cli_train import register as register_train_commands
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
@@ -379,6 +380,7 @@ app.add_typer(library_app)
 app.command("index")(index_command)
 app.command("search")(search_command)
 app.command()(dupes)
+register_train_commands(app)  # train, evaluate, predict
 
 
 def main(argv: list[str] | None = None) -> int:

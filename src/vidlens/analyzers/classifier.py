@@ -6,8 +6,9 @@ shorter side, one backbone run per sampled frame; 3D-CNNs: the bundle's rate at 
 consecutive windows of the training clip length are classified while the video streams past
 (:class:`vidlens.train.predictor.WindowStream`).
 
-The ``classifier`` section holds the model's name and classes, the whole-video distribution, every
-window, and ``segments``: runs of consecutive windows with the same label, merged, with the mean
+The ``classifier`` section is a list with one entry per model (like ``labels``, so the report and the
+library read its segments generically): the model's name and classes, the whole-video distribution,
+every window, and ``segments``: runs of consecutive windows with the same label, merged, with the mean
 probability of that label over the run as confidence.
 """
 
@@ -77,7 +78,7 @@ class ClassifierAnalyzer:
         if self.stream.skipped:
             warnings.append(f"{self.stream.skipped} window(s) had no sampled frame for an input and were not "
                             "classified")
-        return TimelinePart(sections={"classifier": section}, params=self.params(), warnings=warnings)
+        return TimelinePart(sections={"classifier": [section]}, params=self.params(), warnings=warnings)
 
 
 def _window_row(window: WindowResult, start: int, end: int, context: AnalyzerContext, classes: list[str],

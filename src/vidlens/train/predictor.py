@@ -170,11 +170,11 @@ class OnnxPredictor:
 
         analyzer = ClassifierAnalyzer(self.bundle_dir, window_s=window_s, top_k=top_k, predictor=self)
         timeline = run_pipeline(path, [analyzer], hash_file=False)
-        section = timeline.sections.get("classifier")
-        if section is None:
+        found = timeline.sections.get("classifier")
+        if not found:
             problems = "; ".join(timeline.warnings) or "no frame could be classified"
             raise UsageError(f"could not classify the video: {problems}", path=path)
-        video = timeline.video
+        video, section = timeline.video, found[0]
         return {"path": str(path), "duration": video.get("duration"), "frame_count": video.get("frame_count"),
                 "fps": video.get("fps"), **section, "warnings": list(timeline.warnings)}
 

@@ -63,11 +63,13 @@ def selection_spec(spec: dict[str, Any]) -> FrameSpec:
 
 @dataclass
 class SampledFrames:
-    """Decoded frames of one sample with their place in the video (frame index, seconds)."""
+    """Decoded frames of one sample with their place in the video (frame index, seconds); ``span_s`` is the
+    time the sampled frames covered before any were dropped (first to last, plus one sampling period)."""
 
     frames: np.ndarray  # uint8 [T, H, W, 3]
     indices: np.ndarray  # int64 [T]
     times: np.ndarray  # float64 [T]
+    span_s: float
 
 
 def decode_clip_frames(sample: Sample, spec: dict[str, Any], *, max_frames: int | None = None) -> SampledFrames:
@@ -90,10 +92,18 @@ def decode_clip_frames(sample: Sample, spec: dict[str, Any], *, max_frames: int 
         times.append(frame.time)
     if not frames:
         raise InvalidMediaError("no frame could be sampled from this video or clip", path=sample.path)
+    span = covered_seconds(np.asarray(times, np.float64))
     if max_frames is not None and len(frames) > max_frames:
         first = (len(frames) - max_frames) // 2
         frames, indices, times = (x[first: first + max_frames] for x in (frames, indices, times))
-    return SampledFrames(np.stack(frames), np.asarray(indices, np.int64), np.asarray(times, np.float64))
+    return SampledFrames(np.stack(frames), np.asarray(indices, np.int64), np.asarray(times, np.float64), span)
+
+
+def covered_seconds(times: np.ndarray) -> float:
+    """Seconds that sampled frames at ``times`` cover: first to last plus one median sampling period."""
+    if len(times) < 2:
+        return 0.0
+    return float(times[-1] - times[0] + np.median(np.diff(times)))
 
 
 def sample_inputs(sample: Sample, specs: Sequence[dict[str, Any]], features: FeatureSource) -> list[np.ndarray]:
