@@ -1,7 +1,8 @@
 """The demo of issue 7, measured: which classifier learns motion-defined classes, and appearance classes
 from a handful of examples, trained the way ``vidlens train`` trains them.
 
-    python bench/train_actions.py [--per-class 30] [--threads 2] [--seeds 3] [--json bench/_out/train_actions.json]
+    python bench/train_actions.py [--per-class 30] [--threads 2] [--seeds 3] [--only motion|appearance] [--no-cnn]
+                                  [--json bench/_out/train_actions.json]
 
 **Motion** (``make_action_dataset``): 7 classes (pan left / right, zoom in / out, static, an object moving up
 / down), ``--per-class`` clips each of 16 frames at 8 fps, 112 x 112, from one shared pool of real photos, so
@@ -114,8 +115,9 @@ def appearance(args, work: Path, cache: Path) -> dict:
               "patience": args.patience}
     rows = [run(f"app-{arch}-s{seed}", data, work, cache, arch=arch, seed=seed, **common)
             for arch in ("meanpool", "gru") for seed in range(args.seeds)]
-    rows.append(run("app-r2plus1d-s0", data, work, cache, arch="r2plus1d", seed=0, size=112, frames=8,
-                    **{**common, "epochs": args.cnn_epochs, "patience": 6}))
+    if not args.no_cnn:
+        rows.append(run("app-r2plus1d-s0", data, work, cache, arch="r2plus1d", seed=0, size=112, frames=8,
+                        **{**common, "epochs": args.cnn_epochs, "patience": 6}))
     return {"classes": sorted(rows[0]["per_class_f1"]), "runs": rows, "summary": summarise(rows)}
 
 
@@ -127,6 +129,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--cnn-epochs", type=int, default=15)
     parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--only", choices=("motion", "appearance"), help="run one of the two parts")
+    parser.add_argument("--no-cnn", action="store_true", help="appearance: skip r2plus1d (minutes)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -139,11 +143,11 @@ def main() -> None:
         report = {"command": " ".join(["python", *sys.argv]), "source": source_state(), "cpu": cpu_model(),
                   "threads": args.threads, "torch": torch.__version__,
                   "settings": vars(args) | {"json": str(args.json)},
-                  "motion": motion(args, work, cache), "appearance": appearance(args, work, cache)}
+                  "motion": None if args.only == "appearance" else motion(args, work, cache),
+                  "appearance": None if args.only == "motion" else appearance(args, work, cache)}
     report["elapsed_s"] = round(time.perf_counter() - started, 1)
     report["load_average_end"] = os.getloadavg()
-    print(json.dumps({"motion": report["motion"]["summary"], "appearance": report["appearance"]["summary"]},
-                     indent=1))
+    print(json.dumps({part: report[part]["summary"] for part in ("motion", "appearance") if report[part]}, indent=1))
     print(f"total {report['elapsed_s']} s; load average at the end (1, 5, 15 min): {report['load_average_end']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
