@@ -261,3 +261,68 @@ def export_clips(moments: Sequence[Mapping[str, Any]], folder: str | Path) -> li
     from .library.clips import export_moments
 
     return export_moments(moments, Path(folder))
+
+
+# -- your own video classifiers (vidlens.train): training needs the `train` extra (PyTorch), the rest does not ---
+
+__all__ += ["evaluate_classifier", "fuse_classifiers", "predict_video", "train_classifier"]
+
+
+def _need_torch(what: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{what} needs PyTorch (CPU): pip install 'vidlens[train]' (torch==2.13.0); evaluating and "
+                         "predicting with a trained model do not") from None
+
+
+def train_classifier(dataset: str | Path, output_dir: str | Path, *, resume: bool = False,
+                     cache: str | Path | None = None, progress: bool = True, **settings: Any) -> dict[str, Any]:
+    """Train a video classifier on a labelled dataset (class folders or a CSV/JSON manifest) into a model folder.
+
+    ``settings`` are the fields of :class:`vidlens.train.fit.TrainSettings` (``arch``, ``epochs``, ``fps``,
+    ``split``...). The folder gets the model (``vidlens_model.json``, ``weights.pt``, ``model.onnx``), its
+    split lists, the training history and the test-set evaluation. Returns a summary dict.
+    """
+    _need_torch("training")
+    from .train.fit import TrainSettings
+    from .train.fit import train_classifier as run
+
+    return run(dataset, output_dir, TrainSettings.from_options(**settings), resume=resume, cache_dir=cache,
+               progress=progress)
+
+
+def fuse_classifiers(models: Sequence[str | Path], output_dir: str | Path, *, mode: str = "mean",
+                     dataset: str | Path | None = None, cache: str | Path | None = None, threads: int | None = None,
+                     progress: bool = True) -> dict[str, Any]:
+    """An ensemble of trained models (mean of their probabilities, or weights learned on the validation clips)."""
+    _need_torch("fusing models")
+    from .train.fuse import fuse_models
+
+    return fuse_models(models, output_dir, mode=mode, dataset=dataset, cache_dir=cache, threads=threads,
+                       progress=progress)
+
+
+def evaluate_classifier(model: str | Path, dataset: str | Path, *, split: str = "test",
+                        output_dir: str | Path | None = None, onnx_file: str | Path | None = None,
+                        threads: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Score a trained model (through ONNX Runtime, no torch) on a dataset's recorded split or on all of it.
+
+    With ``output_dir``: metrics.json, predictions.json, confusion.png, reliability.png, curves.png and
+    report.html. Returns ``{"metrics", "predictions", "skipped", "files"}``.
+    """
+    from .train.report import evaluate_bundle
+
+    return evaluate_bundle(model, dataset, split=split, output_dir=output_dir, onnx_file=onnx_file, threads=threads,
+                           progress=progress)
+
+
+def predict_video(model: str | Path, video: str | Path, *, window_s: float | None = None, top_k: int = 3,
+                  threads: int | None = None) -> dict[str, Any]:
+    """A trained model's whole-video label and per-window labels (start/end moments) for one video (no torch).
+
+    ``window_s`` defaults to the length of the clips the model was trained on.
+    """
+    from .train.predictor import OnnxPredictor
+
+    return OnnxPredictor(model, threads=threads).predict_video(video, window_s=window_s, top_k=top_k)
