@@ -138,6 +138,8 @@ def run_pipeline(
                 _feed_audio(tap.drain(), audio_lanes, float(reader.origin), begin_s, end_s, warnings)
             if progress is not None and frame.index % 10 == 0:
                 progress(len(times), info.frame_count, time.perf_counter() - started)
+        if cancel.requested:  # pressed while the last frames were being analysed: still a request to stop
+            raise KeyboardInterrupt
     except KeyboardInterrupt:
         interrupted = True
         reader.stop()
