@@ -261,3 +261,37 @@ def export_clips(moments: Sequence[Mapping[str, Any]], folder: str | Path) -> li
     from .library.clips import export_moments
 
     return export_moments(moments, Path(folder))
+
+
+def _require_torch(command: str) -> None:
+    """A one-line usage error, rather than an ImportError traceback, where the ``train`` extra is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise UsageError(f"{command} needs PyTorch: pip install 'vidlens[train]' (CPU build: torch==2.13.0)")
+
+
+def _seconds(video: str | Path, spec: TimeSpec | float | None) -> float | None:
+    if spec is None or isinstance(spec, (int, float)):
+        return spec
+    return float(spec.to_seconds(probe(video).fps))
+
+
+def explain_prediction(model: str | Path, video: str | Path, *, output_dir: str | Path | None = None,
+                       class_name: str | None = None, start: TimeSpec | float | None = None,
+                       end: TimeSpec | float | None = None, mp4: bool = False, top_frames: int = 3):
+    """Why the trained ``model`` (a bundle folder) predicts what it does on ``video``: per-step importance
+    (integrated gradients, checked by occlusion) and heat maps (Grad-CAM for the 3D-CNN, occlusion through
+    the backbone for feature heads). Returns a :class:`vidlens.train.explain.Explanation`; with
+    ``output_dir`` also writes explain.json, importance.png, steps/*.png (and explain.mp4 with ``mp4``)."""
+    _require_torch("explain")
+    from .train.explain import explain_video, write_explanation
+
+    explanation = explain_video(model, video, class_name=class_name, start=_seconds(video, start),
+                                end=_seconds(video, end), top_frames=top_frames)
+    if output_dir is not None:
+        write_explanation(explanation, output_dir, mp4=mp4)
+    return explanation
+
+
+__all__ += ["explain_prediction"]

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from . import __version__, api
+from .cli_explain import explain as explain_command
 from .cli_library import dupes, library_app
 from .cli_library import index as index_command
 from .cli_library import search as search_command
@@ -375,6 +376,7 @@ app.add_typer(library_app)
 app.command("index")(index_command)
 app.command("search")(search_command)
 app.command()(dupes)
+app.command("explain")(explain_command)
 
 
 def main(argv: list[str] | None = None) -> int:
