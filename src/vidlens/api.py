@@ -263,13 +263,72 @@ def export_clips(moments: Sequence[Mapping[str, Any]], folder: str | Path) -> li
     return export_moments(moments, Path(folder))
 
 
-def _require_torch(command: str) -> None:
-    """A one-line usage error, rather than an ImportError traceback, where the ``train`` extra is missing."""
-    import importlib.util
+# -- your own video classifiers (vidlens.train): training needs the `train` extra (PyTorch), the rest does not ---
 
-    if importlib.util.find_spec("torch") is None:
-        raise UsageError(f"{command} needs PyTorch: pip install 'vidlens[train]' (CPU build: torch==2.13.0)")
+__all__ += ["evaluate_classifier", "fuse_classifiers", "predict_video", "train_classifier"]
 
+
+def _need_torch(what: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise UsageError(f"{what} needs PyTorch (CPU): pip install 'vidlens[train]' (torch==2.13.0); evaluating and "
+                         "predicting with a trained model do not") from None
+
+
+def train_classifier(dataset: str | Path, output_dir: str | Path, *, resume: bool = False,
+                     cache: str | Path | None = None, progress: bool = True, **settings: Any) -> dict[str, Any]:
+    """Train a video classifier on a labelled dataset (class folders or a CSV/JSON manifest) into a model folder.
+
+    ``settings`` are the fields of :class:`vidlens.train.fit.TrainSettings` (``arch``, ``epochs``, ``fps``,
+    ``split``...). The folder gets the model (``vidlens_model.json``, ``weights.pt``, ``model.onnx``), its
+    split lists, the training history and the test-set evaluation. Returns a summary dict.
+    """
+    _need_torch("training")
+    from .train.fit import TrainSettings
+    from .train.fit import train_classifier as run
+
+    return run(dataset, output_dir, TrainSettings.from_options(**settings), resume=resume, cache_dir=cache,
+               progress=progress)
+
+
+def fuse_classifiers(models: Sequence[str | Path], output_dir: str | Path, *, mode: str = "mean",
+                     dataset: str | Path | None = None, cache: str | Path | None = None, threads: int | None = None,
+                     progress: bool = True) -> dict[str, Any]:
+    """An ensemble of trained models (mean of their probabilities, or weights learned on the validation clips)."""
+    _need_torch("fusing models")
+    from .train.fuse import fuse_models
+
+    return fuse_models(models, output_dir, mode=mode, dataset=dataset, cache_dir=cache, threads=threads,
+                       progress=progress)
+
+
+def evaluate_classifier(model: str | Path, dataset: str | Path, *, split: str = "test",
+                        output_dir: str | Path | None = None, onnx_file: str | Path | None = None,
+                        threads: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Score a trained model (through ONNX Runtime, no torch) on a dataset's recorded split or on all of it.
+
+    With ``output_dir``: metrics.json, predictions.json, confusion.png, reliability.png, curves.png and
+    report.html. Returns ``{"metrics", "predictions", "skipped", "files"}``.
+    """
+    from .train.report import evaluate_bundle
+
+    return evaluate_bundle(model, dataset, split=split, output_dir=output_dir, onnx_file=onnx_file, threads=threads,
+                           progress=progress)
+
+
+def predict_video(model: str | Path, video: str | Path, *, window_s: float | None = None, top_k: int = 3,
+                  threads: int | None = None) -> dict[str, Any]:
+    """A trained model's whole-video label and per-window labels (start/end moments) for one video (no torch).
+
+    ``window_s`` defaults to the length of the clips the model was trained on.
+    """
+    from .train.predictor import OnnxPredictor
+
+    return OnnxPredictor(model, threads=threads).predict_video(video, window_s=window_s, top_k=top_k)
+
+
+# -- explaining and compressing trained classifiers (vidlens.train.explain, vidlens.train.compress) ---------------
 
 def _seconds(video: str | Path, spec: TimeSpec | float | None) -> float | None:
     if spec is None or isinstance(spec, (int, float)):
@@ -284,7 +343,7 @@ def explain_prediction(model: str | Path, video: str | Path, *, output_dir: str 
     (integrated gradients, checked by occlusion) and heat maps (Grad-CAM for the 3D-CNN, occlusion through
     the backbone for feature heads). Returns a :class:`vidlens.train.explain.Explanation`; with
     ``output_dir`` also writes explain.json, importance.png, steps/*.png (and explain.mp4 with ``mp4``)."""
-    _require_torch("explain")
+    _need_torch("explaining a prediction")
     from .train.explain import explain_video, write_explanation
 
     explanation = explain_video(model, video, class_name=class_name, start=_seconds(video, start),

@@ -24,6 +24,7 @@ from .cli_library import dupes, library_app
 from .cli_library import index as index_command
 from .cli_library import search as search_command
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
+from .cli_train import register as register_train_commands
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
@@ -132,12 +133,15 @@ def analyze(
                                                 "shot lists and HTML report (default: <video>.vidlens/).")] = None,
     analyzers: Annotated[str | None, typer.Option(help="Analyzers, comma-separated: shots, keyframes, labels (the "
                                                        "default three), text, speech, objects, people, faces, "
-                                                       "segments.")]
+                                                       "segments, classifier.")]
     = None,
     rules: Annotated[Path | None, typer.Option(help="Line/zone rules (YAML or JSON) for the objects analyzer "
                                                     "(adds it).")] = None,
     emotions: Annotated[bool, typer.Option(help="Expression labels on face tracks (adds the faces analyzer; "
                                                 "see the README for what they cannot tell).")] = False,
+    classifier: Annotated[Path | None, typer.Option(help="A model folder made by `vidlens train`: its labels per "
+                                                         "window land in the timeline (adds the classifier "
+                                                         "analyzer).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Also print the timeline JSON on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")] = False,
     start: Annotated[str | None, typer.Option(help="Analyze from this time: 12.5s, 300f or 00:01:02.5")] = None,
@@ -156,7 +160,8 @@ def analyze(
     names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None
     options: dict[str, dict] = {}
     for wanted, name, value in ((rules is not None, "objects", {"rules": rules}),
-                                (emotions, "faces", {"emotions": True})):
+                                (emotions, "faces", {"emotions": True}),
+                                (classifier is not None, "classifier", {"model": classifier})):
         if wanted:
             from .analyzers import DEFAULT_ANALYZERS
 
@@ -376,6 +381,7 @@ app.add_typer(library_app)
 app.command("index")(index_command)
 app.command("search")(search_command)
 app.command()(dupes)
+register_train_commands(app)  # train, evaluate, predict
 app.command("explain")(explain_command)
 
 

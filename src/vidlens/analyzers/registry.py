@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import UsageError
 from .base import Analyzer
+from .classifier import ClassifierAnalyzer
 from .faces import FacesAnalyzer
 from .keyframes import KeyframesAnalyzer
 from .labels import LabelsAnalyzer
@@ -27,6 +28,7 @@ ANALYZERS: dict[str, Callable[..., Analyzer]] = {
     "people": PeopleAnalyzer,  # optional: its selfie model also takes close-up animals and objects for people
     "faces": FacesAnalyzer,  # optional: CenterFace face tracks (landmarks, blurred thumbnails, per-shot counts)
     "segments": SegmentsAnalyzer,  # optional: shots cut into <= 6-s moments with thumbnail, colours, motion (library)
+    "classifier": ClassifierAnalyzer,  # optional: a user-trained video classifier bundle (options: {"model": DIR})
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")

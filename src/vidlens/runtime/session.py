@@ -16,7 +16,7 @@ import onnxruntime as ort
 
 from .registry import ModelEntry, model_entry
 
-_sessions: dict[tuple[Path, int], ort.InferenceSession] = {}
+_sessions: dict[tuple[Path, int, int, int], ort.InferenceSession] = {}
 _lock = threading.Lock()
 
 
@@ -62,10 +62,12 @@ def load_model(name: str, variant: str | None = None, *, threads: int | None = N
 
 def session_for(path: Path, threads: int | None = None) -> ort.InferenceSession:
     """The process's one session per ONNX file and thread count (ours via ``load_model``, or a file a
-    dependency ships)."""
+    dependency ships). A file rewritten since (a model trained again and re-exported) gets a new session."""
     threads = threads or default_threads()
+    stat = Path(path).stat()
+    key = (Path(path), threads, stat.st_mtime_ns, stat.st_size)
     with _lock:
-        session = _sessions.get((path, threads))
+        session = _sessions.get(key)
         if session is None:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
@@ -73,5 +75,5 @@ def session_for(path: Path, threads: int | None = None) -> ort.InferenceSession:
             options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             options.log_severity_level = 3
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            _sessions[path, threads] = session
+            _sessions[key] = session
     return session

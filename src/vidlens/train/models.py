@@ -33,6 +33,8 @@ from ..errors import UsageError
 
 #: Dimension of the shipped backbone's per-frame features (EfficientNet-Lite0's pooled output).
 BACKBONE_DIM = 1280
+#: Smallest input spread used for standardisation, as a fraction of the median dimension's (see set_input_stats).
+STD_FLOOR = 0.1
 
 
 class Standardize(nn.Module):
@@ -77,10 +79,19 @@ class VideoClassifier(nn.Module):
         raise NotImplementedError
 
     def set_input_stats(self, mean: Any, std: Any) -> None:
-        """Set the standardisation fitted on the training set (feature dims, or RGB channels for clips)."""
+        """Set the standardisation fitted on the training set (feature dims, or RGB channels for clips).
+
+        A spread below a tenth of the median dimension's is raised to that floor: a backbone dimension that
+        barely varied over a few training clips (often exactly 0 after ReLU6) carries no information, and
+        dividing by its tiny spread turned ordinary values of it in new videos into inputs thousands of
+        standard deviations out, which then decided the prediction (measured on cat vs coffee vs rocket from
+        9 training clips, meanpool and gru, 3 seeds each: 0-67 % test accuracy without the floor, 100 % with
+        any floor from 0.05 to 1 times the median).
+        """
         norm: Standardize = self.norm  # type: ignore[assignment]
         mean_t = torch.as_tensor(mean, dtype=torch.float32).reshape(norm.mean.shape)
-        std_t = torch.as_tensor(std, dtype=torch.float32).reshape(norm.std.shape).clamp_min(1e-6)
+        std_t = torch.as_tensor(std, dtype=torch.float32).reshape(norm.std.shape)
+        std_t = std_t.clamp_min(max(1e-6, STD_FLOOR * float(std_t.median())))
         norm.mean.copy_(mean_t)
         norm.std.copy_(std_t)
 

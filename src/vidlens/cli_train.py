@@ -1,0 +1,275 @@
+"""The classifier commands of the CLI: ``vidlens train``, ``vidlens evaluate`` and ``vidlens predict``.
+
+Thin: each parses, calls one function of ``vidlens.api`` and prints a table or JSON. ``train`` needs the
+``train`` extra (PyTorch); ``evaluate`` and ``predict`` run the exported ONNX model and need only the base
+install.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import api
+from .errors import UsageError
+from .timebase import TimeSpec
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `vidlens train`.")]
+
+
+class Arch(str, Enum):
+    gru = "gru"
+    lstm = "lstm"
+    tcn = "tcn"
+    transformer = "transformer"
+    meanpool = "meanpool"
+    r2plus1d = "r2plus1d"
+
+
+class Schedule(str, Enum):
+    cosine = "cosine"
+    step = "step"
+
+
+class FuseMode(str, Enum):
+    mean = "mean"
+    learned = "learned"
+
+
+class SplitChoice(str, Enum):
+    test = "test"
+    val = "val"
+    train = "train"
+    all = "all"
+
+
+class PredictFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _ratios(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--split takes ratios like 0.7,0.15,0.15, got {text!r}") from None
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def train(
+    inputs: Annotated[list[Path], typer.Argument(help="The dataset: a folder with one sub-folder of videos per class, "
+                                                 "or a CSV/JSON manifest (path,label[,start,end]). With --ensemble: "
+                                                 "the trained model folders to fuse.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write (bundle, ONNX, splits, "
+                                         "training history, test-set evaluation).")],
+    arch: Annotated[Arch, typer.Option(help="gru/lstm/tcn/transformer/meanpool: a head over per-frame "
+                                       "EfficientNet-Lite0 features (cached on disk); r2plus1d: a small 3D-CNN "
+                                       "trained on raw clips.")] = Arch.gru,
+    bidirectional: Annotated[bool, typer.Option(help="gru/lstm: read the sequence both ways.")] = False,
+    steps: Annotated[int, typer.Option(help="Feature heads: frames per clip (segment centres).")] = 8,
+    fps: Annotated[float | None, typer.Option(help="Frames sampled per second (default 4 for feature heads, 8 "
+                                              "for r2plus1d).", show_default=False)] = None,
+    size: Annotated[int, typer.Option(help="r2plus1d: clip side in pixels.")] = 112,
+    frames: Annotated[int, typer.Option(help="r2plus1d: frames per clip.")] = 8,
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Clips per optimiser step.")] = 16,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay (weight matrices only).")] = 0.05,
+    schedule: Annotated[Schedule, typer.Option(help="cosine (after warm-up) or step (x0.1 every 10 epochs).")]
+    = Schedule.cosine,
+    warmup: Annotated[float, typer.Option(help="Warm-up epochs (linear).")] = 1.0,
+    label_smoothing: Annotated[float, typer.Option(help="Label smoothing of the loss.")] = 0.1,
+    dropout: Annotated[float | None, typer.Option(help="Dropout (default: the architecture's).",
+                                                  show_default=False)] = None,
+    mixup: Annotated[float, typer.Option(help="Mixup Beta(a, a) strength; 0 = off.")] = 0.0,
+    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation "
+                                          "macro-F1; 0 = never.")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and every random draw.")] = 0,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for torch and ONNX Runtime.",
+                                                show_default=False)] = None,
+    split: Annotated[str, typer.Option(help="train,val,test ratios, split per class.")] = "0.7,0.15,0.15",
+    splits: Annotated[str | None, typer.Option(help="Split list files instead: train.txt,val.txt,test.txt "
+                                               "(UCF-101 style, paths relative to the dataset).",
+                                               show_default=False)] = None,
+    flip: Annotated[bool, typer.Option("--flip", help="r2plus1d: mirror training clips left-right at random. Off by "
+                                       "default because mirroring changes motion labels (pan_left becomes "
+                                       "pan_right); use it only if every class looks the same mirrored.")] = False,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Play training clips backwards at random. Off by default "
+                                          "because it changes motion labels (zoom_in becomes zoom_out, up becomes "
+                                          "down); use it only if every class is its own reverse.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in the same folder (same settings).")]
+    = False,
+    cache: Annotated[Path | None, typer.Option(help="Feature cache folder (default: $VIDLENS_CACHE/features, "
+                                               "else ~/.cache/vidlens/features).", show_default=False)] = None,
+    ensemble: Annotated[bool, typer.Option("--ensemble", help="Fuse the trained models given as arguments into one "
+                                           "(no new training unless --mode learned).")] = False,
+    mode: Annotated[FuseMode, typer.Option(help="--ensemble: mean of probabilities, or per-model weights "
+                                           "learned on the validation clips.")] = FuseMode.mean,
+    dataset: Annotated[Path | None, typer.Option(help="--ensemble: the members' dataset (default: the one the "
+                                                 "first member recorded).", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or tables on stderr.")] = False,
+) -> None:
+    """Train a video classifier on your labelled videos (needs the train extra: PyTorch, CPU).
+
+    Example: vidlens train clips/ -o my_model --arch gru --epochs 30
+    """
+    if ensemble:
+        summary = api.fuse_classifiers(inputs, output, mode=mode.value, dataset=dataset, cache=cache,
+                                       threads=threads, progress=not quiet)
+        if as_json:
+            sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+        elif not quiet:
+            _print_fuse_summary(summary)
+        return
+    if len(inputs) != 1:
+        raise UsageError(f"give one dataset (a folder or a manifest), got {len(inputs)} arguments; "
+                         "to fuse trained models use --ensemble")
+    split_files = [p.strip() for p in splits.split(",") if p.strip()] if splits else None
+    summary = api.train_classifier(
+        inputs[0], output, resume=resume, cache=cache, progress=not quiet, arch=arch.value,
+        bidirectional=bidirectional, steps=steps, fps=fps, size=size, frames=frames, epochs=epochs,
+        batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule.value, warmup=warmup,
+        label_smoothing=label_smoothing, dropout=dropout, mixup=mixup, patience=patience, seed=seed, threads=threads,
+        split=_ratios(split), splits=split_files, flip=flip, reverse=reverse)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+    elif not quiet:
+        _print_train_summary(summary)
+
+
+def _print_train_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"trained {summary['arch']} -> {summary['model_dir']}", show_header=False)
+    table.add_row("classes", ", ".join(summary["classes"]))
+    table.add_row("clips", ", ".join(f"{k} {v}" for k, v in summary["samples"].items())
+                  + (f" ({len(summary['skipped'])} skipped)" if summary["skipped"] else ""))
+    stop = " (early stop)" if summary["stopped_early"] else ""
+    table.add_row("epochs", f"{summary['epochs_run']}{stop}, best {summary['best_epoch']}, "
+                  f"val macro-F1 {summary['best_val_macro_f1'] or 0:.3f}")
+    test = summary.get("test_onnx") or summary.get("test")
+    if test:
+        table.add_row("test (ONNX)", f"accuracy {_pct(test['accuracy'])}, macro-F1 {_pct(test['macro_f1'])}, "
+                      f"ECE {test['ece']:.3f} on {test['samples']} clips")
+    table.add_row("time", f"training {summary['train_seconds']:.1f}s, total {summary['elapsed_s']:.1f}s")
+    if summary.get("evaluation_dir"):
+        table.add_row("report", f"{summary['evaluation_dir']}/report.html")
+    err.print(table)
+
+
+def _print_fuse_summary(summary: dict[str, Any]) -> None:
+    table = Table(title=f"ensemble ({summary['mode']}) -> {summary['model_dir']}", show_header=False)
+    for member, weight in zip(summary["members"], summary["weights"]):
+        table.add_row(member, f"weight {weight:.3f}")
+    test = summary.get("test_onnx") or summary.get("test")
+    if test:
+        table.add_row("test (ONNX)", f"accuracy {_pct(test['accuracy'])}, macro-F1 {_pct(test['macro_f1'])}")
+    if summary.get("evaluation_dir"):
+        table.add_row("report", f"{summary['evaluation_dir']}/report.html")
+    err.print(table)
+
+
+def evaluate(
+    model: ModelArg,
+    dataset: Annotated[Path, typer.Argument(help="The labelled dataset (folder or manifest) the model's split "
+                                            "lists refer to.")],
+    split: Annotated[SplitChoice, typer.Option(help="Which clips: the test (val, train) split recorded at "
+                                               "training, or all of the dataset.")] = SplitChoice.test,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Folder for metrics.json, plots and "
+                                                "report.html (default: MODEL/evaluation, or "
+                                                "MODEL/evaluation-SPLIT).", show_default=False)] = None,
+    onnx: Annotated[Path | None, typer.Option(help="Score another ONNX file of this model (e.g. INT8).",
+                                              show_default=False)] = None,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Score a trained model on labelled videos: metrics, confusion matrix, calibration, HTML report (no torch)."""
+    target = output or model / ("evaluation" if split is SplitChoice.test else f"evaluation-{split.value}")
+    result = api.evaluate_classifier(model, dataset, split=split.value, output_dir=target, onnx_file=onnx,
+                                     threads=threads, progress=not quiet)
+    metrics = result["metrics"]
+    if as_json:
+        sys.stdout.write(json.dumps(metrics, indent=1) + "\n")
+        return
+    if quiet:
+        return
+    table = Table(title=f"{model} on {split.value}: {metrics['num_samples']} clips")
+    for column in ("class", "precision", "recall", "F1", "clips"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name, row in metrics["per_class"].items():
+        table.add_row(name, _pct(row["precision"]), _pct(row["recall"]), _pct(row["f1"]), str(row["support"]))
+    table.add_section()
+    for kind in ("macro", "weighted"):
+        avg = metrics[kind]
+        table.add_row(f"{kind} avg", _pct(avg["precision"]), _pct(avg["recall"]), _pct(avg["f1"]),
+                      str(metrics["num_samples"]))
+    err.print(table)
+    top = ", ".join(f"top-{k} {_pct(v)}" for k, v in metrics["top_k"].items())
+    err.print(f"accuracy {_pct(metrics['accuracy'])} ({top}), ECE {metrics['ece']:.3f}", highlight=False)
+    for item in result["skipped"][:10]:
+        err.print(f"[yellow]skipped[/] {item['path']}: {item['reason']}", highlight=False)
+    err.print(f"wrote {target}/report.html, metrics.json, confusion.png, reliability.png", highlight=False)
+
+
+def _window(text: str | None) -> float | None:
+    if text is None:
+        return None
+    spec = TimeSpec.parse(text if not text.replace(".", "", 1).isdigit() else f"{text}s")
+    if spec.seconds is None or spec.seconds <= 0:
+        raise UsageError(f"--window takes a duration in seconds (2.5 or 2.5s), got {text!r}")
+    return float(spec.seconds)
+
+
+def predict(
+    model: ModelArg,
+    videos: Annotated[list[Path], typer.Argument(help="Videos to classify.", show_default=False)],
+    window: Annotated[str | None, typer.Option(help="Window length for per-window labels (2.5 or 2.5s; default: "
+                                               "the training clip length).", show_default=False)] = None,
+    top_k: Annotated[int, typer.Option(help="Classes listed per prediction.")] = 3,
+    fmt: Annotated[PredictFormat, typer.Option("--format", "-f", help="table or json.")] = PredictFormat.table,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads.", show_default=False)] = None,
+) -> None:
+    """Label whole videos and their windows with a trained model (ONNX Runtime, no torch)."""
+    window_s = _window(window)
+    results = []
+    for video in videos:
+        try:
+            results.append(api.predict_video(model, video, window_s=window_s, top_k=top_k, threads=threads))
+        except UsageError:
+            raise
+        except Exception as error:  # one unreadable video among many: reported, the others go on
+            if len(videos) == 1:
+                raise
+            err.print(f"[yellow]skipped[/] {video}: {error}", highlight=False)
+    if fmt is PredictFormat.json:
+        sys.stdout.write(json.dumps(results, indent=1) + "\n")
+        return
+    for result in results:
+        video = result["video"]
+        top = ", ".join(f"{t['label']} {t['confidence']:.2f}" for t in video["top"])
+        out.print(f"[bold]{result['path']}[/]: {video['label']} ({video['confidence']:.2f}; {top})", highlight=False)
+        table = Table("start", "end", "label", "confidence", box=None, padding=(0, 2))
+        for segment in result["segments"]:
+            table.add_row(segment["start"]["timecode"], segment["end"]["timecode"], segment["label"],
+                          f"{segment['confidence']:.2f}")
+        out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the main app."""
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(predict)
