@@ -28,10 +28,12 @@ from vidlens.train.explain import (  # noqa: E402
     explain_video,
     write_explanation,
 )
+from vidlens.train.export import export_onnx  # noqa: E402
 from vidlens.train.features import backbone_input  # noqa: E402
 from vidlens.train.inputs import prepare_clip  # noqa: E402
 from vidlens.train.loop import TrainConfig, seed_everything, train  # noqa: E402
 from vidlens.train.models import build_model  # noqa: E402
+from vidlens.train.predictor import OnnxPredictor, stack_inputs  # noqa: E402
 from vidlens.train.torch_datasets import ClipDataset, FeatureSequenceDataset  # noqa: E402
 
 torch.set_num_threads(1)
@@ -146,6 +148,11 @@ def test_explain_video_writes_json_plot_overlays_and_mp4(motion_model, tmp_path)
         assert image is not None and image.shape[1] == 320
     assert cv2.imread(str(tmp_path / "out" / files["plot"])) is not None
     assert probe(tmp_path / "out" / files["video"]).frame_count == FRAMES
+    # the explained input is the deployed one: ONNX Runtime on the predictor's input gives the same probabilities
+    export_onnx(bundle)
+    predictor = OnnxPredictor(bundle)
+    deployed = predictor.predict_arrays(stack_inputs([predictor.clip_inputs(video)]))[0]
+    assert deployed == pytest.approx(explanation.probabilities, abs=1e-4)
     # another class on request; its probability is the model's for that class
     other = explain_video(bundle, video, class_name="static")
     assert other.target == MOTION.index("static")

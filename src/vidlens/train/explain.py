@@ -1,8 +1,9 @@
 """Why a trained model predicted what it did on one video: which steps (frames) and which regions mattered.
 
-The model input is built from the video exactly as the bundle describes it (``inputs`` of
-``vidlens_model.json``): for a feature head the per-frame backbone features at the recorded rate and
-their TSN segment centres, for the 3D-CNN the centred window of frames, centre square resized. Then:
+The model input is built from the video as the bundle describes it (``inputs`` of ``vidlens_model.json``),
+by the same code as training's evaluation and :class:`~vidlens.train.predictor.OnnxPredictor`
+(:mod:`vidlens.train.video_inputs`): for a feature head the per-frame backbone features at the recorded rate
+and their TSN segment centres, for the 3D-CNN the centred window of frames, centre square resized. Then:
 
 - **temporal importance** of each step, for the predicted class or a given one
   (:mod:`vidlens.train.attribution`): integrated gradients from the model's average training input, summed
@@ -43,7 +44,7 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
-from ..media import FrameSpec, Sampler, probe
+from ..media import probe
 from ..timeline import write_text_atomic
 from .attribution import StepImportance, grad_cam, step_importance
 from .bundle import DEFAULT_BACKBONE, load_bundle
@@ -51,7 +52,8 @@ from .dataset import Sample
 from .features import backbone_input, compute_features
 from .inputs import centre_square, prepare_clip, prepare_features, segment_positions, window_positions
 from .plots import step_importance_image, write_png
-from .sampling import decode_clip, read_frames
+from .sampling import read_frames
+from .video_inputs import decode_clip_frames, spec_fps
 
 EXPLAIN_SCHEMA = "vidlens.explain/1"
 JSON_FILE = "explain.json"
@@ -150,35 +152,23 @@ def _sample(video: Path, start: float | None, end: float | None) -> Sample:
 
 
 def _feature_input(video: Path, spec: dict[str, Any], start: float | None, end: float | None, backbone):
-    """The head's input ``[steps, D]`` and the step frames' video indices and times."""
+    """The head's input ``[steps, D]`` (as :mod:`vidlens.train.video_inputs` builds it) and the step frames'
+    video indices and times."""
     if spec.get("backbone", DEFAULT_BACKBONE) != DEFAULT_BACKBONE:
         raise UsageError(f"this model reads features of {spec.get('backbone')!r}; vidlens ships {DEFAULT_BACKBONE}")
-    fps = spec.get("fps") or float(probe(video).fps or 25)
-    cached = compute_features(_sample(video, start, end), backbone, fps=float(fps))
+    cached = compute_features(_sample(video, start, end), backbone, fps=spec_fps(spec))
     positions = segment_positions(len(cached), int(spec["steps"]))
     return prepare_features(cached.features, int(spec["steps"])), cached.indices[positions], cached.times[positions]
 
 
 def _clip_input(video: Path, spec: dict[str, Any], start: float | None, end: float | None):
-    """The clip model's input ``[3, T, size, size]``, its frames (decoded size) and their indices and times.
-
-    Two decodes: the first only lists the frames the recorded rate or stride picks (no conversion), the
-    second converts the centred window of them, so a long video never sits in memory.
-    """
-    if spec.get("fps"):
-        sampler = Sampler(FrameSpec(fps=Fraction(spec["fps"]).limit_denominator(10_000)))
-    else:
-        sampler = Sampler(FrameSpec(step=int(spec.get("stride") or 1)))
-    picked: list[tuple[int, int, float]] = []
-    for clip_frame in decode_clip(video, FrameSpec(), start=start, end=end, select=lambda *_: False):
-        if sampler.wants(clip_frame.offset, clip_frame.frame.time, clip_frame.frame.key_frame):
-            picked.append((clip_frame.offset, clip_frame.index, clip_frame.time))
-    if not picked:
-        raise UsageError("no frame could be sampled from this video or clip", path=video)
-    chosen = [picked[i] for i in window_positions(len(picked), int(spec["frames"]))]
-    frames = read_frames(video, [c[0] for c in chosen], None, start, end)
-    x = prepare_clip(frames, int(spec["frames"]), int(spec["size"]))
-    return x, frames, np.array([c[1] for c in chosen]), np.array([c[2] for c in chosen])
+    """The clip model's input ``[3, T, size, size]`` (as :mod:`vidlens.train.video_inputs` builds it), the
+    window's frames at the decoded resolution (for the overlays) and their video indices and times."""
+    sampled = decode_clip_frames(_sample(video, start, end), spec)
+    window = window_positions(len(sampled.frames), int(spec["frames"]))
+    x = prepare_clip(sampled.frames, int(spec["frames"]), int(spec["size"]))
+    indices, times = sampled.indices[window], sampled.times[window]
+    return x, read_frames(video, indices, None), indices, times
 
 
 def _square(frame: np.ndarray) -> np.ndarray:
