@@ -354,3 +354,21 @@ def explain_prediction(model: str | Path, video: str | Path, *, output_dir: str 
 
 
 __all__ += ["explain_prediction"]
+
+
+def compress_model(model: str | Path, *, int8: str | Sequence[str] | None = None,
+                   prune: str | Sequence[float] | None = None, finetune_epochs: int | None = None,
+                   dataset: str | Path | None = None, cache: str | Path | None = None, runs: int = 50,
+                   progress: bool = False) -> dict[str, Any]:
+    """ONNX export of a trained model plus INT8 (``"dynamic"``, ``"static"``) and pruned (fractions) variants,
+    each measured for size, latency and, with ``dataset``, accuracy on the model's test split. Writes the
+    variants and compress.json into the model folder and returns the report."""
+    if prune:
+        _need_torch("pruning a model")
+    from .train.compress import compress_bundle
+
+    return compress_bundle(model, int8=int8, prune=prune, finetune_epochs=finetune_epochs, dataset=dataset,
+                           cache_dir=cache, runs=runs, progress=progress)
+
+
+__all__ += ["compress_model"]
