@@ -1,17 +1,25 @@
 """fp32 vs INT8 (dynamic, static) vs pruned (30 %, 50 %) versions of trained classifiers: size, latency, accuracy.
 
-    python bench/compress_variants.py [--per-class 30] [--threads 2] [--runs 50] [--json bench/_out/compress.json]
+    python bench/compress_variants.py [--task motion7|learnable] [--threads 2] [--runs 50] [--json FILE]
 
-A motion dataset is generated from real photos (``vidlens.testing.actions``: the seven classes pan_left,
-pan_right, zoom_in, zoom_out, static, object_up, object_down; ``--per-class`` clips of 16 frames at 112 px,
-8 fps; reused when it exists under ``bench/_data/``). Two models are trained on it with ``vidlens train``'s
-code (``api.train_classifier``, split 60/15/25, seed 0): a GRU head over cached EfficientNet-Lite0 features
-(8 steps at 4 fps, 30 epochs) and the R(2+1)D 3D-CNN (8 frames at 8 fps, 64 px, width 16, 20 epochs). Then
-``vidlens export``'s code (``api.compress_model``) makes the INT8 dynamic and static variants and the pruned
-30 % / 50 % ones (fine-tuned 3 epochs each) and measures all of them on the SAME test clips: file size, gzip
-size, median latency of one clip over ``--runs`` runs at 1 and 2 ONNX Runtime threads, accuracy, macro-F1 and
-agreement with fp32. Finally ``vidlens explain``'s code (``api.explain_prediction``) explains the first test
-clip (time, the explained class and whether integrated gradients and the occlusion check rank steps alike).
+Datasets are generated from real photos (``vidlens.testing.actions``, reused when they exist under
+``bench/_data/compress/``) and models trained with ``vidlens train``'s code (``api.train_classifier``, split
+60/15/25, seed 0):
+
+* ``--task motion7``: the seven motion classes (pan_left, pan_right, zoom_in, zoom_out, static, object_up,
+  object_down), ``--per-class`` clips (default 30) of 16 frames at 112 px, 8 fps; a GRU head over cached
+  EfficientNet-Lite0 features (8 steps at 4 fps, 30 epochs) and the R(2+1)D 3D-CNN (8 frames at 8 fps,
+  64 px, width 16, 20 epochs);
+* ``--task learnable``: tasks these small models learn in a few epochs, so that accuracy losses can show: the
+  GRU head on the seven appearance classes (cat, coffee, rocket, astronaut, motorcycle, fruit, texture; 12
+  clips each) and R(2+1)D (48 px, width 16, 20 epochs) on object_up / object_down / static (50 clips each).
+
+Then ``vidlens export``'s code (``api.compress_model``) makes the INT8 dynamic and static variants and the
+pruned 30 % / 50 % ones (fine-tuned 3 epochs each) and measures all of them on the SAME test clips: file
+size, gzip size, median latency of one clip over ``--runs`` runs at 1 and 2 ONNX Runtime threads, accuracy,
+macro-F1 and agreement with fp32. Finally ``vidlens explain``'s code (``api.explain_prediction``) explains
+the first test clip (time, the explained class and whether integrated gradients and the occlusion check
+rank steps alike).
 """
 
 from __future__ import annotations
@@ -23,12 +31,21 @@ from pathlib import Path
 
 from _common import DATA_DIR, cpu_model, finish_run, markdown_table, source_state
 from vidlens import api
-from vidlens.testing.actions import make_action_dataset
+from vidlens.testing.actions import make_action_dataset, make_appearance_dataset
 
-MODELS = {
-    "gru": {"arch": "gru", "epochs": 30, "fps": 4.0, "steps": 8},
-    "r2plus1d": {"arch": "r2plus1d", "epochs": 20, "fps": 8.0, "frames": 8, "size": 64},
-}
+GRU = {"arch": "gru", "epochs": 30, "fps": 4.0, "steps": 8}
+R2PLUS1D = {"arch": "r2plus1d", "epochs": 20, "fps": 8.0, "frames": 8}
+OBJECTS = ("object_up", "object_down", "static")
+
+
+def task_models(task: str, per_class: int, work: Path) -> list[tuple[str, Path, dict]]:
+    """(model name, dataset folder, training settings) of a task; datasets are made (or reused) here."""
+    if task == "motion7":
+        data = make_action_dataset(work / f"actions_{per_class}", per_class, frames=16, size=(112, 112), fps=8)
+        return [("gru", data, GRU), ("r2plus1d", data, {**R2PLUS1D, "size": 64})]
+    appearance = make_appearance_dataset(work / "appearance_12", 12, frames=16, size=(112, 112), fps=8)
+    objects = make_action_dataset(work / "objects_50", 50, classes=OBJECTS, frames=16, size=(112, 112), fps=8)
+    return [("gru", appearance, GRU), ("r2plus1d", objects, {**R2PLUS1D, "size": 48})]
 
 
 def pct(value: float | None) -> str:
@@ -37,25 +54,25 @@ def pct(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=30)
+    parser.add_argument("--task", choices=("motion7", "learnable"), default="motion7")
+    parser.add_argument("--per-class", type=int, default=30, help="motion7: clips per class")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training and fine-tuning")
     parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--models", default="gru,r2plus1d")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     print(f"cpu: {cpu_model()}  source: {source_state()}  load average: {os.getloadavg()}")
     work = DATA_DIR / "compress"
     started = time.perf_counter()
-    dataset = make_action_dataset(work / f"actions_{args.per_class}", args.per_class, frames=16, size=(112, 112),
-                                  fps=8)
-    print(f"dataset: {dataset} ({time.perf_counter() - started:.1f}s)")
-    results = {"per_class": args.per_class, "threads": args.threads, "runs": args.runs, "source": source_state(),
-               "load_average_start": os.getloadavg(), "models": {}}
-    for name in args.models.split(","):
+    models = task_models(args.task, args.per_class, work)
+    print(f"datasets: {sorted({str(m[1]) for m in models})} ({time.perf_counter() - started:.1f}s)")
+    results = {"task": args.task, "per_class": args.per_class, "threads": args.threads, "runs": args.runs,
+               "source": source_state(), "load_average_start": os.getloadavg(), "models": {}}
+    for name, dataset, settings in models:
         begun = time.perf_counter()
-        out = work / f"model_{name}_{args.per_class}"
+        suffix = f"_{args.per_class}" if args.task == "motion7" else ""
+        out = work / f"model_{args.task}_{name}{suffix}"
         summary = api.train_classifier(dataset, out, cache=work / "cache", progress=False, split=(0.6, 0.15, 0.25),
-                                       threads=args.threads, **MODELS[name])
+                                       threads=args.threads, **settings)
         trained_s = time.perf_counter() - begun
         report = api.compress_model(out, int8="dynamic,static", prune="0.3,0.5", dataset=dataset,
                                     cache=work / "cache", runs=args.runs)
@@ -65,7 +82,8 @@ def main() -> None:
                          "-" if v["sparsity"] is None else f"{100 * v['sparsity']:.0f}%",
                          f"{v['latency_ms']['1']:.3f}", f"{v['latency_ms']['2']:.3f}",
                          pct(v["accuracy"]), pct(v["macro_f1"]), pct(v["agreement"])])
-        print(f"\n{name}: trained in {trained_s:.0f}s (test accuracy {summary['test']['accuracy']:.3f} in torch), "
+        print(f"\n{name} on {dataset.name}: trained in {trained_s:.0f}s "
+              f"(test accuracy {summary['test']['accuracy']:.3f} in torch), "
               f"variants made and measured in {report['elapsed_s']:.0f}s; {report['test_set']['samples']} test clips; "
               f"backbone per clip (ms, 1T/2T): {report['backbone_ms_per_clip']}")
         print(markdown_table(["variant", "MB", "gzip MB", "zeros", "ms/clip 1T", "ms/clip 2T", "accuracy %",
@@ -79,7 +97,8 @@ def main() -> None:
         explain_s = time.perf_counter() - begun
         print(f"explain {clip.relative_to(dataset)}: {explain_s:.1f}s, predicted {explained['prediction']['class']} "
               f"({explained['prediction']['probability']:.2f}), check {explained['check']}")
-        results["models"][name] = {"train_summary": summary, "train_s": round(trained_s, 1), "compress": report,
+        results["models"][name] = {"dataset": str(dataset), "settings": settings, "train_summary": summary,
+                                   "train_s": round(trained_s, 1), "compress": report,
                                    "explain": {"clip": str(clip), "seconds": round(explain_s, 2),
                                                "prediction": explained["prediction"], "check": explained["check"]}}
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
