@@ -119,7 +119,8 @@ def test_early_stopping_when_validation_macro_f1_stops_improving(tmp_path):
 def test_the_best_epoch_is_kept_and_every_file_is_written(tmp_path):
     model, result = fit(tmp_path, epochs=6)
     scores = [r["val_macro_f1"] for r in result.history]
-    assert result.best_epoch == 1 + int(np.argmax(scores)) and result.best_score == max(scores)
+    best = min((r for r in result.history if r["val_macro_f1"] == max(scores)), key=lambda r: r["val_loss"])
+    assert result.best_epoch == best["epoch"] and result.best_score == max(scores)  # F1 ties: the lower loss
     assert state_equal(model.state_dict(), torch.load(tmp_path / loop.BEST_FILE, weights_only=True))
     for name in (loop.CHECKPOINT_FILE, loop.BEST_FILE, loop.HISTORY_FILE, loop.CURVES_FILE):
         assert (tmp_path / name).stat().st_size > 0
@@ -129,6 +130,21 @@ def test_the_best_epoch_is_kept_and_every_file_is_written(tmp_path):
     assert json.loads(json.dumps(result.to_dict()))["best_epoch"] == result.best_epoch
     probs = predict_proba(model, datasets()[1])
     assert probs.shape == (64, 2) and np.allclose(probs.sum(axis=1), 1.0)
+
+
+def test_ties_in_validation_macro_f1_go_to_the_lower_validation_loss(tmp_path):
+    """Separable classes: macro-F1 is 1.0 from the first epochs on while the loss keeps falling; the epoch kept
+    is the most confident of the perfect ones, not the first (an under-confident model)."""
+    rng = np.random.default_rng(0)
+    features = [rng.normal(size=(8, DIM)) + 3 * (i % 2) for i in range(64)]
+    labels = [i % 2 for i in range(64)]
+    train_set = FeatureSequenceDataset(features, labels, steps=STEPS)
+    val_set = FeatureSequenceDataset(features[:32], labels[:32], steps=STEPS, train=False)
+    result = train(model_for("meanpool"), train_set, val_set, TrainConfig(epochs=6, lr=3e-3, patience=0), tmp_path,
+                   progress=False)
+    perfect = [r for r in result.history if r["val_macro_f1"] == 1.0]
+    assert len(perfect) >= 2
+    assert result.best_epoch == min(perfect, key=lambda r: r["val_loss"])["epoch"] > perfect[0]["epoch"]
 
 
 def test_training_without_validation_keeps_the_last_epoch(tmp_path):

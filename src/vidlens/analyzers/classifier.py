@@ -58,7 +58,7 @@ class ClassifierAnalyzer:
         self.stream.add(batch.frames, batch.indices, batch.times)
 
     def finish(self, context: AnalyzerContext) -> TimelinePart:
-        video, windows = self.stream.finish()
+        video, windows = self.stream.finish(context.clock.end_time)
         if video is None and not windows:
             return TimelinePart(params=self.params(), warnings=["no frame was sampled for the classifier"])
         times = context.clock.times

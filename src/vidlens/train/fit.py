@@ -265,8 +265,9 @@ def train_classifier(dataset: str | Path | Dataset, output_dir: str | Path, sett
         torch.set_num_threads(settings.threads)
     usable, bad = prepare_dataset(dataset, console)
     parts = make_splits(usable, settings)
-    cache = FeatureCache(cache_dir or default_cache_dir(), threads=settings.threads)
+    cache = None
     if settings.input_kind == "features":
+        cache = FeatureCache(cache_dir or default_cache_dir(), threads=settings.threads)
         arrays, failed, spans = _features_data(parts, settings, cache, console)
     else:
         arrays, failed, spans = _clip_data(parts, settings, console)

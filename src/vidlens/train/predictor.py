@@ -234,6 +234,7 @@ class WindowStream:
                               spec["kind"] == "features") for spec, look in zip(predictor.specs, looks)]
         self.origin: float | None = None
         self.latest = -math.inf
+        self.end = -math.inf
         self.next_window = 0
         self.windows: list[WindowResult] = []
         self.skipped = 0
@@ -266,13 +267,17 @@ class WindowStream:
             self._run(self._edge(self.next_window), self._edge(self.next_window + 1))
             self.next_window += 1
 
-    def finish(self) -> tuple[dict[str, Any] | None, list[WindowResult]]:
-        """Classify what is left; returns the whole-video prediction (or None) and every window."""
+    def finish(self, end_s: float | None = None) -> tuple[dict[str, Any] | None, list[WindowResult]]:
+        """Classify what is left; returns the whole-video prediction (or None) and every window.
+
+        ``end_s`` is where the video (or analysed range) ends, i.e. the last frame's time plus its
+        duration; without it the last sampled frame is taken as the end.
+        """
         if self.origin is None:
             return None, []
-        end = self.latest
-        last = max(self.next_window, math.ceil((end - self.origin) / self.window_s + 1e-9) - 1)
-        if last > self.next_window and end - self._edge(last) < MIN_LAST_WINDOW * self.window_s:
+        self.end = max(self.latest + 1e-6, end_s if end_s is not None else -math.inf)
+        last = max(self.next_window, math.ceil((self.end - self.origin) / self.window_s - 1e-9) - 1)
+        if last > self.next_window and self.end - self._edge(last) < MIN_LAST_WINDOW * self.window_s:
             last -= 1  # the sliver joins the window before it
         for k in range(self.next_window, last):
             self._run(self._edge(k), self._edge(k + 1))
@@ -315,7 +320,7 @@ class WindowStream:
             probs = self.predictor.predict_arrays(inputs)[0]
             method = "whole video as one clip (segment centres over all of it, as in training)"
         elif self.windows:
-            spans = np.array([((w.end_s if w.end_s is not None else self.latest + 1e-3) - w.start_s)
+            spans = np.array([((w.end_s if w.end_s is not None else self.end) - w.start_s)
                               for w in self.windows])
             weights = np.maximum(spans, 1e-6)
             probs = (np.stack([w.probs for w in self.windows]) * weights[:, None]).sum(axis=0) / weights.sum()
