@@ -202,7 +202,8 @@ def test_feature_head_occlusion_map_finds_the_object_that_defines_the_class(tmp_
           tmp_path / "run", progress=False)
     test_x, test_y, test_made = sequences(2)
     for x, label, (clip, box) in zip(test_x, test_y, test_made):
-        heat, p = backbone_occlusion(model, x, [1], clip[1], label, backbone, grid=7)
+        top = step_importance(model, torch.from_numpy(x)[None], label).top_steps(1)  # the frame explain maps
+        heat, p = backbone_occlusion(model, x, top, clip[top[0]], label, backbone, grid=7)
         assert heat.shape == (224, 224) and p > 0.5
         assert box_share_over_chance(heat, box) > 1.5
     # end to end from a video: the bundle's feature input, the maps on the top frame

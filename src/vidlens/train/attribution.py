@@ -13,8 +13,11 @@ Everything here works on one input tensor (a feature sequence ``[1, T, D]`` or a
 - :func:`hold_occlusion`: the check that the importance is not gradient noise. Each step in turn is
   replaced by the one before it (step 0 by step 1): the sequence holds still there, keeping what the clip
   looks like but losing what that step adds (the change it brings, or the moment it shows). The drop of the
-  class probability is the step's occlusion importance. Replacing a step by a constant (zeros, a grey
-  frame) would instead measure the model's reaction to a jump no training clip had.
+  class's log-odds (:func:`log_odds`) is the step's occlusion importance. Replacing a step by a constant
+  (zeros, a grey frame) would instead measure the model's reaction to a jump no training clip had.
+- Occlusion effects are measured in log-odds ``log(p / (1 - p))``, not in probability: a model that is
+  sure (p = 0.99999) moves its probability by float rounding only, while its log-odds still show which
+  change mattered, in units comparable to the integrated gradients' log-probabilities.
 - :func:`grad_cam` (Selvaraju et al., 2017) for the R(2+1)D network on its last residual block: channel
   weights are the class logit's gradient averaged over the block's time x space, the map is the ReLU of the
   weighted channel sum, upsampled to the input's frames and pixels. With ``R2Plus1D``'s three stride-2
@@ -56,6 +59,13 @@ def log_probs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(model(x), dim=1)
 
 
+def log_odds(logits: torch.Tensor, target: int) -> torch.Tensor:
+    """``log(p / (1 - p))`` of class ``target`` per row, computed from logits (exact where p rounds to 1)."""
+    z = logits.double()
+    others = torch.cat([z[:, :target], z[:, target + 1:]], dim=1)
+    return z[:, target] - torch.logsumexp(others, dim=1)
+
+
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target: int, *, baseline: torch.Tensor | None = None,
                          steps: int = IG_STEPS, batch: int = 8) -> tuple[torch.Tensor, float]:
     """Attributions shaped like ``x`` (batch of 1) for the log-probability of class ``target``, and the
@@ -91,7 +101,7 @@ def _time_axis(model: nn.Module, x: torch.Tensor) -> int:
 
 
 def hold_occlusion(model: nn.Module, x: torch.Tensor, target: int) -> tuple[np.ndarray, float]:
-    """Per step, how much the class probability drops when the step is replaced by its predecessor (step 0 by
+    """Per step, how much the class's log-odds drop when the step is replaced by its predecessor (step 0 by
     step 1); and the unchanged probability. Positive = the step supports the class."""
     target = _target_index(model, target)
     axis = _time_axis(model, x)
@@ -106,9 +116,10 @@ def hold_occlusion(model: nn.Module, x: torch.Tensor, target: int) -> tuple[np.n
         variants.append(held)
     model.eval()
     with torch.no_grad():
-        probs = torch.cat([torch.softmax(model(v), dim=1)[:, target] for v in torch.cat(variants).split(16)])
-    p = float(probs[0])
-    drops = (p - probs[1:]).double().numpy() if t > 1 else np.zeros(1)
+        logits = torch.cat([model(v) for v in torch.cat(variants).split(16)])
+    odds = log_odds(logits, target)
+    p = float(torch.softmax(logits[:1].double(), dim=1)[0, target])
+    drops = (odds[0] - odds[1:]).numpy() if t > 1 else np.zeros(1)
     return drops, p
 
 
@@ -117,8 +128,8 @@ class StepImportance:
     """Per-step importance of one input for one class.
 
     ``integrated_gradients``: signed attribution summed over the step's features or pixels (log-probability
-    units; positive supports the class). ``occlusion``: probability drop when the step holds the previous
-    one. ``agreement``: Spearman rank correlation of the two (None for fewer than 3 steps or constant values).
+    units; positive supports the class). ``occlusion``: drop of the class's log-odds when the step holds the
+    previous one. ``agreement``: Spearman rank correlation of the two (None for fewer than 3 steps or constant values).
     """
 
     integrated_gradients: np.ndarray

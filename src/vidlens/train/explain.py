@@ -7,9 +7,9 @@ and their TSN segment centres, for the 3D-CNN the centred window of frames, cent
 
 - **temporal importance** of each step, for the predicted class or a given one
   (:mod:`vidlens.train.attribution`): integrated gradients from the model's average training input, summed
-  per step, *checked* by occlusion (each step replaced by its predecessor, probability drop). The two are
-  independent (a gradient path integral versus a forward-only ablation); their rank agreement is reported,
-  so an importance that is only gradient noise shows up as disagreement.
+  per step, *checked* by occlusion (each step replaced by its predecessor, drop of the class's log-odds).
+  The two are independent (a gradient path integral versus a forward-only ablation); their rank agreement
+  is reported, so an importance that is only gradient noise shows up as disagreement.
 - **spatial heat maps**:
 
   * 3D-CNN (``r2plus1d``): Grad-CAM on its deepest residual block whose map is still at least
@@ -19,9 +19,10 @@ and their TSN segment centres, for the 3D-CNN the centred window of frames, cent
   * feature heads: the backbone is ONNX (no torch gradients), so the map is **occlusion sensitivity through
     the backbone**: a grid of grey patches (``grid`` x ``grid`` positions, each patch two strides wide so
     neighbours overlap) masks the frame one at a time, EfficientNet-Lite0 recomputes that frame's feature in
-    ONNX Runtime, the head reruns with it, and each pixel gets the mean probability drop of the patches
-    covering it. It costs ``grid**2 + 1`` backbone runs per frame, so only the ``top_frames`` most important
-    steps get a map (7 x 7 and 3 frames: about 150 runs, ~3 s on two cores).
+    ONNX Runtime, the head reruns with it, and each pixel gets the mean drop of the class's log-odds over the
+    patches covering it (log-odds rather than probability: see :mod:`vidlens.train.attribution`). It costs
+    ``grid**2 + 1`` backbone runs per frame, so only the ``top_frames`` most important steps get a map
+    (7 x 7 and 3 frames: about 150 runs, ~3 s on two cores).
 
 Outputs (:func:`write_explanation`): ``explain.json`` (prediction, methods, the agreement check, and per step
 its frame index, time, importance, occlusion drop, heat-map statistics), ``importance.png`` (bar plot),
@@ -46,7 +47,7 @@ import torch
 from ..errors import UsageError
 from ..media import probe
 from ..timeline import write_text_atomic
-from .attribution import StepImportance, grad_cam, step_importance
+from .attribution import StepImportance, grad_cam, log_odds, step_importance
 from .bundle import DEFAULT_BACKBONE, load_bundle
 from .dataset import Sample
 from .features import backbone_input, compute_features
@@ -75,7 +76,8 @@ class ExplainedStep:
     """One model input step: where it is in the video, how much it mattered, and its heat map if computed.
 
     ``heatmap`` is ``float32 [h, w]`` over the square the model sees, 0 = no support: Grad-CAM scaled so the
-    clip's maximum is 1, or the occlusion probability drop (not rescaled; negative drops clipped to 0).
+    clip's maximum is 1, or the occlusion drop of the class's log-odds (not rescaled; negative drops clipped
+    to 0).
     """
 
     step: int
@@ -195,8 +197,8 @@ def cam_layer(model: torch.nn.Module, size: int, min_cells: int = CAM_MIN_CELLS)
 
 def backbone_occlusion(model: torch.nn.Module, sequence: np.ndarray, steps: Sequence[int], square: np.ndarray,
                        target: int, backbone, *, grid: int = 7, batch: int = 16) -> tuple[np.ndarray, float]:
-    """Occlusion sensitivity of one frame through the ONNX backbone: ``float32 [224, 224]`` probability drops
-    (mean over the patches covering each pixel) and the unmasked probability.
+    """Occlusion sensitivity of one frame through the ONNX backbone: ``float32 [224, 224]`` drops of the
+    class's log-odds (mean over the patches covering each pixel) and the unmasked probability.
 
     ``sequence`` is the head's input ``[T, D]``; the frame's recomputed feature replaces rows ``steps`` (a
     frame can fill several steps of a short clip). ``square`` is the frame's backbone view, ``uint8
@@ -219,15 +221,16 @@ def backbone_occlusion(model: torch.nn.Module, sequence: np.ndarray, steps: Sequ
     sequences[:, list(steps)] = features[:, None]
     model.eval()
     with torch.no_grad():
-        probs = torch.cat([torch.softmax(model(chunk), dim=1)[:, target]
-                           for chunk in torch.from_numpy(sequences).split(batch)]).double().numpy()
-    drops = probs[0] - probs[1:]
+        logits = torch.cat([model(chunk) for chunk in torch.from_numpy(sequences).split(batch)])
+    odds = log_odds(logits, target).numpy()
+    drops = odds[0] - odds[1:]
     total = np.zeros((side, side))
     count = np.zeros((side, side))
     for (y, x), drop in zip(corners, drops):
         total[y: y + patch, x: x + patch] += drop
         count[y: y + patch, x: x + patch] += 1
-    return (total / np.maximum(count, 1)).astype(np.float32), float(probs[0])
+    p = float(torch.softmax(logits[:1].double(), dim=1)[0, target])
+    return (total / np.maximum(count, 1)).astype(np.float32), p
 
 
 # --------------------------------------------------------------------------- the whole explanation
@@ -269,8 +272,8 @@ def explain_video(model_dir: str | Path, video: str | Path, *, class_name: str |
     methods: dict[str, Any] = {
         "temporal": "integrated gradients of the class log-probability from the model's mean training input, "
                     "summed per step",
-        "check": "occlusion: each step replaced by the previous one (step 0 by step 1), drop of the class "
-                 "probability",
+        "check": "occlusion: each step replaced by the previous one (step 0 by step 1), drop of the class's "
+                 "log-odds log(p / (1 - p))",
     }
     if spec["kind"] == "clip":
         index, layer = cam_layer(model, int(spec["size"]))

@@ -266,7 +266,7 @@ def write_png(path: str | Path, rgb: np.ndarray) -> Path:
 def step_importance_image(labels: Sequence[str], importance: Sequence[float], occlusion: Sequence[float] | None = None,
                           *, title: str = "step importance", highlight: Sequence[int] = ()) -> np.ndarray:
     """Signed bars of per-step importance (blue supports the class, red speaks against it), and the
-    occlusion check's probability drops as dots on their own right-hand scale, one column per step.
+    occlusion check's drops (of log-odds) as dots on their own right-hand scale, one column per step.
 
     ``labels`` name the steps under their bars (e.g. the time); ``highlight`` steps get a darker frame
     (those with a spatial heat map). Values are scaled per series: the plot compares steps, the numbers
@@ -303,7 +303,7 @@ def step_importance_image(labels: Sequence[str], importance: Sequence[float], oc
         _put(img, f"-{_fmt(scale)}", ax.x1 + 6, right.px(0, -scale)[1] + 4, 0.36, (255, 127, 14))
     entries = [("integrated gradients", (31, 119, 180))]
     if occlusion is not None:
-        entries.append(("occlusion: probability drop (dots, right scale)", (255, 127, 14)))
+        entries.append(("occlusion: log-odds drop (dots, right scale)", (255, 127, 14)))
     x = ax.x0
     for name, colour in entries:
         cv2.rectangle(img, (x, ax.y1 + 52), (x + 14, ax.y1 + 62), colour, -1)
