@@ -326,3 +326,49 @@ def predict_video(model: str | Path, video: str | Path, *, window_s: float | Non
     from .train.predictor import OnnxPredictor
 
     return OnnxPredictor(model, threads=threads).predict_video(video, window_s=window_s, top_k=top_k)
+
+
+# -- explaining and compressing trained classifiers (vidlens.train.explain, vidlens.train.compress) ---------------
+
+def _seconds(video: str | Path, spec: TimeSpec | float | None) -> float | None:
+    if spec is None or isinstance(spec, (int, float)):
+        return spec
+    return float(spec.to_seconds(probe(video).fps))
+
+
+def explain_prediction(model: str | Path, video: str | Path, *, output_dir: str | Path | None = None,
+                       class_name: str | None = None, start: TimeSpec | float | None = None,
+                       end: TimeSpec | float | None = None, mp4: bool = False, top_frames: int = 3):
+    """Why the trained ``model`` (a bundle folder) predicts what it does on ``video``: per-step importance
+    (integrated gradients, checked by occlusion) and heat maps (Grad-CAM for the 3D-CNN, occlusion through
+    the backbone for feature heads). Returns a :class:`vidlens.train.explain.Explanation`; with
+    ``output_dir`` also writes explain.json, importance.png, steps/*.png (and explain.mp4 with ``mp4``)."""
+    _need_torch("explaining a prediction")
+    from .train.explain import explain_video, write_explanation
+
+    explanation = explain_video(model, video, class_name=class_name, start=_seconds(video, start),
+                                end=_seconds(video, end), top_frames=top_frames)
+    if output_dir is not None:
+        write_explanation(explanation, output_dir, mp4=mp4)
+    return explanation
+
+
+__all__ += ["explain_prediction"]
+
+
+def compress_model(model: str | Path, *, int8: str | Sequence[str] | None = None,
+                   prune: str | Sequence[float] | None = None, finetune_epochs: int | None = None,
+                   dataset: str | Path | None = None, cache: str | Path | None = None, runs: int = 50,
+                   progress: bool = False) -> dict[str, Any]:
+    """ONNX export of a trained model plus INT8 (``"dynamic"``, ``"static"``) and pruned (fractions) variants,
+    each measured for size, latency and, with ``dataset``, accuracy on the model's test split. Writes the
+    variants and compress.json into the model folder and returns the report."""
+    if prune:
+        _need_torch("pruning a model")
+    from .train.compress import compress_bundle
+
+    return compress_bundle(model, int8=int8, prune=prune, finetune_epochs=finetune_epochs, dataset=dataset,
+                           cache_dir=cache, runs=runs, progress=progress)
+
+
+__all__ += ["compress_model"]

@@ -19,6 +19,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from . import __version__, api
+from .cli_compress import export as export_command
+from .cli_explain import explain as explain_command
 from .cli_library import dupes, library_app
 from .cli_library import index as index_command
 from .cli_library import search as search_command
@@ -381,6 +383,8 @@ app.command("index")(index_command)
 app.command("search")(search_command)
 app.command()(dupes)
 register_train_commands(app)  # train, evaluate, predict
+app.command("explain")(explain_command)
+app.command("export")(export_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -143,6 +143,16 @@ def test_each_class_has_its_motion(label: str) -> None:
             # corners on a textureless crop sit at its pasted edge, where tracking lags: a loose bound
             assert abs(dy - truth.content_dy) < 0.5 * abs(truth.content_dy)
             assert still_share(frames) > 0.5  # the camera does not move: most of the picture is still
+            # what changes between frames lies inside the recorded object boxes of the two frames
+            for t, (a, b) in enumerate(itertools.pairwise(frames)):
+                changed = np.abs(grey(b) - grey(a)) > 8 * NOISE
+                inside = np.zeros(changed.shape, bool)
+                for box in (truth.object_xyxy(t), truth.object_xyxy(t + 1)):
+                    x0, y0, x1, y1 = box
+                    inside[max(0, int(y0)): int(np.ceil(y1)) + 1, max(0, int(x0)): int(np.ceil(x1)) + 1] = True
+                assert changed.any() and changed[inside].sum() >= 0.99 * changed.sum()
+        if not label.startswith("object_"):
+            assert truth.object_xyxy(0) is None
 
 
 def frame_statistics(frame: np.ndarray) -> np.ndarray:

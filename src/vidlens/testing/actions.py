@@ -63,7 +63,10 @@ NOISE = 2.0  # sensor noise, grey levels
 class ClipTruth:
     """How one clip was made. ``speed``: frame widths (pans) or heights (objects) per frame; ``zoom``:
     total magnification (> 1 in, < 1 out); ``content_dx`` / ``content_dy``: pixels per frame the
-    scene (pans) or the object (objects) moves in the image, + = right / down."""
+    scene (pans) or the object (objects) moves in the image, + = right / down. ``object_x`` ...
+    ``object_h``: the moving object's box in the first frame (pixels: top-left corner and size) for
+    ``object_up`` / ``object_down``, ``None`` for the camera classes; :meth:`object_xyxy` gives it in any
+    frame (what explanations are checked against)."""
 
     path: str
     label: str
@@ -74,6 +77,17 @@ class ClipTruth:
     zoom: float
     content_dx: float
     content_dy: float
+    object_x: float | None = None
+    object_y: float | None = None
+    object_w: float | None = None
+    object_h: float | None = None
+
+    def object_xyxy(self, frame: int) -> tuple[float, float, float, float] | None:
+        """The moving object's box ``(x0, y0, x1, y1)`` in pixels in frame ``frame`` (0-based), if it moves."""
+        if self.object_x is None or self.object_y is None or self.object_w is None or self.object_h is None:
+            return None
+        y = self.object_y + self.content_dy * frame
+        return self.object_x, y, self.object_x + self.object_w, y + self.object_h
 
 
 @dataclass
@@ -237,6 +251,9 @@ def render_action_clip(label: str, rng: np.random.Generator, *, frames: int = 16
     truth = ClipTruth("", label, photo_path.name, object_path.name, motion if motion != "static" else
                       ("object" if label.startswith("object") else "static"), round(float(speed), 5),
                       round(float(zoom), 5), round(float(dx), 4), round(float(dy), 4))
+    if label in ("object_up", "object_down"):
+        truth = replace(truth, object_x=round(float(left), 3), object_y=round(float(top), 3),
+                        object_w=float(sprite.shape[1]), object_h=float(sprite.shape[0]))
     return _noisy(out, rng), truth
 
 

@@ -6,6 +6,9 @@ test and benchmark the training code (``vidlens.train``) in seconds, without dec
   order (mean pooling) cannot beat chance while a temporal model can.
 - :func:`moving_square_clips`: clips over real photos with a pasted square moving up (class 0) or down
   (class 1); any single frame is equally likely in both classes.
+- :func:`pulse_sequences`: sequences where a single step, at a random known position, carries the class
+  (a pulse along a direction, + for class 0, - for class 1) and every other step is noise: what an
+  explanation of the temporal importance must point at.
 """
 
 from __future__ import annotations
@@ -65,3 +68,23 @@ def moving_square_clips(n: int, *, frames: int = 8, size: int = 32, square: int 
         clips.append(clip)
         labels.append(label)
     return clips, labels
+
+
+def pulse_sequences(n: int, *, steps: int = 8, dim: int = 16, seed: int = 0, strength: float = 2.0,
+                    noise: float = 0.5) -> tuple[list[np.ndarray], list[int], list[int]]:
+    """``n`` balanced sequences ``[steps, dim]`` of noise (standard deviation ``noise``) with a pulse of
+    ``strength`` along a fixed unit direction at one random step: ``+`` for class 0, ``-`` for class 1.
+    Returns the sequences, their labels and the pulse positions (the only steps that tell the class)."""
+    rng = np.random.default_rng(seed)
+    direction = np.random.default_rng(4321).normal(size=dim)
+    direction /= np.linalg.norm(direction)
+    features, labels, pulses = [], [], []
+    for i in range(n):
+        label = i % 2
+        where = int(rng.integers(steps))
+        frames = noise * rng.normal(size=(steps, dim))
+        frames[where] += (strength if label == 0 else -strength) * direction
+        features.append(frames.astype(np.float32))
+        labels.append(label)
+        pulses.append(where)
+    return features, labels, pulses

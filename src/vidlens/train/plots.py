@@ -261,3 +261,52 @@ def write_png(path: str | Path, rgb: np.ndarray) -> Path:
     if not ok:
         raise ValueError("PNG encoding failed")
     return write_bytes_atomic(Path(path), buf.tobytes())
+
+
+def step_importance_image(labels: Sequence[str], importance: Sequence[float], occlusion: Sequence[float] | None = None,
+                          *, title: str = "step importance", highlight: Sequence[int] = ()) -> np.ndarray:
+    """Signed bars of per-step importance (blue supports the class, red speaks against it), and the
+    occlusion check's drops (of log-odds) as dots on their own right-hand scale, one column per step.
+
+    ``labels`` name the steps under their bars (e.g. the time); ``highlight`` steps get a darker frame
+    (those with a spatial heat map). Values are scaled per series: the plot compares steps, the numbers
+    are in the JSON next to it.
+    """
+    values = np.asarray(importance, np.float64)
+    n = len(values)
+    if n == 0 or len(labels) != n or (occlusion is not None and len(occlusion) != n):
+        raise ValueError("need one label, importance (and occlusion drop) per step")
+    column = max(26, min(70, 720 // n))
+    left, top, plot_h = 80, 48, 240
+    width = left + n * column + 90
+    img = np.full((top + plot_h + 90, width, 3), 255, np.uint8)
+    span = float(np.abs(values).max()) or 1.0
+    ax = _Axes(img, (left, top, left + n * column, top + plot_h), (-0.5, n - 0.5), (-span * 1.1, span * 1.1))
+    ax.frame(title, "step (time)", "importance", x_ticks=[])
+    _, zero = ax.px(0, 0)
+    cv2.line(img, (ax.x0, zero), (ax.x1, zero), GREY, 1)
+    for i, value in enumerate(values):
+        x0, _ = ax.px(i - 0.35, 0)
+        x1, y = ax.px(i + 0.35, value)
+        colour = (31, 119, 180) if value >= 0 else (214, 39, 40)
+        cv2.rectangle(img, (x0, min(y, zero)), (x1, max(y, zero)), colour, -1)
+        if i in highlight:
+            cv2.rectangle(img, (x0 - 2, ax.y0 + 2), (x1 + 2, ax.y1 - 2), BLACK, 1)
+        _put(img, _ascii(labels[i], 8), (x0 + x1) / 2, ax.y1 + 16, 0.34, align="centre")
+    if occlusion is not None:
+        drops = np.asarray(occlusion, np.float64)
+        scale = float(np.abs(drops).max()) or 1.0
+        right = _Axes(img, (ax.x0, ax.y0, ax.x1, ax.y1), (-0.5, n - 0.5), (-scale * 1.1, scale * 1.1))
+        for i, drop in enumerate(drops):
+            cv2.circle(img, right.px(i, drop), 5, (255, 127, 14), -1, cv2.LINE_AA)
+        _put(img, f"+{_fmt(scale)}", ax.x1 + 6, right.px(0, scale)[1] + 4, 0.36, (255, 127, 14))
+        _put(img, f"-{_fmt(scale)}", ax.x1 + 6, right.px(0, -scale)[1] + 4, 0.36, (255, 127, 14))
+    entries = [("integrated gradients", (31, 119, 180))]
+    if occlusion is not None:
+        entries.append(("occlusion: log-odds drop (dots, right scale)", (255, 127, 14)))
+    x = ax.x0
+    for name, colour in entries:
+        cv2.rectangle(img, (x, ax.y1 + 52), (x + 14, ax.y1 + 62), colour, -1)
+        _put(img, name, x + 20, ax.y1 + 62, 0.4)
+        x += 40 + _text_size(name, 0.4)[0]
+    return img
