@@ -313,3 +313,15 @@ def test_two_workers_index_the_same_as_one(reels: Path, tmp_path: Path) -> None:
         assert events[0] == "plan" and events.count("done") == 2 and "frames" in events
         top = search(lib, "feline", limit=1)[0]
         assert Path(top.path).name == "a.mp4" and top.start["frame"] == 30 and lib.check()["ok"]
+
+
+def test_export_copies_packets_when_the_moment_starts_on_a_keyframe(tmp_path: Path) -> None:
+    from vidlens.testing.samples import vtest
+
+    source = vtest()
+    if source is None:
+        pytest.skip("opencv-doc's vtest.avi is not installed")
+    moment = {"path": str(source), "start": {"frame": 0}, "end": {"frame": 100}}
+    (clip,) = api.export_clips([moment], tmp_path)
+    assert clip["method"] == "copy"
+    assert sum(1 for _ in VideoReader(clip["path"], audio=False)) == 100

@@ -30,12 +30,15 @@ def export_moments(moments: Sequence[Mapping[str, Any]], folder: Path) -> list[d
     """One clip per moment (dicts as search returns them) in ``folder``; returns what was written."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    packets: dict[Path, list[tuple[int, int, bool]] | None] = {}  # each source demuxed once
     for number, moment in enumerate(moments, 1):
         src = Path(moment["path"])
         a, b = int(moment["start"]["frame"]), int(moment["end"]["frame"])
         stem = re.sub(r"[^\w.-]+", "_", src.stem)[:60]
         base = folder / f"{number:02d}_{stem}_{a}-{b}"
-        method, path = "copy", _stream_copy(src, a, b, base)
+        if src not in packets:
+            packets[src] = _video_packets(src)
+        method, path = "copy", _stream_copy(src, packets[src], a, b, base)
         if path is None:
             method, path = "re-encode", write_clip_segments(src, [(a, b)], base.with_suffix(".mp4")).path
         written.append({"moment": number, "path": str(path), "method": method, "source": str(src),
@@ -43,16 +46,20 @@ def export_moments(moments: Sequence[Mapping[str, Any]], folder: Path) -> list[d
     return written
 
 
-def _stream_copy(src: Path, a: int, b: int, base: Path) -> Path | None:
-    """Copy the packets of frames [a, b) (and the audio beside them) if that is exact, else None."""
+def _video_packets(src: Path) -> list[tuple[int, int, bool]] | None:
+    """``(pts, dts, is_keyframe)`` of the first video stream's packets in decode order (None if unreadable)."""
     try:
         with av.open(str(src)) as container:
             if not container.streams.video:
                 return None
             stream = container.streams.video[0]
-            packets = [(p.pts, p.dts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size]
+            return [(p.pts, p.dts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size]
     except (av.FFmpegError, OSError):
         return None
+
+
+def _stream_copy(src: Path, packets: list[tuple[int, int, bool]] | None, a: int, b: int, base: Path) -> Path | None:
+    """Copy the packets of frames [a, b) (and the audio beside them) if that is exact, else None."""
     if not packets or b > len(packets):
         return None
     decode_order = [p[0] for p in packets]

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from ..timeline import timecode
 from .library import Library
 
 SIGNALS = ("bm25", "facts", "conse")
@@ -360,9 +359,3 @@ def _range(run: list[tuple[int, int, float]], rows: dict[int, dict[str, Any]]) -
 def _video_duration(library: Library, video_id: int) -> float:
     return float(library.catalog.video_info(video_id).get("duration") or 0.0)
 
-
-def describe_time(moment: dict[str, Any], fps: float | None) -> str:
-    """``HH:MM:SS:FF`` of a moment dict (its own timecode when present)."""
-    if "timecode" in moment:
-        return str(moment["timecode"])
-    return timecode(int(moment["frame"]), fps or 25.0)
