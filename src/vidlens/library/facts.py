@@ -66,6 +66,7 @@ class FactsBuilder:
     def __init__(self, timeline: dict[str, Any], output_dir: Path) -> None:
         self.timeline, self.output_dir = timeline, output_dir
         self.names, self.lemmas, self.members = _label_tables()
+        self.class_of = {name: i for i, name in enumerate(self.names)}
         self.sidecar = self._load_sidecar()
 
     def _load_sidecar(self) -> dict[str, np.ndarray] | None:
@@ -140,7 +141,7 @@ class FactsBuilder:
                 words = ", ".join(n for n, _ in labels)
                 sentence.append(f"{words} ({', '.join(n for n, _ in cats)})" if labels and cats else
                                 words or ", ".join(n for n, _ in cats))
-            fts["labels"] += [self.lemmas[self.names.index(n)] for n, _ in labels] + [n for n, _ in cats]
+            fts["labels"] += [self.lemmas[self.class_of[n]] for n, _ in labels] + [n for n, _ in cats]
         objects: dict[str, int] = {}
         tracks = _meets(self.timeline.get("objects") or [], a, b)
         for name in sorted({t["class"] for t in tracks}):
