@@ -30,7 +30,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,12 +187,17 @@ def _file_sizes(path: Path) -> tuple[int, int]:
 def _latency_ms(bundle: Path, path: Path, item: Sequence[np.ndarray], threads: int, runs: int) -> float:
     predictor = OnnxPredictor(bundle, path, threads=threads)
     inputs = stack_inputs([item])
-    for _ in range(WARMUP_RUNS):
-        predictor.predict_arrays(inputs)
+    return _median_ms(lambda: predictor.predict_arrays(inputs), runs, WARMUP_RUNS)
+
+
+def _median_ms(call: Callable[[], object], runs: int, warmup: int) -> float:
+    """Median wall time of ``call`` over ``runs`` calls after ``warmup`` untimed ones, in milliseconds."""
+    for _ in range(warmup):
+        call()
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        predictor.predict_arrays(inputs)
+        call()
         times.append(time.perf_counter() - started)
     return 1000 * statistics.median(times)
 
@@ -216,13 +221,7 @@ def _backbone_ms(meta: dict[str, Any], threads: int, runs: int = 5) -> float | N
 
     backbone = load_model(DEFAULT_BACKBONE, threads=threads)
     batch = np.zeros((steps, 3, 224, 224), np.float32)
-    backbone.run(batch)
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        backbone.run(batch)
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return _median_ms(lambda: backbone.run(batch), runs, warmup=1)
 
 
 # --------------------------------------------------------------------------- pruning (torch)
