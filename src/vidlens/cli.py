@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import __version__, api
 from .cli_compress import export as export_command
+from .cli_console import err, out
 from .cli_explain import explain as explain_command
 from .cli_library import dupes, library_app
 from .cli_library import index as index_command
@@ -43,8 +43,6 @@ app = typer.Typer(
 )
 app.add_typer(vault_app)
 app.command()(forget)
-err = Console(stderr=True, soft_wrap=True)
-out = Console()
 
 VideoArg = Annotated[Path, typer.Argument(help="Video file to read (any container/codec FFmpeg decodes).")]
 

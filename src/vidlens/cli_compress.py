@@ -9,12 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from . import api
-
-err = Console(stderr=True, soft_wrap=True)
-out = Console()
+from .cli_console import err, out
 
 
 def export(

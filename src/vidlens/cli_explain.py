@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from . import api
+from .cli_console import err
 from .timebase import TimeSpec
-
-err = Console(stderr=True, soft_wrap=True)
 
 
 def explain(

@@ -12,15 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from . import api
+from .cli_console import err, out
 from .errors import UsageError
-
-err = Console(stderr=True, soft_wrap=True)
-out = Console()
 
 LibraryOpt = Annotated[Path | None, typer.Option(
     "--library", "-L", help="Library folder (default: $VIDLENS_LIBRARY, else ~/.local/share/vidlens/library).")]

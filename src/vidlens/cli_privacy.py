@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from .cli_console import err
 from .errors import UsageError
 
 PASSPHRASE_ENV = "VIDLENS_PASSPHRASE"
@@ -24,7 +24,6 @@ PASSPHRASE_HELP = (f"Read the passphrase from this file (its first line). Withou
 PassphraseFileOpt = Annotated[Path | None, typer.Option("--passphrase-file", help=PASSPHRASE_HELP)]
 FolderArg = Annotated[Path, typer.Argument(help="An output folder of `vidlens analyze` (e.g. clip.mp4.vidlens).")]
 
-err = Console(stderr=True, soft_wrap=True)
 vault_app = typer.Typer(name="vault", no_args_is_help=True,
                         help="Encrypt an output folder at rest (AES-256-GCM, key from the passphrase by scrypt).")
 

@@ -14,15 +14,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from . import api
+from .cli_console import err, out
 from .errors import UsageError
 from .timebase import TimeSpec
-
-err = Console(stderr=True, soft_wrap=True)
-out = Console()
 
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `vidlens train`.")]
 
