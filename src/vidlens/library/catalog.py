@@ -295,6 +295,11 @@ class Catalog:
         vecs = np.stack([np.frombuffer(r[1], np.float16) for r in rows]).astype(np.float32)
         return ids_out, vecs
 
+    def vector_ids(self, kind: str) -> np.ndarray:
+        """The segment ids holding a vector of ``kind``, int64, without reading the vectors."""
+        rows = self.db.execute("SELECT segment_id FROM vectors WHERE kind = ? ORDER BY segment_id", (kind,))
+        return np.fromiter((r[0] for r in rows), np.int64)
+
     def vector_kinds(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT kind FROM vectors")]
 

@@ -82,7 +82,7 @@ class Library:
         return self.store.index(kind, dim)
 
     def _verify(self, kind: str) -> None:
-        ids, vectors = self.catalog.vectors(kind)
+        ids = self.catalog.vector_ids(kind)  # the check needs ids only; vectors are read for a rebuild
         try:
             info = self.store.info(kind)
             ok = info is not None and info.count == len(ids) and info.ids_sha256 == ids_checksum(ids)
@@ -93,6 +93,7 @@ class Library:
             ok = False
         if not ok:
             if len(ids):
+                ids, vectors = self.catalog.vectors(kind)
                 self.store.rebuild(kind, ids, vectors)
                 self._dims[kind] = int(vectors.shape[1])
                 self.rebuilt.append(kind)
