@@ -128,7 +128,9 @@ def test_ctrl_c_writes_a_partial_timeline(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen([*CLI, "analyze", str(video), "-o", str(out), "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            # as from a terminal: a test run started in the background inherits SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(2.0)  # imports plus a part of the decode
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)

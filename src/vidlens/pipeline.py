@@ -210,7 +210,9 @@ class _CtrlC:
     def __init__(self) -> None:
         self.requested = False
         self._previous = None
-        if threading.current_thread() is threading.main_thread():
+        # a process started with SIGINT ignored (a background job) was told not to be interrupted: keep it so
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             self._previous = signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum, frame) -> None:

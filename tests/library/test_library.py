@@ -282,7 +282,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_no_partial_video(reels: Path, tmp_path: 
     lib_dir = tmp_path / "lib"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-m", "vidlens.cli", "index", str(folder), "--library", str(lib_dir),
-                             "--analyzers", "shots,labels,segments,text"], env=env, stderr=subprocess.PIPE, text=True)
+                             "--analyzers", "shots,labels,segments,text"], env=env, stderr=subprocess.PIPE, text=True,
+                            # as from a terminal: a test run started in the background inherits SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
