@@ -250,6 +250,19 @@ def test_export_clips_cut_the_moments(library: Path, tmp_path: Path) -> None:
         assert clip["method"] in ("copy", "re-encode")
 
 
+@pytest.mark.parametrize("how", ["words", "image", "clip"])
+def test_search_table_output_names_the_video_and_why(library: Path, reels: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str], how: str) -> None:
+    """The default (table) output of every kind of query, not only JSON: --like once crashed in it."""
+    from vidlens.cli import main
+
+    query = {"words": ["open late"], "image": ["--like", str(photo_path("chelsea.png"))],
+             "clip": ["--like", str(reels / "a.mp4")]}[how]
+    assert main(["search", *query, "--library", str(library), "-n", "2"]) == 0
+    shown = capsys.readouterr().out
+    assert "a.mp4" in shown and ("visual #1" in shown if how != "words" else "words: open, late" in shown), shown
+
+
 def test_cli_index_search_stats(reels: Path, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

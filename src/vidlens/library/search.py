@@ -192,7 +192,8 @@ def _moments(library: Library, rankings: dict[str, list[tuple[int, float]]], lim
 def _moment(library: Library, group: list[dict[str, Any]], fused: dict[int, float],
             per_rank: dict[str, dict[int, tuple[int, float]]], terms: list[str]) -> Moment:
     top = max(group, key=lambda r: fused[r["id"]])
-    evidence: dict[str, Any] = {"facts": top["facts"]}
+    # the segment's facts sentence; the "facts" key is the facts ranking (rank, score), like every signal
+    evidence: dict[str, Any] = {"sentence": top["facts"]}
     for name, ranks in per_rank.items():
         hits = [(ranks[r["id"]], r["id"]) for r in group if r["id"] in ranks]
         if hits:
