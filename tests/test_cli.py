@@ -105,6 +105,24 @@ def test_bad_option_is_a_usage_error(bikes: Path) -> None:
     assert result.returncode == 2 and "ratio" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("size", [(1, 1), (3, 5)])
+def test_a_tiny_video_is_analyzed_and_summarised(tmp_path: Path, size: tuple[int, int]) -> None:
+    from vidlens.media.encode import encode_video
+
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(20)]
+    video = encode_video(tmp_path / "tiny.mp4", [f for f in frames for _ in range(2)])  # 40 frames
+    done = run("analyze", video, "-o", tmp_path / "out", "-q", "--analyzers", "shots,keyframes,labels,segments")
+    assert done.returncode == 0 and "failed" not in done.stderr, done.stderr
+    timeline = json.loads((tmp_path / "out" / "timeline.json").read_text())
+    assert timeline["analysis"]["complete"] and timeline["video"]["frame_count"] == 40
+    # keyframe candidates are every 5th frame at 25 fps: a shot that long always has one
+    assert all(s["keyframes"] for s in timeline["shots"] if s["end"]["frame"] - s["start"]["frame"] >= 5)
+    summary = run("summarize", video, "--ratio", "0.5", "-o", tmp_path / "s.mp4", "--preview", tmp_path / "s.gif")
+    assert summary.returncode == 0, summary.stderr
+    assert (tmp_path / "s.mp4").stat().st_size > 0 and (tmp_path / "s.gif").stat().st_size > 0
+
+
 def test_truncated_video_is_analyzed_and_marked(tmp_path: Path) -> None:
     source = samples.movie_hello("mp4")
     if source is None:

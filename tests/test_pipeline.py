@@ -64,6 +64,13 @@ def test_a_failing_analyzer_does_not_sink_the_others(bikes: Path) -> None:
     assert [s["start"]["frame"] for s in timeline.shots] == [0, 30, 76, 137, 187, 242]
     assert any("recorder failed at frame" in w for w in timeline.warnings)
     assert "recorded" not in timeline.sections
+    # what the failed analyzer would have added is missing: the timeline says it is partial, and whose part
+    assert not timeline.complete and timeline.analysis["failed_analyzers"] == ["recorder"]
+
+
+def test_a_clean_run_is_complete_with_no_failed_analyzers(bikes: Path) -> None:
+    timeline = run_pipeline(bikes, [ShotsAnalyzer()], hash_file=False, end=TimeSpec.parse("1s"))
+    assert timeline.complete and timeline.analysis["failed_analyzers"] == []
 
 
 def test_interruption_keeps_partial_results(bikes: Path) -> None:

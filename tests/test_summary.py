@@ -96,6 +96,13 @@ def test_bad_ratio_is_a_usage_error(repeats: Path, ratio: float) -> None:
         summarize(repeats, ratio=ratio)
 
 
+def test_a_ratio_too_small_for_any_segment_says_so_and_writes_nothing(repeats: Path, tmp_path: Path) -> None:
+    out, gif = tmp_path / "s.mp4", tmp_path / "s.gif"
+    with pytest.raises(UsageError, match="nothing fits: use a ratio of at least"):
+        summarize(repeats, ratio=0.001, output=out, preview=gif)  # 10 ms of a 10-s video: less than a frame
+    assert not out.exists() and not gif.exists()
+
+
 def test_candidates_skip_gradual_transitions_and_split_long_shots() -> None:
     shots = [
         {"index": 0, "start": {"frame": 0}, "end": {"frame": 100}, "transition": None, "transition_span": None},

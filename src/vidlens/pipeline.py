@@ -77,12 +77,14 @@ def run_pipeline(
     )
     warnings: list[str] = []
     lanes: list[_Lane] = []
+    failed: list[str] = []  # analyzers whose results are missing or cut short: the timeline is then incomplete
     for analyzer in built:
         try:
             analyzer.start(info)
             lanes.append(_Lane(analyzer, Sampler(analyzer.needs) if analyzer.needs is not None else None))
         except Exception as error:  # an analyzer that cannot start must not sink the others
             warnings.append(f"analyzer {analyzer.name} could not start: {error}")
+            failed.append(analyzer.name)
     begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
     end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
     if end_s <= begin_s:
@@ -165,6 +167,7 @@ def run_pipeline(
     for lane in lanes:
         name = lane.analyzer.name
         if lane.failed:
+            failed.append(name)
             continue
         t0 = time.perf_counter()
         try:
@@ -172,13 +175,14 @@ def run_pipeline(
         except Exception as error:
             log.debug("analyzer %s failed to finish", name, exc_info=True)
             warnings.append(f"analyzer {name} failed: {type(error).__name__}: {error}")
+            failed.append(name)
             continue
         context.parts[name] = part
         warnings.extend(f"{name}: {w}" for w in part.warnings)
         stage_seconds[name] = round(lane.seconds + time.perf_counter() - t0, 4)
     if not times:
         warnings.append("no frame could be decoded")
-        complete = False
+    complete = complete and bool(times) and not failed
 
     sections: dict[str, Any] = {}
     for part in context.parts.values():
@@ -190,6 +194,7 @@ def run_pipeline(
         "elapsed_s": round(elapsed, 3),
         "complete": complete,
         "interrupted": interrupted,
+        "failed_analyzers": failed,
         "warnings": warnings,
         "stages_s": {"decode_and_convert": round(decode_seconds[0], 4), **stage_seconds},
         "frames_sampled": {lane.analyzer.name: lane.sampled for lane in lanes},

@@ -122,14 +122,21 @@ def summarize(path: str | Path, *, ratio: float = 0.15, output: Path | None = No
     budget_s = ratio * total_s
     fps = float(clock.fps)
     piece_frames = max(1, math.floor(piece_seconds(max_segment_s, budget_s) * fps + 1e-6))
-    spans = candidate_segments(timeline.shots, clock.frame_count, piece_frames,
-                               min_frames=min(piece_frames, max(1, round(MIN_SEGMENT_S * fps))))
+    min_frames = min(piece_frames, max(1, round(MIN_SEGMENT_S * fps)))
+    # a fast-cut video may have no shot as long as MIN_SEGMENT_S: then its short shots are the candidates
+    spans = (candidate_segments(timeline.shots, clock.frame_count, piece_frames, min_frames=min_frames)
+             or candidate_segments(timeline.shots, clock.frame_count, piece_frames))
     if not spans:
-        raise UsageError(f"ratio {ratio} leaves a budget of {budget_s:.3f}s, shorter than one frame", path=path)
+        raise InvalidMediaError("no frame outside a gradual transition to summarise", path=path)
     desc, quality = features.segment_descriptors([(a, b) for a, b, _ in spans])
     durations = np.array([clock.time(b) - clock.time(a) for a, b, _ in spans])
     scores, gains, represent = importance(desc, durations, quality)
     chosen = select(desc, durations, scores, budget_s, unit_s=max(1 / fps, budget_s / KNAPSACK_UNITS))
+    if not chosen:
+        shortest = float(durations.min())
+        raise UsageError(f"ratio {ratio} leaves a budget of {budget_s:.3f}s, shorter than the shortest segment "
+                         f"({shortest:.3f}s); nothing fits: use a ratio of at least "
+                         f"{math.ceil(shortest / total_s * 1000) / 1000:g}", path=path)
     segments = [SummarySegment(start=clock.moment(spans[i][0]), end=clock.moment(spans[i][1]),
                                frames=spans[i][1] - spans[i][0], duration=float(durations[i]), shot=spans[i][2],
                                score=float(scores[i]), gain=float(gains[i]),

@@ -139,7 +139,7 @@ class KeyframesAnalyzer:
         if not clean:
             return []
         good = [c for c in clean if c.usable] or clean
-        top_sharp = max(c.sharpness for c in good)
+        top_sharp = max(c.sharpness for c in good) or 1.0  # a flat shot (black, one colour, 1x1) has none
         sharp = [c for c in good if c.sharpness >= 0.4 * top_sharp] or good
         weights = np.array([c.weight for c in clean], dtype=np.float64)
         mean_hist = np.average(np.stack([c.hist for c in clean]), axis=0, weights=weights)

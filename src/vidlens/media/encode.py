@@ -30,7 +30,7 @@ def encode_video(
     audio: np.ndarray | None = None,
     audio_rate: int = TONE_RATE,
 ) -> Path:
-    """Write RGB uint8 frames (all the same even size) to ``path``; returns the path.
+    """Write RGB uint8 frames (all the same size; odd sizes are coded 4:4:4) to ``path``; returns the path.
 
     The file is written under a temporary name and renamed at the end, so an interrupted run
     never leaves a half-written video behind. ``rotation`` sets the display matrix (degrees,
@@ -95,7 +95,7 @@ class VideoEncoder:
     def _open_stream(self, width: int, height: int) -> None:
         stream = self._container.add_stream(self.codec, rate=self.fps)
         stream.height, stream.width = height, width
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = "yuv420p" if width % 2 == height % 2 == 0 else "yuv444p"  # 4:2:0 needs even sides
         stream.codec_context.time_base = self.time_base
         stream.time_base = self.time_base
         if self.codec == "libx264":

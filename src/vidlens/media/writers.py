@@ -172,7 +172,7 @@ class _VideoOut:
         if max_side and max(width, height) > max_side:
             scale = max_side / max(width, height)
             width, height = round(width * scale), round(height * scale)
-        self.width, self.height = max(2, width - width % 2), max(2, height - height % 2)
+        self.width, self.height = even_side(width), even_side(height)
         self.quarter_turns = (rotation // 90) % 4
         self.container = container
         self.time_base = time_base
@@ -341,6 +341,11 @@ class _AudioOut:
             self.container.mux(self.stream.encode(None))
 
 
+def even_side(pixels: int) -> int:
+    """The even size (at least 2) a side is coded at: H.264 in 4:2:0 and GIF previews need it."""
+    return max(2, pixels - pixels % 2)
+
+
 def write_animated_preview(frames: Sequence[np.ndarray], out: str | Path, fps: float, *,
                            max_width: int = PREVIEW_MAX_WIDTH) -> Path:
     """Write RGB ``frames`` as a looping animated GIF (or WebP when ``out`` ends in ``.webp``).
@@ -357,7 +362,7 @@ def write_animated_preview(frames: Sequence[np.ndarray], out: str | Path, fps: f
     height, width = frames[0].shape[:2]
     if width > max_width:
         width, height = max_width, max(2, round(height * max_width / width))
-    width, height = width - width % 2, height - height % 2
+    width, height = even_side(width), even_side(height)
     small = [cv2.resize(np.asarray(f, np.uint8), (width, height), interpolation=cv2.INTER_AREA) for f in frames]
     webp = out.suffix.lower() == ".webp"
     tmp = _temp_path(out, ".webp" if webp else ".gif")
