@@ -303,10 +303,13 @@ def fuse_classifiers(models: Sequence[str | Path], output_dir: str | Path, *, mo
                        progress=progress)
 
 
-def evaluate_classifier(model: str | Path, dataset: str | Path, *, split: str = "test",
+def evaluate_classifier(model: str | Path, dataset: str | Path, *, split: str = "auto",
                         output_dir: str | Path | None = None, onnx_file: str | Path | None = None,
                         threads: int | None = None, progress: bool = False) -> dict[str, Any]:
     """Score a trained model (through ONNX Runtime, no torch) on a dataset's recorded split or on all of it.
+
+    ``split="auto"`` scores the recorded test split of the training dataset, and all of any other dataset;
+    the result's ``split`` says which.
 
     With ``output_dir``: metrics.json, predictions.json, confusion.png, reliability.png, curves.png and
     report.html. Returns ``{"metrics", "predictions", "skipped", "files"}``.

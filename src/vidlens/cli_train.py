@@ -44,6 +44,7 @@ class FuseMode(str, Enum):
 
 
 class SplitChoice(str, Enum):
+    auto = "auto"
     test = "test"
     val = "val"
     train = "train"
@@ -183,7 +184,8 @@ def evaluate(
     dataset: Annotated[Path, typer.Argument(help="The labelled dataset (folder or manifest) the model's split "
                                             "lists refer to.")],
     split: Annotated[SplitChoice, typer.Option(help="Which clips: the test (val, train) split recorded at "
-                                               "training, or all of the dataset.")] = SplitChoice.test,
+                                               "training, or all of the dataset; auto: the test split of the "
+                                               "training dataset, all of any other.")] = SplitChoice.auto,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Folder for metrics.json, plots and "
                                                 "report.html (default: MODEL/evaluation, or "
                                                 "MODEL/evaluation-SPLIT).", show_default=False)] = None,
@@ -194,7 +196,8 @@ def evaluate(
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
 ) -> None:
     """Score a trained model on labelled videos: metrics, confusion matrix, calibration, HTML report (no torch)."""
-    target = output or model / ("evaluation" if split is SplitChoice.test else f"evaluation-{split.value}")
+    target = output or model / ("evaluation" if split in (SplitChoice.auto, SplitChoice.test)
+                                else f"evaluation-{split.value}")
     result = api.evaluate_classifier(model, dataset, split=split.value, output_dir=target, onnx_file=onnx,
                                      threads=threads, progress=not quiet)
     metrics = result["metrics"]
@@ -203,7 +206,7 @@ def evaluate(
         return
     if quiet:
         return
-    table = Table(title=f"{model} on {split.value}: {metrics['num_samples']} clips")
+    table = Table(title=f"{model} on {result['split']}: {metrics['num_samples']} clips")
     for column in ("class", "precision", "recall", "F1", "clips"):
         table.add_column(column, justify="left" if column == "class" else "right")
     for name, row in metrics["per_class"].items():

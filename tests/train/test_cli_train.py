@@ -111,6 +111,22 @@ def test_evaluate_writes_metrics_plots_and_an_offline_report(trained, appearance
     assert len(list((out / "mistakes").glob("*.jpg")) if wrong else []) == min(len(wrong), 12)
 
 
+def test_evaluate_on_a_new_folder_scores_all_of_it_and_says_so(trained, appearance, tmp_path, capsys):
+    """The recorded test split names clips of the training dataset; a new folder holds none of them."""
+    import shutil
+
+    other = tmp_path / "new_videos"
+    for label in APPEARANCE:
+        (other / label).mkdir(parents=True)
+        for i, video in enumerate(sorted((appearance / label).glob(f"{label}_*.mp4"))[:2]):
+            shutil.copy(video, other / label / f"fresh_{i}.mp4")
+    assert main(["evaluate", str(trained[0]), str(other), "-o", str(tmp_path / "eval"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["num_samples"] == 6 and "--split all" in captured.err
+    assert main(["evaluate", str(trained[0]), str(other), "--split", "test", "-o", str(tmp_path / "e2")]) == 2
+    assert "not the dataset the model was trained on; use --split all" in capsys.readouterr().err
+
+
 def test_predict_json_gives_video_labels_and_windows_that_tile_the_video(trained, appearance, capsys):
     videos = [appearance / "coffee" / "coffee_0001.mp4", appearance / "rocket" / "rocket_0002.mp4"]
     assert main(["predict", str(trained[0]), *map(str, videos), "--window", "0.75s", "--format", "json"]) == 0

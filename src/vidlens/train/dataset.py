@@ -48,6 +48,10 @@ SPLIT_NAMES = ("train", "val", "test")
 ProgressCallback = Callable[[int, int | None, float], None]  # (done, total, elapsed seconds), as the pipeline's
 
 
+class SplitMismatchError(UsageError):
+    """A split list names none of the dataset's videos: the list was made for another dataset."""
+
+
 @dataclass(frozen=True)
 class Sample:
     """One labelled video, or the clip ``[start, end)`` (seconds) of one; ``None`` = from the start / to the end."""
@@ -408,7 +412,8 @@ def load_splits(ds: Dataset, split_files: Mapping[str, str | Path]) -> dict[str,
             owner[key] = split
             chosen.extend(samples)
         if entries and len(unknown) == entries:
-            raise UsageError(f"none of its {entries} entries is in the dataset (first: {unknown[0]})", path=file)
+            raise SplitMismatchError(f"none of its {entries} entries is in the dataset (first: {unknown[0]})",
+                                     path=file)
         notes = []
         if unknown:
             notes.append(f"{len(unknown)} entr(ies) of {file.name} are not in the dataset (first: {unknown[0]})")

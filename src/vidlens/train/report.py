@@ -30,7 +30,7 @@ from ..errors import UsageError
 from ..media import probe
 from ..media.images import write_jpeg
 from ..timeline import write_text_atomic
-from .dataset import Dataset, Sample, check_videos, load_dataset, load_splits
+from .dataset import Dataset, Sample, SplitMismatchError, check_videos, load_dataset, load_splits
 from .features import FeatureCache
 from .metrics import evaluate_predictions
 from .plots import confusion_matrix_image, reliability_diagram_image, training_curves_image, write_png
@@ -41,36 +41,51 @@ from .sampling import estimate_frame_count, read_frames
 #: Most confident wrong predictions shown in the report.
 WORST_MISTAKES = 12
 THUMBNAIL_SIDE = 160
-SPLIT_CHOICES = ("test", "val", "train", "all")
+SPLIT_CHOICES = ("auto", "test", "val", "train", "all")
 
 _ENV = Environment(loader=PackageLoader("vidlens.report", "templates"), autoescape=True, trim_blocks=True,
                    lstrip_blocks=True)
 
 
 def select_split(bundle_dir: Path, dataset: str | Path | Dataset, split: str,
-                 console: Console | None = None) -> tuple[Dataset, list[dict[str, Any]]]:
-    """The samples to score: the split recorded in the bundle (``splits/NAME.txt``) or ``all``, with
-    unreadable videos left out (returned as skipped records)."""
+                 console: Console | None = None) -> tuple[Dataset, list[dict[str, Any]], str]:
+    """The samples to score, with unreadable videos left out (returned as skipped records), and the split used.
+
+    ``split`` is a split recorded in the bundle (``splits/NAME.txt``), ``all``, or ``auto``: the recorded test
+    split when ``dataset`` is the one the model was trained on, else all of it (new videos were never seen)."""
     if split not in SPLIT_CHOICES:
         raise UsageError(f"unknown split {split!r}; choose from {', '.join(SPLIT_CHOICES)}")
     if isinstance(dataset, Dataset):
-        return dataset, []
+        return dataset, [], "test"
     ds = load_dataset(dataset)
+    notes: list[str] = []
     if split != "all":
-        file = bundle_dir / "splits" / f"{split}.txt"
-        if not file.is_file():
+        wanted = "test" if split == "auto" else split
+        file = bundle_dir / "splits" / f"{wanted}.txt"
+        if file.is_file():
+            try:
+                ds, split = load_splits(ds, {wanted: file})[wanted], wanted
+            except SplitMismatchError as error:
+                if split != "auto":
+                    raise UsageError(f"{error}: {dataset} is not the dataset the model was trained on; "
+                                     "use --split all to score all of it") from None
+                notes.append(f"{dataset} holds none of the model's recorded test clips (not its training "
+                             f"dataset): scoring all {len(ds.samples)} of its clips (--split all)")
+                split = "all"
+        elif split == "auto":
+            split = "all"
+        else:
             raise UsageError(f"the model records no {split} split (no splits/{split}.txt); use --split all",
                              path=bundle_dir)
-        ds = load_splits(ds, {split: file})[split]
     usable, bad = check_videos(ds)
     skipped = [{"path": str(s.path), "label": s.label, "start": s.start, "end": s.end, "reason": r} for s, r in bad]
     if console is not None:
-        for warning in usable.warnings:
+        for warning in [*notes, *usable.warnings]:
             console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    return usable, skipped
+    return usable, skipped, split
 
 
-def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, split: str = "test",
+def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, split: str = "auto",
                     output_dir: str | Path | None = None, cache: FeatureCache | None = None,
                     threads: int | None = None, onnx_file: str | Path | None = None,
                     progress: bool = False) -> dict[str, Any]:
@@ -83,7 +98,7 @@ def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, sp
     bundle = Path(bundle_dir)
     console = Console(stderr=True, quiet=not progress, soft_wrap=True)
     predictor = OnnxPredictor(bundle, onnx_file, threads=threads, cache=cache)
-    ds, skipped = select_split(bundle, dataset, split, console)
+    ds, skipped, split = select_split(bundle, dataset, split, console)
     index = {name: i for i, name in enumerate(predictor.classes)}
     items, samples = [], []
     bar_, update = bar(console, "predicting")
@@ -110,10 +125,11 @@ def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, sp
                     "confidence": round(float(np.max(p)), 4), "correct": bool(int(np.argmax(p)) == t),
                     "top": top_labels(p, predictor.classes)}
                    for s, p, t in zip(samples, probs, truth)]
-    result: dict[str, Any] = {"metrics": metrics, "predictions": predictions, "skipped": skipped, "files": {}}
+    result: dict[str, Any] = {"split": split, "metrics": metrics, "predictions": predictions, "skipped": skipped,
+                              "files": {}}
     if output_dir is not None:
         result["files"] = write_evaluation(Path(output_dir), predictor, metrics, predictions, skipped,
-                                           split=split if not isinstance(dataset, Dataset) else "test",
+                                           split=split,
                                            dataset=str(dataset) if not isinstance(dataset, Dataset) else None,
                                            seconds=time.perf_counter() - started)
     return result
