@@ -167,3 +167,34 @@ def test_analyze_help_names_every_analyzer() -> None:
     text = " ".join(done.stdout.split())
     missing = [name for name in ANALYZERS if name not in text]
     assert not missing, f"vidlens analyze --help does not name {missing}"
+
+
+@pytest.fixture(scope="module")
+def two_streams(tmp_path_factory) -> Path:
+    """A Matroska file with a small video stream first and a larger one second (as some recorders write)."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("the ffmpeg CLI is not installed (see the README's setup command)")
+    path = tmp_path_factory.mktemp("streams") / "two.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=s=160x120:d=2:r=25", "-f", "lavfi", "-i",
+                    "testsrc2=s=320x240:d=2:r=25", "-map", "0", "-map", "1", "-c:v", "libx264", "-g", "25",
+                    "-bf", "0", "-pix_fmt", "yuv420p", str(path)], check=True, timeout=60)
+    return path
+
+
+def test_with_two_video_streams_the_one_analysed_is_named(two_streams: Path, tmp_path: Path) -> None:
+    facts = run("info", two_streams, "--json")
+    assert facts.returncode == 0 and "2 video streams: stream 1 (320x240" in facts.stderr
+    assert json.loads(facts.stdout)["stream_index"] == 1 and json.loads(facts.stdout)["video_streams"] == 2
+    done = run("analyze", two_streams, "-o", tmp_path / "out", "-q", "--analyzers", "shots")
+    assert done.returncode == 0 and "stream 1 (320x240 h264, the largest) is analysed" in done.stderr
+    timeline = json.loads((tmp_path / "out" / "timeline.json").read_text())
+    assert timeline["video"]["width"] == 320 and any("2 video streams" in w for w in timeline["analysis"]["warnings"])
+
+
+def test_clip_export_cuts_the_stream_that_was_analysed(two_streams: Path, tmp_path: Path) -> None:
+    from vidlens import api
+    from vidlens.media import probe
+
+    moment = {"path": str(two_streams), "start": {"frame": 25}, "end": {"frame": 50}}
+    (clip,) = api.export_clips([moment], tmp_path)
+    assert clip["method"] == "copy" and probe(clip["path"]).width == 320

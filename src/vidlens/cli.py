@@ -115,6 +115,8 @@ def info(
     if count:
         _, n = api.count_frames(video)
         facts["frame_count"], facts["frame_count_source"] = n, "counted"
+    for note in meta.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
     if as_json:
         out.print_json(json.dumps(facts))
         return

@@ -158,7 +158,7 @@ def run_pipeline(
 
     stats = reader.stats
     stats.cancelled = interrupted or end is not None
-    warnings = stats.warnings() + warnings
+    warnings = info.notes + stats.warnings() + warnings
     clock = FrameClock(times, info.fps)
     complete = stats.complete and not interrupted
     context = AnalyzerContext(info=info, clock=clock, output_dir=output_dir, parts={}, complete=complete,

@@ -19,7 +19,9 @@ from typing import Any
 
 import av
 
+from ..errors import InvalidMediaError
 from ..media import VideoReader
+from ..media.info import video_stream_of
 from ..media.writers import write_clip_segments
 
 #: Codecs the MP4 muxer takes as they are; others are copied into Matroska.
@@ -47,14 +49,12 @@ def export_moments(moments: Sequence[Mapping[str, Any]], folder: Path) -> list[d
 
 
 def _video_packets(src: Path) -> list[tuple[int, int, bool]] | None:
-    """``(pts, dts, is_keyframe)`` of the first video stream's packets in decode order (None if unreadable)."""
+    """``(pts, dts, is_keyframe)`` of the analysed video stream's packets in decode order (None if unreadable)."""
     try:
         with av.open(str(src)) as container:
-            if not container.streams.video:
-                return None
-            stream = container.streams.video[0]
+            stream = video_stream_of(container, src)
             return [(p.pts, p.dts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size]
-    except (av.FFmpegError, OSError):
+    except (av.FFmpegError, OSError, InvalidMediaError):
         return None
 
 
@@ -84,7 +84,7 @@ def _stream_copy(src: Path, packets: list[tuple[int, int, bool]] | None, a: int,
 
 def _remux(src: Path, start_pts: int, end_pts: int | None, base: Path) -> Path | None:
     with av.open(str(src)) as source:
-        video = source.streams.video[0]
+        video = video_stream_of(source, src)  # the stream the library analysed, when a file has several
         audio = source.streams.audio[0] if source.streams.audio else None
         codecs = {video.codec_context.name} | ({audio.codec_context.name} if audio else set())
         out = base.with_suffix(".mp4" if codecs <= MP4_CODECS else ".mkv")

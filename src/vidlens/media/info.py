@@ -44,6 +44,8 @@ class VideoInfo:
     size_bytes: int = 0
     bit_rate: int | None = None
     notes: list[str] = field(default_factory=list)
+    stream_index: int = 0  # the container's index of the video stream read (the largest of several)
+    video_streams: int = 1
 
     @property
     def fps(self) -> Fraction:
@@ -131,6 +133,10 @@ def probe(path: str | Path) -> VideoInfo:
             count, source = None, "unknown"
         rotation = _first_frame_rotation(container, stream, p)
         audio = container.streams.audio[0] if container.streams.audio else None
+        videos = len(container.streams.video)
+        notes = [] if videos == 1 else [
+            f"the file has {videos} video streams: stream {stream.index} ({ctx.width}x{ctx.height} {ctx.name}, the "
+            "largest) is analysed, the others are ignored"]
         return VideoInfo(
             path=p,
             container=container.format.name,
@@ -149,6 +155,9 @@ def probe(path: str | Path) -> VideoInfo:
             audio_codec=audio.codec_context.name if audio is not None else None,
             size_bytes=os.path.getsize(p),
             bit_rate=container.bit_rate or None,
+            notes=notes,
+            stream_index=stream.index,
+            video_streams=videos,
         )
 
 
