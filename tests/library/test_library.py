@@ -340,3 +340,19 @@ def test_export_copies_packets_when_the_moment_starts_on_a_keyframe(tmp_path: Pa
     (clip,) = api.export_clips([moment], tmp_path)
     assert clip["method"] == "copy"
     assert sum(1 for _ in VideoReader(clip["path"], audio=False)) == 100
+
+
+def test_index_lists_pipes_dangling_links_and_link_loops_with_a_reason(reels: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(reels / "a.mp4", folder / "a.mp4")
+    os.mkfifo(folder / "pipe.mp4")
+    (folder / "gone.mp4").symlink_to(tmp_path / "deleted.mp4")
+    (folder / "loop.mp4").symlink_to(folder / "loop.mp4")
+    with Library(tmp_path / "lib") as lib:
+        report = ingest(lib, [folder, folder / "loop.mp4"], analyzers=("shots",))
+    assert [Path(p).name for p in report.added] == ["a.mp4"]
+    reasons = {Path(p).name: why for p, why in report.failed}
+    assert reasons == {"gone.mp4": f"a dangling symbolic link (to {tmp_path / 'deleted.mp4'}, which does not exist)",
+                       "loop.mp4": "a symbolic link loop", "pipe.mp4": "a named pipe (FIFO), not a file: skipped"}
+    assert len(report.failed) == 4  # the loop named on the command line is listed as well as the one found

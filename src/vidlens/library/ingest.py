@@ -13,11 +13,13 @@ and the next run finds them still to do. Errors are collected per file, never ra
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import multiprocessing
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -63,7 +65,8 @@ class IngestReport:
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Video files under the given files, folders (recursive) and globs; and the ones that do not exist."""
+    """Video files under the given files, folders (recursive) and globs; and what was passed over, with why
+    (missing paths, empty patterns, named pipes, devices, dangling links and link loops)."""
     found: dict[str, Path] = {}
     missing: list[tuple[str, str]] = []
     for item in paths:
@@ -76,7 +79,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, s
         elif Path(text).is_dir():
             candidates = sorted(p for p in Path(text).rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES
                                 and not any(part.startswith(".") for part in p.relative_to(text).parts))
-        elif Path(text).exists():
+        elif Path(text).exists() or Path(text).is_symlink():
             candidates = [Path(text)]
         else:
             missing.append((text, "no such file or folder"))
@@ -85,7 +88,30 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, s
             if path.is_file():
                 resolved = path.resolve()
                 found.setdefault(str(resolved), resolved)
+            elif (reason := not_a_file(path)) is not None:
+                missing.append((str(path), reason))
     return list(found.values()), missing
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a video file (None for a folder, which is walked, not read)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if path.is_symlink():
+            return f"a dangling symbolic link (to {os.readlink(path)}, which does not exist)"
+        return f"cannot be read ({error.strerror})"
+    if stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a file: skipped"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file: skipped"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file: skipped"
+    return "not a regular file: skipped"
 
 
 def file_sha256(path: Path) -> str:
