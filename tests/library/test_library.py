@@ -220,7 +220,7 @@ def test_killed_mid_ingest_the_library_opens_checks_and_resumes(reels: Path, tmp
         assert search(lib, "feline", limit=1)[0].path.endswith(("v0.mp4", "v2.mp4"))
 
 
-def test_duplicates_and_repeated_segments(reels: Path, tmp_path: Path) -> None:
+def test_duplicates_and_repeated_segments(reels: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "videos"
     folder.mkdir()
     shutil.copy(reels / "a.mp4", folder / "original.mp4")
@@ -238,6 +238,14 @@ def test_duplicates_and_repeated_segments(reels: Path, tmp_path: Path) -> None:
     for d in intro:
         side = d.a if Path(d.a["path"]).name == "shares_intro.mp4" else d.b
         assert side["start"]["frame"] == 0 and side["end"]["frame"] == 30
+    # the table outputs (not only JSON) of dupes and library stats
+    from vidlens.cli import main
+
+    assert main(["dupes", "--library", str(tmp_path / "lib")]) == 0
+    shown = capsys.readouterr().out
+    assert shown.count("│ video ") == 1 and shown.count("│ segment ") == len(found) - 1, shown
+    assert main(["library", "stats", "--library", str(tmp_path / "lib")]) == 0
+    assert "3 videos (0 partial)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_export_clips_cut_the_moments(library: Path, tmp_path: Path) -> None:
