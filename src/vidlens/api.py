@@ -9,6 +9,7 @@ from typing import Any
 from .analyzers import create_analyzers
 from .errors import UsageError
 from .media import VideoInfo, VideoReader, probe
+from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback, run_pipeline
 from .timebase import TimeSpec
 from .timeline import Timeline, write_text_atomic
@@ -40,6 +41,8 @@ def analyze(
     on disk while the analysis runs.
     """
     out = Path(output_dir) if output_dir is not None else None
+    if out is not None:
+        refuse_input_as_output(out, path, folder=True)
     if passphrase is not None:
         from .privacy.vault import check_passphrase
 
@@ -117,6 +120,7 @@ def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str |
     from .objects.annotate import annotate_video
     from .objects.rules import load_rules
 
+    refuse_input_as_output(output, path)
     if timeline is None:
         timeline = track_objects(path, rules=rules, detector=detector, classes=classes, progress=progress)
     elif not isinstance(timeline, Timeline):
@@ -136,6 +140,7 @@ def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str 
     from .analyzers.registry import ANALYZERS
     from .privacy.anonymize import anonymize_video
 
+    refuse_input_as_output(output, path)
     if timeline is None:
         needed = ["faces", *(["objects"] if paranoid else []), *(["text"] if text else [])]
         missing = [name for name in needed if name not in ANALYZERS]
