@@ -167,3 +167,12 @@ def test_unlock_reports_a_deleted_enc_file_and_changes_nothing(folder: Path) -> 
     with pytest.raises(UsageError, match=r"report\.html\.enc"):
         unlock(folder, PASS)
     assert snapshot(folder) == before
+
+
+def test_forget_refuses_a_symlink_to_an_output_folder(folder: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    before = snapshot(folder)
+    with pytest.raises(UsageError, match="symbolic link"):
+        forget(link)
+    assert snapshot(folder) == before and link.is_symlink()
