@@ -52,3 +52,14 @@ def test_cli_exits_2_naming_both_paths(make_video, capsys):
     video = make_video()
     assert main(["anonymize", str(video), "-o", str(video)]) == 2
     assert str(video) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["anonymize", "annotate"])
+def test_a_timeline_of_another_video_is_refused(make_video, tmp_path, command):
+    from tests.conftest import gradient_frames
+
+    first = make_video("a.mp4")
+    other = make_video("b.mp4", frames=[255 - f for f in gradient_frames(30)])  # same size, other content
+    api.analyze(first, analyzers=["shots"], output_dir=tmp_path / "out")
+    with pytest.raises(UsageError, match="sha256"):
+        getattr(api, command)(other, tmp_path / "x.mp4", timeline=tmp_path / "out" / "timeline.json")

@@ -125,6 +125,7 @@ def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str |
         timeline = track_objects(path, rules=rules, detector=detector, classes=classes, progress=progress)
     elif not isinstance(timeline, Timeline):
         timeline = Timeline.load(timeline)
+        _check_timeline_video(timeline, path)
     if "objects" not in timeline.sections:
         raise UsageError("the timeline has no objects section: run vidlens objects (or analyze with objects) first")
     written = annotate_video(path, timeline, output, rules=load_rules(rules) if rules else None)
@@ -150,9 +151,20 @@ def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str 
         timeline = run_pipeline(path, create_analyzers(needed), progress=progress, hash_file=False)
     elif not isinstance(timeline, Timeline):
         timeline = _load_timeline(timeline)
+        _check_timeline_video(timeline, path)
     result = anonymize_video(path, timeline, output, mode=mode, keep_ids=keep, margin=margin, paranoid=paranoid,
                              text=text)
     return timeline, result
+
+
+def _check_timeline_video(timeline: Timeline, path: str | Path) -> None:
+    """Refuse a timeline made from another video (a stale one would leave faces or tracks unmatched)."""
+    from .pipeline import file_sha256
+
+    recorded = timeline.video.get("sha256")
+    if recorded and recorded != file_sha256(Path(path)):
+        raise UsageError(f"the timeline was made from {timeline.video.get('path')} (sha256 {recorded[:12]}...), "
+                         "not from this video; analyze it again", path=path)
 
 
 def _load_timeline(path: str | Path) -> Timeline:
