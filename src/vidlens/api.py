@@ -9,6 +9,7 @@ from typing import Any
 from .analyzers import create_analyzers
 from .errors import UsageError
 from .media import VideoInfo, VideoReader, probe
+from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback, run_pipeline
 from .timebase import TimeSpec
 from .timeline import Timeline, write_text_atomic
@@ -40,6 +41,8 @@ def analyze(
     on disk while the analysis runs.
     """
     out = Path(output_dir) if output_dir is not None else None
+    if out is not None:
+        refuse_input_as_output(out, path, folder=True)
     if passphrase is not None:
         from .privacy.vault import check_passphrase
 
@@ -117,10 +120,12 @@ def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str |
     from .objects.annotate import annotate_video
     from .objects.rules import load_rules
 
+    refuse_input_as_output(output, path)
     if timeline is None:
         timeline = track_objects(path, rules=rules, detector=detector, classes=classes, progress=progress)
     elif not isinstance(timeline, Timeline):
         timeline = Timeline.load(timeline)
+        _check_timeline_video(timeline, path)
     if "objects" not in timeline.sections:
         raise UsageError("the timeline has no objects section: run vidlens objects (or analyze with objects) first")
     written = annotate_video(path, timeline, output, rules=load_rules(rules) if rules else None)
@@ -136,6 +141,7 @@ def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str 
     from .analyzers.registry import ANALYZERS
     from .privacy.anonymize import anonymize_video
 
+    refuse_input_as_output(output, path)
     if timeline is None:
         needed = ["faces", *(["objects"] if paranoid else []), *(["text"] if text else [])]
         missing = [name for name in needed if name not in ANALYZERS]
@@ -145,9 +151,20 @@ def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str 
         timeline = run_pipeline(path, create_analyzers(needed), progress=progress, hash_file=False)
     elif not isinstance(timeline, Timeline):
         timeline = _load_timeline(timeline)
+        _check_timeline_video(timeline, path)
     result = anonymize_video(path, timeline, output, mode=mode, keep_ids=keep, margin=margin, paranoid=paranoid,
                              text=text)
     return timeline, result
+
+
+def _check_timeline_video(timeline: Timeline, path: str | Path) -> None:
+    """Refuse a timeline made from another video (a stale one would leave faces or tracks unmatched)."""
+    from .pipeline import file_sha256
+
+    recorded = timeline.video.get("sha256")
+    if recorded and recorded != file_sha256(Path(path)):
+        raise UsageError(f"the timeline was made from {timeline.video.get('path')} (sha256 {recorded[:12]}...), "
+                         "not from this video; analyze it again", path=path)
 
 
 def _load_timeline(path: str | Path) -> Timeline:

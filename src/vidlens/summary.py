@@ -98,6 +98,11 @@ def summarize(path: str | Path, *, ratio: float = 0.15, output: Path | None = No
     """
     if not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
         raise UsageError(f"ratio must be in (0, 1], got {ratio!r}")
+    from .paths import refuse_input_as_output
+
+    for target in (output, preview):
+        if target is not None:
+            refuse_input_as_output(target, path)
     if not max_segment_s > 0:
         raise UsageError(f"max_segment_s must be > 0, got {max_segment_s!r}")
     path = Path(path)

@@ -53,7 +53,7 @@ def test_lock_leaves_no_plaintext_and_unlock_restores_every_byte(folder: Path) -
     assert set(after) == {f"{name}.enc" for name in before} | {VAULT_FILE}
     for name, data in after.items():
         if name == VAULT_FILE:  # the header: kdf parameters, salt and an encrypted check token, nothing else
-            assert set(json.loads(data)) == {"format", "cipher", "kdf", "check"}
+            assert set(json.loads(data)) == {"format", "cipher", "kdf", "check", "files"}
             continue
         assert data.startswith(MAGIC), name
         assert not any(mark in data for mark in PLAINTEXT_MARKS), name
@@ -158,3 +158,21 @@ def test_forget_refuses_what_is_not_only_vidlens_output(analyzed, folder: Path, 
     with pytest.raises(UsageError):
         forget(target)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_unlock_reports_a_deleted_enc_file_and_changes_nothing(folder: Path) -> None:
+    lock(folder, PASS)
+    (folder / "report.html.enc").unlink()
+    before = snapshot(folder)
+    with pytest.raises(UsageError, match=r"report\.html\.enc"):
+        unlock(folder, PASS)
+    assert snapshot(folder) == before
+
+
+def test_forget_refuses_a_symlink_to_an_output_folder(folder: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(folder, target_is_directory=True)
+    before = snapshot(folder)
+    with pytest.raises(UsageError, match="symbolic link"):
+        forget(link)
+    assert snapshot(folder) == before and link.is_symlink()

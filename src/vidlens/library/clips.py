@@ -30,6 +30,10 @@ MP4_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1", "vp9", "aac", "mp3", "op
 
 def export_moments(moments: Sequence[Mapping[str, Any]], folder: Path) -> list[dict[str, Any]]:
     """One clip per moment (dicts as search returns them) in ``folder``; returns what was written."""
+    from ..paths import refuse_input_as_output
+
+    for moment in moments:
+        refuse_input_as_output(folder, moment["path"], folder=True)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     packets: dict[Path, list[tuple[int, int, bool]] | None] = {}  # each source demuxed once
@@ -38,6 +42,8 @@ def export_moments(moments: Sequence[Mapping[str, Any]], folder: Path) -> list[d
         a, b = int(moment["start"]["frame"]), int(moment["end"]["frame"])
         stem = re.sub(r"[^\w.-]+", "_", src.stem)[:60]
         base = folder / f"{number:02d}_{stem}_{a}-{b}"
+        for candidate in {base.with_suffix(".mp4"), base.with_suffix(src.suffix)}:
+            refuse_input_as_output(candidate, src)
         if src not in packets:
             packets[src] = _video_packets(src)
         method, path = "copy", _stream_copy(src, packets[src], a, b, base)

@@ -63,6 +63,9 @@ def forget(target: str | Path) -> list[Removed]:
         folder = default_output_dir(target)
     else:
         raise UsageError("does not exist", path=target)
+    if folder.is_symlink():
+        raise UsageError("is a symbolic link: pass the output folder itself (forget never follows links); "
+                         "nothing was deleted", path=folder)
     if not folder.is_dir():
         raise UsageError(f"no derived data: {folder} does not exist (pass the output folder if you used -o)",
                          path=target)

@@ -219,6 +219,11 @@ def lock(folder: str | Path, passphrase: str) -> list[Path]:
             raise UsageError("encrypted copy did not verify; the plaintext was kept", path=target)
         path.unlink()
         written.append(target)
+    # the list of encrypted files, so unlock notices one that was deleted meanwhile
+    header = dict(key.header)
+    names = set(header.get("files", [])) | {p.relative_to(folder).as_posix() for p in written}
+    header["files"] = sorted(names)
+    write_bytes_atomic(folder / VAULT_FILE, json.dumps(header, indent=2).encode("utf-8"), fsync=True)
     return written
 
 
@@ -231,6 +236,11 @@ def unlock(folder: str | Path, passphrase: str) -> list[Path]:
     folder = Path(folder)
     key = _open(folder, passphrase)
     encrypted = _files(folder, encrypted=True)
+    header = _read_header(folder) or {}
+    present = {p.relative_to(folder).as_posix() for p in encrypted}
+    missing = [name for name in header.get("files", []) if name not in present]
+    if missing:
+        raise UsageError(f"encrypted file(s) missing: {', '.join(missing)}; nothing was changed", path=folder)
     for path in encrypted:  # authenticate everything first: all or nothing
         try:
             key.decrypt(path.read_bytes(), _aad(folder, path.with_suffix("")))
