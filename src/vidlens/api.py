@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .analyzers import create_analyzers
-from .errors import UsageError
+from .errors import UsageError, VidlensError
 from .media import VideoInfo, VideoReader, probe
 from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback, run_pipeline
@@ -49,10 +50,14 @@ def analyze(
         if out is None:
             raise UsageError("a passphrase (encryption) needs an output folder")
         check_passphrase(out, passphrase)  # a wrong one for an existing vault fails now, not after the run
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    created = out is not None and not out.exists()
     built = create_analyzers(analyzers, options)
-    timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
+    try:
+        timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
+    except VidlensError:  # a bad input or range: leave no empty output folder behind
+        if created:
+            _remove_empty_folders(out)
+        raise
     if out is not None:
         write_outputs(timeline, out, report=report)
         if passphrase is not None:
@@ -60,6 +65,15 @@ def analyze(
 
             lock(out, passphrase)
     return timeline
+
+
+def _remove_empty_folders(folder: Path) -> None:
+    """Remove ``folder`` and the folders in it if no file was written there (never a file)."""
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def write_outputs(timeline: Timeline, output_dir: Path, *, report: bool = True) -> dict[str, Path]:

@@ -24,6 +24,7 @@ from .cli_explain import explain as explain_command
 from .cli_library import dupes, library_app
 from .cli_library import index as index_command
 from .cli_library import search as search_command
+from .cli_params import bounded
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
 from .cli_train import register as register_train_commands
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
@@ -197,6 +198,8 @@ def shots(
     = "classical",
     int8: Annotated[bool, typer.Option("--int8", help="TransNetV2 only: the INT8 model (about 2.5x faster).")]
     = False,
+    start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
+    end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
 ) -> None:
     """List shot boundaries (cut / dissolve / fade) with frame, time and timecode."""
     from .analyzers.shots import ShotsAnalyzer
@@ -206,7 +209,7 @@ def shots(
     if int8 and detector != "transnetv2":
         raise UsageError("--int8 applies to --detector transnetv2 only")
     analyzer = ShotsAnalyzer(detector, model_variant="int8" if int8 else None)
-    timeline = _run(run_pipeline, video, [analyzer], hash_file=False, quiet=quiet)
+    timeline = _run(run_pipeline, video, [analyzer], hash_file=False, quiet=quiet, **_span(start, end))
     _emit({"json": shots_json, "csv": shots_csv, "edl": shots_edl}[fmt.value](timeline), output)
     _report_warnings(timeline)
 
@@ -218,7 +221,7 @@ def text(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
     = None,
     fps: Annotated[float, typer.Option(help="Frames looked at per second (segment bounds are exact to half a "
-                                            "step).")] = 2.0,
+                                            "step).", **bounded(0, 1000, low_open=True))] = 2.0,
     start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
     end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
@@ -299,7 +302,8 @@ def anonymize(
                                                 "is found in them.")] = False,
     text: Annotated[bool, typer.Option(help="Also hide on-screen text boxes (plates, name tags).")] = False,
     margin: Annotated[float, typer.Option(help="Extra border around each face box, as a fraction of its "
-                                               "size (grows on frames away from a detection).")] = 0.1,
+                                               "size (grows on frames away from a detection).",
+                                               **bounded(0, 5))] = 0.1,
     timeline: Annotated[Path | None, typer.Option(help="Use the faces (and objects/text) of this "
                                                        "timeline.json instead of analysing again.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
@@ -321,7 +325,8 @@ def anonymize(
 @app.command()
 def summarize(
     video: VideoArg,
-    ratio: Annotated[float, typer.Option(help="Summary length as a fraction of the video (0 < ratio <= 1).")]
+    ratio: Annotated[float, typer.Option(help="Summary length as a fraction of the video (0 < ratio <= 1).",
+                                        **bounded(0, 1, low_open=True))]
     = 0.15,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Summary MP4 (default: <video>.summary.mp4)")]
     = None,
@@ -387,29 +392,58 @@ app.command("explain")(explain_command)
 app.command("export")(export_command)
 
 
+def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """Click's usage-error and abort classes, from every Click that may be parsing.
+
+    Typer 0.29 parses with its own bundled copy (``typer._click``), older ones with ``click``: a usage
+    error from either must be exit 2 with Click's message, never an "internal error".
+    """
+    import importlib
+
+    usage: list[type] = []
+    aborts: list[type] = [typer.Abort]
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage.append(module.ClickException)
+        aborts += [module.Abort] if hasattr(module, "Abort") else []
+    return tuple(usage), tuple(aborts)
+
+
+@app.callback()
+def _options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the traceback of a failed "
+                                                   "analyzer or an internal error (debug log on stderr).")]
+             = False) -> None:
+    """Options every command takes, written before the command: ``vidlens --verbose analyze ...``."""
+    if verbose:
+        logging.getLogger("vidlens").setLevel(logging.DEBUG)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn vidlens errors into one line and a documented exit code."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("vidlens").setLevel(logging.ERROR)
+    usage_errors, aborts = _click_errors()
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="vidlens", standalone_mode=False)
         if isinstance(code, int):
             return code
     except VidlensError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
         return exit_code_for(error)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, *aborts):
         err.print("interrupted")
         return 130
     except typer.Exit as done:
         return done.exit_code
+    except usage_errors as error:
+        error.show()  # Click's own message (usage line, hint and "Error: ..."), as with any Click program
+        return 2
     except Exception as error:
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            return 2
-        if isinstance(error, click.exceptions.Abort):
-            return 130
+        if logging.getLogger("vidlens").isEnabledFor(logging.DEBUG):
+            logging.getLogger("vidlens").exception("internal error")
         err.print(f"[red]internal error:[/] {type(error).__name__}: {error} "
                   "(please report it with `vidlens version --all`)", highlight=False)
         return 1

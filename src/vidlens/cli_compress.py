@@ -12,6 +12,7 @@ import typer
 
 from . import api
 from .cli_console import err, out
+from .cli_params import bounded
 
 
 def export(
@@ -21,11 +22,12 @@ def export(
     prune: Annotated[str | None, typer.Option(help="Pruned variants: fractions of weights to zero, e.g. 0.3,0.5.")]
     = None,
     finetune_epochs: Annotated[int | None, typer.Option(help="Fine-tuning epochs after pruning (default: 3 with "
-                                                        "--dataset, else 0).")] = None,
+                                                        "--dataset, else 0).", **bounded(0, 1000))] = None,
     dataset: Annotated[Path | None, typer.Option(help="The model's dataset (folder or manifest): calibration, "
                                                  "fine-tuning and the test split every variant is scored on.")]
     = None,
-    runs: Annotated[int, typer.Option(help="Timed runs per variant and thread count (median).")] = 50,
+    runs: Annotated[int, typer.Option(help="Timed runs per variant and thread count (median).",
+                                      **bounded(1, 10_000))] = 50,
     cache: Annotated[Path | None, typer.Option(help="Feature cache folder (default: the one training used).")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print compress.json instead of the table.")] = False,

@@ -12,6 +12,7 @@ import typer
 
 from . import api
 from .cli_console import err
+from .cli_params import bounded
 from .timebase import TimeSpec
 
 
@@ -27,7 +28,8 @@ def explain(
     start: Annotated[str | None, typer.Option(help="Clip start: 12.5s, 300f or 00:01:02.5.")] = None,
     end: Annotated[str | None, typer.Option(help="Clip end (same units as --start).")] = None,
     top_frames: Annotated[int, typer.Option(help="Feature heads: heat maps for this many most important "
-                                                 "frames (each costs ~50 backbone runs).")] = 3,
+                                                 "frames (each costs ~50 backbone runs).",
+                                                 **bounded(1, 100))] = 3,
 ) -> None:
     """Explain a prediction: importance of each input step (checked by occlusion) and heat maps of where.
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from . import api
 from .cli_console import err, out
+from .cli_params import bounded
 from .errors import UsageError
 
 LibraryOpt = Annotated[Path | None, typer.Option(
@@ -58,7 +59,8 @@ def _progress_bar(quiet: bool) -> tuple[Progress | None, Any]:
 def index(
     paths: Annotated[list[str], typer.Argument(help="Video files, folders (searched recursively) or globs.")],
     library: LibraryOpt = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", help="Videos analysed at once (processes).")] = 1,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Videos analysed at once (processes).",
+                                         **bounded(1, 64))] = 1,
     fast: Annotated[bool, typer.Option(help="Pictures only (labels, colours, motion; no objects, text, faces): "
                                        "several times quicker.")] = False,
     analyzers: Annotated[str | None, typer.Option(help="Analyzers to run, comma-separated (overrides --fast).")]
@@ -102,7 +104,7 @@ def search(
     query: Annotated[str | None, typer.Argument(help="What to find, in words (\"a cat on the sofa\").")] = None,
     like: Annotated[Path | None, typer.Option(help="Find moments that look like this image or clip.")] = None,
     library: LibraryOpt = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Number of moments.")] = 10,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Number of moments.", **bounded(1, 10_000))] = 10,
     signals: Annotated[str | None, typer.Option(help="Rankings to fuse: bm25,facts,conse (default all).")] = None,
     path: Annotated[str | None, typer.Option(help="Only videos whose path matches this glob (or contains it).")]
     = None,
@@ -110,9 +112,11 @@ def search(
     = None,
     object_: Annotated[list[str] | None, typer.Option("--object", help="Only moments with this object class.")]
     = None,
-    start: Annotated[float | None, typer.Option(help="Only moments after this second of their video.")] = None,
-    end: Annotated[float | None, typer.Option(help="Only moments before this second of their video.")] = None,
-    min_duration: Annotated[float, typer.Option(help="Shortest moment, seconds.")] = 0.0,
+    start: Annotated[float | None, typer.Option(help="Only moments after this second of their video.",
+                                                     **bounded(0, 1e9))] = None,
+    end: Annotated[float | None, typer.Option(help="Only moments before this second of their video.",
+                                                   **bounded(0, 1e9))] = None,
+    min_duration: Annotated[float, typer.Option(help="Shortest moment, seconds.", **bounded(0, 1e9))] = 0.0,
     fmt: Annotated[ResultFormat, typer.Option("--format", "-f")] = ResultFormat.table,
     export_clips: Annotated[Path | None, typer.Option(help="Also write each moment as a clip into this folder.")]
     = None,
@@ -162,8 +166,10 @@ def _why(evidence: dict[str, Any]) -> str:
 
 def dupes(
     library: LibraryOpt = None,
-    threshold: Annotated[float, typer.Option(help="Visual cosine similarity for a match (0-1).")] = 0.9,
-    min_length: Annotated[float, typer.Option(help="Shortest repeated range reported, seconds.")] = 1.0,
+    threshold: Annotated[float, typer.Option(help="Visual cosine similarity for a match (0-1).",
+                                                   **bounded(0, 1))] = 0.9,
+    min_length: Annotated[float, typer.Option(help="Shortest repeated range reported, seconds.",
+                                                    **bounded(0, 1e9))] = 1.0,
     fmt: Annotated[ResultFormat, typer.Option("--format", "-f")] = ResultFormat.table,
 ) -> None:
     """Near-duplicate videos (re-uploads, re-encodes) and repeated segments (intros, reused shots)."""

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from . import api
 from .cli_console import err, out
+from .cli_params import bounded
 from .errors import UsageError
 from .timebase import TimeSpec
 
@@ -77,27 +78,33 @@ def train(
                                        "EfficientNet-Lite0 features (cached on disk); r2plus1d: a small 3D-CNN "
                                        "trained on raw clips.")] = Arch.gru,
     bidirectional: Annotated[bool, typer.Option(help="gru/lstm: read the sequence both ways.")] = False,
-    steps: Annotated[int, typer.Option(help="Feature heads: frames per clip (segment centres).")] = 8,
+    steps: Annotated[int, typer.Option(help="Feature heads: frames per clip (segment centres).",
+                                      **bounded(1, 1024))] = 8,
     fps: Annotated[float | None, typer.Option(help="Frames sampled per second (default 4 for feature heads, 8 "
-                                              "for r2plus1d).", show_default=False)] = None,
-    size: Annotated[int, typer.Option(help="r2plus1d: clip side in pixels.")] = 112,
-    frames: Annotated[int, typer.Option(help="r2plus1d: frames per clip.")] = 8,
-    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Clips per optimiser step.")] = 16,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay (weight matrices only).")] = 0.05,
+                                              "for r2plus1d).", show_default=False,
+                                              **bounded(0, 1000, low_open=True))] = None,
+    size: Annotated[int, typer.Option(help="r2plus1d: clip side in pixels.", **bounded(16, 1024))] = 112,
+    frames: Annotated[int, typer.Option(help="r2plus1d: frames per clip.", **bounded(1, 512))] = 8,
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).",
+                                       **bounded(1, 10_000))] = 30,
+    batch_size: Annotated[int, typer.Option(help="Clips per optimiser step.", **bounded(1, 4096))] = 16,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).", **bounded(0, 10, low_open=True))] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay (weight matrices only).",
+                                                **bounded(0, 10))] = 0.05,
     schedule: Annotated[Schedule, typer.Option(help="cosine (after warm-up) or step (x0.1 every 10 epochs).")]
     = Schedule.cosine,
-    warmup: Annotated[float, typer.Option(help="Warm-up epochs (linear).")] = 1.0,
-    label_smoothing: Annotated[float, typer.Option(help="Label smoothing of the loss.")] = 0.1,
+    warmup: Annotated[float, typer.Option(help="Warm-up epochs (linear).", **bounded(0, 10_000))] = 1.0,
+    label_smoothing: Annotated[float, typer.Option(help="Label smoothing of the loss.",
+                                                    **bounded(0, 1, high_open=True))] = 0.1,
     dropout: Annotated[float | None, typer.Option(help="Dropout (default: the architecture's).",
-                                                  show_default=False)] = None,
-    mixup: Annotated[float, typer.Option(help="Mixup Beta(a, a) strength; 0 = off.")] = 0.0,
+                                                  show_default=False, **bounded(0, 1, high_open=True))] = None,
+    mixup: Annotated[float, typer.Option(help="Mixup Beta(a, a) strength; 0 = off.", **bounded(0, 100))] = 0.0,
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation "
-                                          "macro-F1; 0 = never.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and every random draw.")] = 0,
+                                          "macro-F1; 0 = never.", **bounded(0, 10_000))] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and every random draw.",
+                                    **bounded(0, 2**32 - 1))] = 0,
     threads: Annotated[int | None, typer.Option(help="CPU threads for torch and ONNX Runtime.",
-                                                show_default=False)] = None,
+                                                show_default=False, **bounded(1, 1024))] = None,
     split: Annotated[str, typer.Option(help="train,val,test ratios, split per class.")] = "0.7,0.15,0.15",
     splits: Annotated[str | None, typer.Option(help="Split list files instead: train.txt,val.txt,test.txt "
                                                "(UCF-101 style, paths relative to the dataset).",
@@ -191,7 +198,8 @@ def evaluate(
                                                 "MODEL/evaluation-SPLIT).", show_default=False)] = None,
     onnx: Annotated[Path | None, typer.Option(help="Score another ONNX file of this model (e.g. INT8).",
                                               show_default=False)] = None,
-    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads.", show_default=False)] = None,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads.", show_default=False,
+                                                **bounded(1, 1024))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
 ) -> None:
@@ -238,9 +246,10 @@ def predict(
     videos: Annotated[list[Path], typer.Argument(help="Videos to classify.", show_default=False)],
     window: Annotated[str | None, typer.Option(help="Window length for per-window labels (2.5 or 2.5s; default: "
                                                "the training clip length).", show_default=False)] = None,
-    top_k: Annotated[int, typer.Option(help="Classes listed per prediction.")] = 3,
+    top_k: Annotated[int, typer.Option(help="Classes listed per prediction.", **bounded(1, 1000))] = 3,
     fmt: Annotated[PredictFormat, typer.Option("--format", "-f", help="table or json.")] = PredictFormat.table,
-    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads.", show_default=False)] = None,
+    threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads.", show_default=False,
+                                                **bounded(1, 1024))] = None,
 ) -> None:
     """Label whole videos and their windows with a trained model (ONNX Runtime, no torch)."""
     window_s = _window(window)

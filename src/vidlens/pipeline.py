@@ -82,13 +82,16 @@ def run_pipeline(
         try:
             analyzer.start(info)
             lanes.append(_Lane(analyzer, Sampler(analyzer.needs) if analyzer.needs is not None else None))
+        except UsageError:  # a bad option (unknown class, detector, model folder) is the caller's to fix
+            raise
         except Exception as error:  # an analyzer that cannot start must not sink the others
+            log.debug("analyzer %s could not start", analyzer.name, exc_info=True)
             warnings.append(f"analyzer {analyzer.name} could not start: {error}")
             failed.append(analyzer.name)
     begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
     end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
     if end_s <= begin_s:
-        raise UsageError(f"the time range is empty: start {start} is not before end {end}")
+        raise UsageError(f"the time range is empty: --end {end} is not after --start {start or '0s'}")
     skim = bool(lanes) and all(lane.sampler is not None and lane.sampler.spec.keyframes_only for lane in lanes)
     audio_lanes = [lane for lane in lanes if getattr(lane.analyzer, "audio", ())]
     tap = AudioTap(s for lane in audio_lanes for s in lane.analyzer.audio) if audio_lanes and info.has_audio else None
@@ -156,6 +159,9 @@ def run_pipeline(
     if progress is not None:
         progress(len(times), len(times), time.perf_counter() - started)
 
+    if first_frame is None and times and begin_s > 0 and not interrupted:
+        raise UsageError(f"the range is outside the video: --start {start} is at {begin_s:.3f}s, and the last "
+                         f"frame is at {times[-1]:.3f}s")
     stats = reader.stats
     stats.cancelled = interrupted or end is not None
     warnings = info.notes + stats.warnings() + warnings

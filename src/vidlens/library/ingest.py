@@ -13,13 +13,11 @@ and the next run finds them still to do. Errors are collected per file, never ra
 
 from __future__ import annotations
 
-import errno
 import glob
 import hashlib
 import multiprocessing
 import os
 import shutil
-import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AnalysisInterrupted, UsageError, VidlensError
+from ..paths import why_not_a_file
 from .catalog import VideoRecord
 
 #: File suffixes taken when walking a folder (a file named explicitly is always tried).
@@ -88,30 +87,9 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, s
             if path.is_file():
                 resolved = path.resolve()
                 found.setdefault(str(resolved), resolved)
-            elif (reason := not_a_file(path)) is not None:
+            elif (reason := why_not_a_file(path)) is not None:
                 missing.append((str(path), reason))
     return list(found.values()), missing
-
-
-def not_a_file(path: Path) -> str | None:
-    """Why ``path`` cannot be read as a video file (None for a folder, which is walked, not read)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            return "a symbolic link loop"
-        if path.is_symlink():
-            return f"a dangling symbolic link (to {os.readlink(path)}, which does not exist)"
-        return f"cannot be read ({error.strerror})"
-    if stat.S_ISDIR(mode):
-        return None
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO), not a file: skipped"
-    if stat.S_ISSOCK(mode):
-        return "a socket, not a file: skipped"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device, not a file: skipped"
-    return "not a regular file: skipped"
 
 
 def file_sha256(path: Path) -> str:

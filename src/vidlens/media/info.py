@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 
 from ..errors import InvalidMediaError, MediaNotFoundError
+from ..paths import why_not_a_file
 
 #: Demuxers that FFmpeg uses for still images; opening a photo "works" but it is not a video.
 _IMAGE_FORMATS = {"image2", "gif_pipe", "apng"}
@@ -72,20 +73,30 @@ def _positive_rate(rate: Fraction | None) -> Fraction | None:
 
 
 def open_container(path: str | Path) -> av.container.InputContainer:
-    """Open a media file for reading, turning every failure into a one-line vidlens error."""
+    """Open a media file for reading, turning every failure into a one-line vidlens error.
+
+    FFmpeg's return code alone can mislead (a 20000x20000 frame size comes back as "Device or resource
+    busy"), so its last error log line is captured while opening and given as the reason.
+    """
     p = Path(path)
-    if not p.exists():
-        raise MediaNotFoundError("no such file", path=p)
     if not p.is_file():
-        raise MediaNotFoundError("not a regular file", path=p)
+        if not p.exists() and not p.is_symlink():
+            raise MediaNotFoundError("no such file", path=p)
+        raise MediaNotFoundError(why_not_a_file(p) or "a folder, not a video file", path=p)
     if p.stat().st_size == 0:
         raise InvalidMediaError("empty file (0 bytes), not a video", path=p)
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
     try:
-        return av.open(str(p), mode="r", metadata_errors="ignore")
+        with av.logging.Capture() as logs:
+            return av.open(str(p), mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as error:
-        raise InvalidMediaError(f"not a readable media file ({error.strerror or error})", path=p) from None
+        detail = logs[-1][2].strip() if logs else (error.strerror or str(error))
+        raise InvalidMediaError(f"not a readable media file ({detail})", path=p) from None
     except (UnicodeDecodeError, OSError, ValueError) as error:
         raise InvalidMediaError(f"not a readable media file ({error})", path=p) from None
+    finally:
+        av.logging.set_level(previous)
 
 
 def video_stream_of(container: av.container.InputContainer, path: Path) -> av.video.stream.VideoStream:

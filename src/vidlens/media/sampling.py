@@ -89,7 +89,8 @@ class Sampler:
             if time + Fraction(1, 10_000) < self._next_time:  # tolerance absorbs rounded pts
                 return False
             period = 1 / spec.fps
-            while self._next_time <= time + Fraction(1, 10_000):
-                self._next_time += period
+            # jump straight past ``time``: stepping one period at a time hangs on a huge fps or a long gap
+            periods = (time + Fraction(1, 10_000) - self._next_time) // period + 1
+            self._next_time += periods * period
             return True
         return index % spec.step == 0

@@ -25,6 +25,5 @@ def class_mask(classes: Iterable[str | int] | None) -> np.ndarray | None:
         elif isinstance(c, str) and c.strip().lower() in COCO80:
             mask[COCO80.index(c.strip().lower())] = True
         else:
-            raise UsageError(f"unknown class {c!r}; COCO-80 names are e.g. person, car, bicycle, dog "
-                             f"(see vidlens/models/labels/coco80.txt)")
+            raise UsageError(f"unknown class {c!r}; the COCO-80 classes are: {', '.join(COCO80)}")
     return mask

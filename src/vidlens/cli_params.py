@@ -1,0 +1,34 @@
+"""Bounds for the command line's numeric options, checked while Click parses (exit 2, Click's message).
+
+Every number a user types is bounded by what makes sense for it: an absurd value (``--fps 1e9``,
+``-n 100000000000``, ``-j 1e20``, ``-n -5``) must be refused before it can hang a loop or exhaust memory,
+and ``nan``/``inf`` (which ``float()`` accepts and every range comparison lets through) are refused too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+
+def bounded(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> dict[str, Callable]:
+    """``typer.Option`` keyword arguments that accept ``low <= value <= high`` only (``<`` at an open end).
+
+    ``None`` (an option left out) passes; so does any value inside the range, unchanged.
+    """
+    sign_low, sign_high = "<" if low_open else "<=", "<" if high_open else "<="
+    allowed = f"{low:g} {sign_low} x {sign_high} {high:g}"
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise typer.BadParameter(f"{value} is not a finite number (allowed: {allowed})")
+        if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+            raise typer.BadParameter(f"{value} is outside the range {allowed}")
+        return value
+
+    return {"callback": check}
