@@ -185,3 +185,33 @@ def test_verbose_shows_the_traceback_of_a_failed_analyzer(short_clip: Path, tmp_
     assert main(["--verbose", "analyze", str(short_clip), "-o", str(tmp_path / "loud"), "-q"]) == 0
     failures = [r for r in caplog.records if r.exc_info and r.exc_info[0] is AttributeError]
     assert failures and "keyframes" in failures[0].getMessage()
+
+
+@pytest.mark.parametrize(("path", "command"), LEAVES, ids=IDS)
+def test_every_command_takes_json(path, command) -> None:
+    assert "--json" in {opt for param in command.params for opt in param.opts}
+
+
+def test_json_output_parses(short_clip: Path, tmp_path: Path, capsys) -> None:
+    import json
+
+    for args in (["version", "--all"], ["models"], ["info", str(short_clip)], ["shots", str(short_clip), "-q"],
+                 ["text", str(short_clip), "-q"], ["library", "stats", "--library", str(tmp_path / "none")]):
+        code = main([*args, "--json"])
+        captured = capsys.readouterr()
+        if args[0] == "library":  # no library there: a usage error, and nothing on stdout
+            assert code == 2 and captured.out == "", captured
+            continue
+        assert code == 0, (args, captured.err)
+        assert json.loads(captured.out), args
+    assert main(["shots", str(short_clip), "-q", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shots"][0]["start"]["frame"] == 0
+
+
+def test_tables_in_a_pipe_are_plain_and_whole() -> None:
+    result = subprocess.run([*CLI, "models"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    header, *rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert header[:2] == ["name", "variant"] and rows
+    assert all(len(row) == len(header) for row in rows)
+    assert "…" not in result.stdout and "all_minilm_l6_v2" in [row[0] for row in rows]  # names were cut at 80

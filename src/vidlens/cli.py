@@ -6,7 +6,6 @@ error, 2 bad input or usage, 130 interrupted (partial results were written).
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from enum import Enum
@@ -19,12 +18,12 @@ from rich.table import Table
 
 from . import __version__, api
 from .cli_compress import export as export_command
-from .cli_console import err, out
+from .cli_console import err, out, show
 from .cli_explain import explain as explain_command
 from .cli_library import dupes, library_app
 from .cli_library import index as index_command
 from .cli_library import search as search_command
-from .cli_params import bounded
+from .cli_params import JsonFormatOpt, JsonOpt, bounded, print_json
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
 from .cli_train import register as register_train_commands
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
@@ -119,13 +118,13 @@ def info(
     for note in meta.notes:
         err.print(f"[yellow]note:[/] {note}", highlight=False)
     if as_json:
-        out.print_json(json.dumps(facts))
+        print_json(facts)
         return
     table = Table(show_header=False, box=None)
     for key, value in facts.items():
         if key != "notes":
             table.add_row(key, str(value))
-    out.print(table)
+    show(table)
 
 
 @app.command()
@@ -200,12 +199,14 @@ def shots(
     = False,
     start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
     end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
+    as_json: JsonFormatOpt = False,
 ) -> None:
     """List shot boundaries (cut / dissolve / fade) with frame, time and timecode."""
     from .analyzers.shots import ShotsAnalyzer
     from .export import shots_csv, shots_edl, shots_json
     from .pipeline import run_pipeline
 
+    fmt = ShotFormat.json if as_json else fmt
     if int8 and detector != "transnetv2":
         raise UsageError("--int8 applies to --detector transnetv2 only")
     analyzer = ShotsAnalyzer(detector, model_variant="int8" if int8 else None)
@@ -225,14 +226,14 @@ def text(
     start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
     end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    as_json: JsonFormatOpt = False,
 ) -> None:
     """Read the on-screen text (captions, titles, signs) as timed segments: subtitles or JSON."""
     from .analyzers.text import TextAnalyzer
     from .export import text_json, text_srt, text_vtt
     from .pipeline import run_pipeline
 
-    if fps <= 0:
-        raise UsageError(f"--fps must be > 0, got {fps}")
+    fmt = TextFormat.json if as_json else fmt
     timeline = _run(run_pipeline, video, [TextAnalyzer(fps=fps)], hash_file=False, quiet=quiet, **_span(start, end))
     _emit({"srt": text_srt, "vtt": text_vtt, "json": text_json}[fmt.value](timeline), output)
     _report_warnings(timeline)
@@ -259,6 +260,7 @@ def objects(
     start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
     end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    as_json: JsonFormatOpt = False,
 ) -> None:
     """Track objects (COCO-80) with stable ids; with --rules, count line crossings and zone visits."""
     from .export import objects_json, objects_mot
@@ -266,7 +268,7 @@ def objects(
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     timeline = _run(api.track_objects, video, rules=rules, detector=detector, classes=names, poses=poses,
                     quiet=quiet, **_span(start, end))
-    _emit((objects_json if fmt is ObjectFormat.json else objects_mot)(timeline), output)
+    _emit((objects_json if as_json or fmt is ObjectFormat.json else objects_mot)(timeline), output)
     _report_warnings(timeline)
 
 
@@ -280,12 +282,15 @@ def annotate(
     detector: Annotated[str, typer.Option(help="nanodet (default) or centernet.")] = "nanodet",
     classes: Annotated[str | None, typer.Option(help="Only these COCO classes, comma-separated.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Draw tracked objects (boxes, ids, trails), lines, zones and running counts on the video (audio kept)."""
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     result, path = _run(api.annotate, video, output, timeline=timeline, rules=rules, detector=detector,
                         classes=names, quiet=quiet)
-    if not quiet:
+    if as_json:
+        print_json({"output": path, "tracks": len(result["objects"]), "warnings": result.warnings})
+    elif not quiet:
         err.print(f"wrote {path} ({len(result['objects'])} tracks)", highlight=False)
     _report_warnings(result)
 
@@ -307,6 +312,7 @@ def anonymize(
     timeline: Annotated[Path | None, typer.Option(help="Use the faces (and objects/text) of this "
                                                        "timeline.json instead of analysing again.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Hide every face on every frame (track-based, so frames a detector missed are covered); audio kept."""
     try:
@@ -315,7 +321,9 @@ def anonymize(
         raise UsageError(f"--keep takes comma-separated track ids, got {keep!r}") from None
     result, written = _run(api.anonymize, video, output, timeline=timeline, mode=mode, keep=keep_ids,
                            paranoid=paranoid, text=text, margin=margin, quiet=quiet)
-    if not quiet:
+    if as_json:
+        print_json(written.to_dict() | {"warnings": result.warnings})
+    elif not quiet:
         err.print(f"wrote {written.written.path}: {written.written.frames} frames, {written.face_tracks} face "
                   f"tracks hidden on {written.frames_hidden} frames"
                   + (f", kept {', '.join(map(str, written.kept))}" if written.kept else ""), highlight=False)
@@ -342,7 +350,7 @@ def summarize(
     gif = preview or video.with_name(video.stem + ".preview.gif")
     result = make_summary(video, ratio=ratio, output=target, preview=gif)
     if as_json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        print_json(result.to_dict())
     else:
         err.print(f"wrote {target} and {gif}", highlight=False)
 
@@ -357,30 +365,37 @@ def models(
 
     rows = describe(check=check)
     if as_json:
-        out.print_json(json.dumps(rows))
+        print_json(rows)
         return
     table = Table(*(rows[0].keys() if rows else ["name"]))
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
-    out.print(table)
+    show(table)
     if check and any(str(r.get("check", "ok")) != "ok" for r in rows):
         raise typer.Exit(1)
 
 
 @app.command()
-def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, NumPy, OpenCV versions.")] = False
-            ) -> None:
+def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, NumPy, OpenCV versions.")] = False,
+            as_json: JsonOpt = False) -> None:
     """Print the vidlens version (with --all: the libraries a bug report needs)."""
-    out.print(f"vidlens {__version__}", highlight=False)
+    facts = {"vidlens": __version__}
     if all_:
         import cv2
         import numpy
 
         from .media import library_versions
 
-        out.print(f"python {sys.version.split()[0]}", highlight=False)
-        out.print(library_versions(), highlight=False)
-        out.print(f"numpy {numpy.__version__}, opencv {cv2.__version__}", highlight=False)
+        facts |= {"python": sys.version.split()[0], "media": library_versions(), "numpy": numpy.__version__,
+                  "opencv": cv2.__version__}
+    if as_json:
+        print_json(facts)
+        return
+    out.print(f"vidlens {__version__}", highlight=False)
+    if all_:
+        out.print(f"python {facts['python']}", highlight=False)
+        out.print(facts["media"], highlight=False)
+        out.print(f"numpy {facts['numpy']}, opencv {facts['opencv']}", highlight=False)
 
 
 app.add_typer(library_app)

@@ -3,8 +3,6 @@ table (see :mod:`vidlens.train.compress`). Torch is imported only when pruning o
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +10,7 @@ import typer
 
 from . import api
 from .cli_console import err, out
-from .cli_params import bounded
+from .cli_params import bounded, print_json
 
 
 def export(
@@ -40,7 +38,7 @@ def export(
     report = api.compress_model(model, int8=int8, prune=prune, finetune_epochs=finetune_epochs, dataset=dataset,
                                 cache=cache, runs=runs, progress=not quiet)
     if as_json:
-        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+        print_json(report)
     else:
         from .train.compress import comparison_table
 

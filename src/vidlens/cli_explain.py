@@ -12,7 +12,7 @@ import typer
 
 from . import api
 from .cli_console import err
-from .cli_params import bounded
+from .cli_params import JsonOpt, bounded, print_json
 from .timebase import TimeSpec
 
 
@@ -30,6 +30,7 @@ def explain(
     top_frames: Annotated[int, typer.Option(help="Feature heads: heat maps for this many most important "
                                                  "frames (each costs ~50 backbone runs).",
                                                  **bounded(1, 100))] = 3,
+    as_json: JsonOpt = False,
 ) -> None:
     """Explain a prediction: importance of each input step (checked by occlusion) and heat maps of where.
 
@@ -40,6 +41,9 @@ def explain(
                                          end=TimeSpec.parse(end) if end else None, top_frames=top_frames)
     from .train.explain import summary_lines
 
+    if as_json:
+        print_json(explanation.to_dict() | {"files": explanation.files})
+        return
     for line in summary_lines(explanation):
         err.print(line, highlight=False)
     err.print(f"wrote {output}/: " + ", ".join(v for k, v in explanation.files.items() if not k.startswith("step_"))

@@ -5,8 +5,6 @@ Thin: each parses, calls one function of ``vidlens.api`` and prints a table or J
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,8 +14,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from . import api
-from .cli_console import err, out
-from .cli_params import bounded
+from .cli_console import err, out, show
+from .cli_params import JsonFormatOpt, JsonOpt, bounded, print_json
 from .errors import UsageError
 
 LibraryOpt = Annotated[Path | None, typer.Option(
@@ -83,7 +81,7 @@ def index(
             report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
                                progress=callback)
     if as_json:
-        out.print_json(json.dumps(report))
+        print_json(report)
     else:
         rate = report["video_seconds"] / report["seconds"] if report["seconds"] else 0.0
         out.print(f"added {len(report['added'])}, updated {len(report['updated'])}, unchanged {report['unchanged']}, "
@@ -120,6 +118,7 @@ def search(
     fmt: Annotated[ResultFormat, typer.Option("--format", "-f")] = ResultFormat.table,
     export_clips: Annotated[Path | None, typer.Option(help="Also write each moment as a clip into this folder.")]
     = None,
+    as_json: JsonFormatOpt = False,
 ) -> None:
     """Find moments by words (hybrid full-text + semantic search) or by an example image/clip (--like)."""
     if (query is None) == (like is None):
@@ -132,9 +131,8 @@ def search(
         moments = api.search(query, library=library, limit=limit, signals=chosen, path=path, labels=label or (),
                              objects=object_ or (), start=start, end=end, min_duration=min_duration)
     clips = api.export_clips(moments, export_clips) if export_clips is not None else []
-    if fmt is ResultFormat.json:
-        sys.stdout.write(json.dumps({"query": query, "like": str(like) if like else None, "moments": moments,
-                                     "clips": clips}, indent=2) + "\n")
+    if as_json or fmt is ResultFormat.json:
+        print_json({"query": query, "like": like, "moments": moments, "clips": clips})
         return
     if not moments:
         err.print("no moment found")
@@ -145,7 +143,7 @@ def search(
     for number, m in enumerate(moments, 1):
         table.add_row(str(number), Path(m["path"]).name, m["start"]["timecode"], m["end"]["timecode"],
                       f"{m['score']:.4f}", _why(m["evidence"]))
-    out.print(table)
+    show(table)
     for clip in clips:
         out.print(f"clip {clip['moment']}: {clip['path']} ({clip['method']})", highlight=False)
 
@@ -171,11 +169,12 @@ def dupes(
     min_length: Annotated[float, typer.Option(help="Shortest repeated range reported, seconds.",
                                                     **bounded(0, 1e9))] = 1.0,
     fmt: Annotated[ResultFormat, typer.Option("--format", "-f")] = ResultFormat.table,
+    as_json: JsonFormatOpt = False,
 ) -> None:
     """Near-duplicate videos (re-uploads, re-encodes) and repeated segments (intros, reused shots)."""
     found = api.find_duplicates(library=library, threshold=threshold, min_length=min_length)
-    if fmt is ResultFormat.json:
-        sys.stdout.write(json.dumps(found, indent=2) + "\n")
+    if as_json or fmt is ResultFormat.json:
+        print_json(found)
         return
     if not found:
         err.print("no duplicates found")
@@ -186,7 +185,7 @@ def dupes(
     for d in found:
         table.add_row(d["kind"], Path(d["a"]["path"]).name, _range(d["a"]), Path(d["b"]["path"]).name, _range(d["b"]),
                       f"{d['similarity']:.3f}")
-    out.print(table)
+    show(table)
 
 
 def _range(side: dict[str, Any]) -> str:
@@ -197,11 +196,11 @@ def _range(side: dict[str, Any]) -> str:
 
 @library_app.command("stats")
 def stats(library: LibraryOpt = None,
-          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+          as_json: JsonOpt = False) -> None:
     """Videos, hours, segments, vectors and the most common tags in the library."""
     data = api.library_stats(library=library)
     if as_json:
-        out.print_json(json.dumps(data))
+        print_json(data)
         return
     out.print(f"{data['folder']}: {data['videos']} videos ({data['partial_videos']} partial), {data['hours']:.2f} h, "
               f"{data['segments']} segments", highlight=False)
@@ -214,18 +213,25 @@ def stats(library: LibraryOpt = None,
 
 @library_app.command("prune")
 def prune(library: LibraryOpt = None,
-          under: Annotated[list[Path] | None, typer.Argument(help="Only videos under these folders.")] = None) -> None:
+          under: Annotated[list[Path] | None, typer.Argument(help="Only videos under these folders.")] = None,
+          as_json: JsonOpt = False) -> None:
     """Forget indexed videos whose files no longer exist."""
     gone = api.prune_library(library=library, under=under)
+    if as_json:
+        print_json({"pruned": gone})
+        return
     out.print(f"pruned {len(gone)} video(s)", highlight=False)
     for path in gone:
         out.print(f"  {path}", highlight=False)
 
 
 @library_app.command("check")
-def check(library: LibraryOpt = None) -> None:
+def check(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """SQLite integrity check; vector indexes that disagree with the catalog are rebuilt."""
     result = api.check_library(library=library)
+    if as_json:
+        print_json(result)
+        raise typer.Exit(0 if result["ok"] else 1)
     for problem in result["problems"]:
         err.print(f"[red]problem:[/] {problem}", highlight=False)
     if result["rebuilt"]:

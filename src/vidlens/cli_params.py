@@ -1,4 +1,5 @@
-"""Bounds for the command line's numeric options, checked while Click parses (exit 2, Click's message).
+"""Options every command shares: bounds for numeric options (checked while Click parses: exit 2, Click's
+message) and the one ``--json`` flag for machine-readable output.
 
 Every number a user types is bounded by what makes sense for it: an absurd value (``--fps 1e9``,
 ``-n 100000000000``, ``-j 1e20``, ``-n -5``) must be refused before it can hang a loop or exhaust memory,
@@ -7,9 +8,11 @@ and ``nan``/``inf`` (which ``float()`` accepts and every range comparison lets t
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -32,3 +35,14 @@ def bounded(low: float, high: float, *, low_open: bool = False, high_open: bool 
         return value
 
     return {"callback": check}
+
+
+#: ``--json`` on every command: machine-readable output on stdout (messages stay on stderr).
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+#: ``--json`` on a command that also has ``--format``: the same as ``--format json``.
+JsonFormatOpt = Annotated[bool, typer.Option("--json", help="The same as --format json.")]
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout, indented, non-ASCII kept; paths and other objects as strings."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

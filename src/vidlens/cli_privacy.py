@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from .cli_console import err
+from .cli_params import JsonOpt, print_json
 from .errors import UsageError
 
 PASSPHRASE_ENV = "VIDLENS_PASSPHRASE"
@@ -50,30 +51,41 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
 
 
 @vault_app.command("lock")
-def lock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None) -> None:
+def lock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None, as_json: JsonOpt = False) -> None:
     """Encrypt every file of an output folder in place (X -> X.enc); the plaintext is deleted once verified."""
     from .privacy.vault import lock as lock_folder
 
     written = lock_folder(folder, read_passphrase(passphrase_file, confirm=True))
+    if as_json:
+        print_json({"locked": folder, "files": written})
+        return
     err.print(f"locked {folder}: {len(written)} file{'' if len(written) == 1 else 's'} encrypted", highlight=False)
 
 
 @vault_app.command("unlock")
-def unlock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None) -> None:
+def unlock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None, as_json: JsonOpt = False) -> None:
     """Decrypt a locked output folder back in place (a wrong passphrase changes nothing)."""
     from .privacy.vault import unlock as unlock_folder
 
     restored = unlock_folder(folder, read_passphrase(passphrase_file, confirm=False))
+    if as_json:
+        print_json({"unlocked": folder, "files": restored})
+        return
     err.print(f"unlocked {folder}: {len(restored)} file{'' if len(restored) == 1 else 's'} restored",
               highlight=False)
 
 
 def forget(
     target: Annotated[Path, typer.Argument(help="A video (its VIDEO.vidlens/ folder goes) or an output folder.")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Delete the derived data of a video: its output folder, never the video (refuses any other folder)."""
     from .privacy.retention import forget as forget_outputs
 
-    for entry in forget_outputs(target):
+    removed = forget_outputs(target)
+    if as_json:
+        print_json({"removed": [{"path": e.path, "folder": e.is_dir, "files": e.files} for e in removed]})
+        return
+    for entry in removed:
         print(f"removed {entry.path}" + (f"/ ({entry.files} file{'' if entry.files == 1 else 's'})"
                                          if entry.is_dir else ""))

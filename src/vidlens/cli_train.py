@@ -7,8 +7,6 @@ install.
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,8 +15,8 @@ import typer
 from rich.table import Table
 
 from . import api
-from .cli_console import err, out
-from .cli_params import bounded
+from .cli_console import err, out, show
+from .cli_params import JsonFormatOpt, bounded, print_json
 from .errors import UsageError
 from .timebase import TimeSpec
 
@@ -136,7 +134,7 @@ def train(
         summary = api.fuse_classifiers(inputs, output, mode=mode.value, dataset=dataset, cache=cache,
                                        threads=threads, progress=not quiet)
         if as_json:
-            sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+            print_json(summary)
         elif not quiet:
             _print_fuse_summary(summary)
         return
@@ -151,7 +149,7 @@ def train(
         label_smoothing=label_smoothing, dropout=dropout, mixup=mixup, patience=patience, seed=seed, threads=threads,
         split=_ratios(split), splits=split_files, flip=flip, reverse=reverse)
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+        print_json(summary)
     elif not quiet:
         _print_train_summary(summary)
 
@@ -210,7 +208,7 @@ def evaluate(
                                      threads=threads, progress=not quiet)
     metrics = result["metrics"]
     if as_json:
-        sys.stdout.write(json.dumps(metrics, indent=1) + "\n")
+        print_json(metrics)
         return
     if quiet:
         return
@@ -250,6 +248,7 @@ def predict(
     fmt: Annotated[PredictFormat, typer.Option("--format", "-f", help="table or json.")] = PredictFormat.table,
     threads: Annotated[int | None, typer.Option(help="ONNX Runtime threads.", show_default=False,
                                                 **bounded(1, 1024))] = None,
+    as_json: JsonFormatOpt = False,
 ) -> None:
     """Label whole videos and their windows with a trained model (ONNX Runtime, no torch)."""
     window_s = _window(window)
@@ -263,8 +262,8 @@ def predict(
             if len(videos) == 1:
                 raise
             err.print(f"[yellow]skipped[/] {video}: {error}", highlight=False)
-    if fmt is PredictFormat.json:
-        sys.stdout.write(json.dumps(results, indent=1) + "\n")
+    if as_json or fmt is PredictFormat.json:
+        print_json(results)
         return
     for result in results:
         video = result["video"]
@@ -274,7 +273,7 @@ def predict(
         for segment in result["segments"]:
             table.add_row(segment["start"]["timecode"], segment["end"]["timecode"], segment["label"],
                           f"{segment['confidence']:.2f}")
-        out.print(table)
+        show(table)
 
 
 def register(app: typer.Typer) -> None:
