@@ -164,7 +164,7 @@ def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str 
                              "have; pass --timeline with a timeline.json that has a faces section")
         timeline = run_pipeline(path, create_analyzers(needed), progress=progress, hash_file=False)
     elif not isinstance(timeline, Timeline):
-        timeline = _load_timeline(timeline)
+        timeline = Timeline.load(timeline)
         _check_timeline_video(timeline, path)
     result = anonymize_video(path, timeline, output, mode=mode, keep_ids=keep, margin=margin, paranoid=paranoid,
                              text=text)
@@ -179,20 +179,6 @@ def _check_timeline_video(timeline: Timeline, path: str | Path) -> None:
     if recorded and recorded != file_sha256(Path(path)):
         raise UsageError(f"the timeline was made from {timeline.video.get('path')} (sha256 {recorded[:12]}...), "
                          "not from this video; analyze it again", path=path)
-
-
-def _load_timeline(path: str | Path) -> Timeline:
-    """A timeline.json, or a clear error (missing file, not JSON, another schema)."""
-    import json
-
-    try:
-        return Timeline.load(path)
-    except FileNotFoundError:
-        raise UsageError("timeline file not found", path=path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"not a timeline JSON file ({error})", path=path) from None
-    except (KeyError, TypeError, ValueError) as error:
-        raise UsageError(f"not a vidlens timeline: {error}", path=path) from None
 
 
 def count_frames(path: str | Path) -> tuple[VideoInfo, int]:

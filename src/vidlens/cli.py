@@ -27,9 +27,10 @@ from .cli_params import JsonFormatOpt, JsonOpt, bounded, print_json
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
 from .cli_train import register as register_train_commands
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
+from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
-from .timeline import Timeline
+from .timeline import Timeline, write_text_atomic
 
 _EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
 
@@ -84,11 +85,18 @@ def _run(func, *args, quiet: bool = False, **kwargs):
 
 
 def _emit(text: str, output: Path | None) -> None:
-    """A command's text result: into ``output`` when given, else on stdout (ending with a newline)."""
+    """A command's text result: into ``output`` when given (checked by ``_file_output`` before the run),
+    else on stdout (ending with a newline)."""
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_text_atomic(output, text)
     else:
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+
+
+def _file_output(output: Path | None, video: Path) -> None:
+    """Refuse, before any work, an ``-o`` file that cannot be written or is the input video itself."""
+    if output is not None:
+        refuse_input_as_output(output, video)
 
 
 def _span(start: str | None, end: str | None) -> dict[str, TimeSpec | None]:
@@ -206,6 +214,7 @@ def shots(
     from .export import shots_csv, shots_edl, shots_json
     from .pipeline import run_pipeline
 
+    _file_output(output, video)
     fmt = ShotFormat.json if as_json else fmt
     if int8 and detector != "transnetv2":
         raise UsageError("--int8 applies to --detector transnetv2 only")
@@ -233,6 +242,7 @@ def text(
     from .export import text_json, text_srt, text_vtt
     from .pipeline import run_pipeline
 
+    _file_output(output, video)
     fmt = TextFormat.json if as_json else fmt
     timeline = _run(run_pipeline, video, [TextAnalyzer(fps=fps)], hash_file=False, quiet=quiet, **_span(start, end))
     _emit({"srt": text_srt, "vtt": text_vtt, "json": text_json}[fmt.value](timeline), output)
@@ -265,6 +275,7 @@ def objects(
     """Track objects (COCO-80) with stable ids; with --rules, count line crossings and zone visits."""
     from .export import objects_json, objects_mot
 
+    _file_output(output, video)
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     timeline = _run(api.track_objects, video, rules=rules, detector=detector, classes=names, poses=poses,
                     quiet=quiet, **_span(start, end))
@@ -456,13 +467,25 @@ def main(argv: list[str] | None = None) -> int:
     except usage_errors as error:
         error.show()  # Click's own message (usage line, hint and "Error: ..."), as with any Click program
         return 2
+    except OSError as error:
+        if error.filename is None:
+            return _internal_error(error)
+        # the file system refused a path the user named or vidlens was told to write (permissions, space)
+        err.print(f"[red]error:[/] {error.filename}: {error.strerror or error}", highlight=False)
+        return 2
     except Exception as error:
-        if logging.getLogger("vidlens").isEnabledFor(logging.DEBUG):
-            logging.getLogger("vidlens").exception("internal error")
-        err.print(f"[red]internal error:[/] {type(error).__name__}: {error} "
-                  "(please report it with `vidlens version --all`)", highlight=False)
-        return 1
+        return _internal_error(error)
     return 0
+
+
+def _internal_error(error: BaseException) -> int:
+    """A bug: one line (the traceback with ``--verbose``) and exit 1."""
+    log = logging.getLogger("vidlens")
+    if log.isEnabledFor(logging.DEBUG):
+        log.error("internal error", exc_info=error)
+    err.print(f"[red]internal error:[/] {type(error).__name__}: {error} "
+              "(please report it with `vidlens version --all`)", highlight=False)
+    return 1
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import typer
 from .cli_console import err
 from .cli_params import JsonOpt, print_json
 from .errors import UsageError
+from .paths import read_user_file
 
 PASSPHRASE_ENV = "VIDLENS_PASSPHRASE"
 PASSPHRASE_HELP = (f"Read the passphrase from this file (its first line). Without it: the {PASSPHRASE_ENV} "
@@ -32,11 +33,7 @@ vault_app = typer.Typer(name="vault", no_args_is_help=True,
 def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
     """The passphrase from the file, the environment, or a hidden prompt (``confirm``: ask twice)."""
     if passphrase_file is not None:
-        try:
-            text = passphrase_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"cannot read the passphrase file ({error.__class__.__name__})",
-                             path=passphrase_file) from None
+        text = read_user_file(passphrase_file, "passphrase file", limit=1 << 20)
         lines = text.splitlines()
         passphrase = lines[0] if lines else ""
     elif os.environ.get(PASSPHRASE_ENV):

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UsageError
+from .paths import read_user_file
 from .timebase import timecode
 
 SCHEMA = "vidlens.timeline/1"
@@ -98,7 +100,7 @@ class Timeline:
     def from_dict(cls, data: dict[str, Any]) -> Timeline:
         schema = data.get("schema")
         if schema != SCHEMA:
-            raise ValueError(f"unsupported timeline schema {schema!r}; this vidlens reads {SCHEMA!r}")
+            raise UsageError(f"unsupported timeline schema {schema!r}; this vidlens reads {SCHEMA!r}")
         sections = {k: v for k, v in data.items() if k not in ("schema", "video", "analysis")}
         return cls(video=data["video"], analysis=data["analysis"], sections=sections, schema=schema)
 
@@ -111,7 +113,17 @@ class Timeline:
 
     @classmethod
     def load(cls, path: str | Path) -> Timeline:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """A timeline.json written by vidlens; anything else is a one-line :class:`UsageError`."""
+        try:
+            data = json.loads(read_user_file(path, "timeline"))
+        except json.JSONDecodeError as error:
+            raise UsageError(f"not a vidlens timeline (invalid JSON: {error})", path=path) from None
+        if not isinstance(data, dict) or not isinstance(data.get("video"), dict) or "analysis" not in data:
+            raise UsageError("not a vidlens timeline (no video or analysis section)", path=path)
+        try:
+            return cls.from_dict(data)
+        except UsageError as error:
+            raise UsageError(str(error), path=path) from None
 
 
 def _json_default(value: Any) -> Any:

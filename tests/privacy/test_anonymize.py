@@ -152,7 +152,7 @@ def test_cli_anonymize(scene_video, tmp_path: Path, monkeypatch, capsys) -> None
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"schema": "vidlens.timeline/1", "video": {"width": 640, "height": 360},
                                   "analysis": {"analyzers": {"faces": {}}}, "faces": [{"id": 1, "boxes": [[0]]}]}))
-    cases = [(["--timeline", str(broken)], "faces[0]"), (["--timeline", str(tmp_path / "no.json")], "not found"),
+    cases = [(["--timeline", str(broken)], "faces[0]"), (["--timeline", str(tmp_path / "no.json")], "no such file"),
              (["--timeline", str(timeline_path), "--keep", "a,b"], "--keep"),
              (["--timeline", str(src)], "not a timeline")]
     # without --timeline the faces analyzer runs; a build without it says so

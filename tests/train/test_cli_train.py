@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -187,6 +188,26 @@ def test_bad_input_gives_one_line_errors(trained, appearance, tmp_path, capsys, 
     assert main(filled) == 2
     stderr = capsys.readouterr().err
     assert message in " ".join(stderr.split()) and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "explain", "export"])
+def test_a_real_model_with_hostile_inputs_is_never_an_internal_error(trained, command, tmp_path, capsys):
+    """The sweep of tests/test_cli_sweep.py cannot reach a model's second argument: here it is reached."""
+    from tests.test_cli_sweep import HOSTILE, _make_hostile
+
+    hostile = _make_hostile(tmp_path / "hostile")
+    model = tmp_path / "model"  # a copy: export writes its variants beside the model
+    shutil.copytree(trained[0], model)
+    for kind in HOSTILE:
+        target = ["--", str(hostile[kind])] if kind == "dash" else [str(hostile[kind])]
+        args = {"evaluate": ["evaluate", str(model), "-o", str(tmp_path / "e"), "-q", *target],
+                "predict": ["predict", str(model), *target],
+                "explain": ["explain", str(model), "-o", str(tmp_path / "x"), *target],
+                "export": ["export", str(model), "--dataset", *target[-1:]]}[command]
+        code = main(args)
+        captured = capsys.readouterr()
+        assert code == 2 and captured.err.strip(), (kind, code, captured.err)
+        assert "Traceback" not in captured.err and "internal error" not in captured.err, (kind, captured.err)
 
 
 def test_evaluate_and_predict_run_without_torch(trained, appearance, tmp_path):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from ..paths import check_output_path
 from .catalog import Catalog, VideoRecord
 from .vectors import CorruptIndexError, FaissIndex, VectorStore, ids_checksum
 
@@ -44,8 +45,7 @@ class Library:
         if not (self.folder / CATALOG_FILE).exists():
             if not create:
                 raise UsageError(f"no library in {self.folder} (index some videos first: vidlens index PATH)")
-            if self.folder.exists() and not self.folder.is_dir():
-                raise UsageError(f"{self.folder} is not a folder")
+            check_output_path(self.folder, folder=True)
             self.folder.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(self.folder / CATALOG_FILE)
         self.store = VectorStore(self.folder / VECTORS_FOLDER)

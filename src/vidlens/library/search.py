@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from ..paths import why_not_readable
 from .library import Library
 
 SIGNALS = ("bm25", "facts", "conse")
@@ -222,8 +223,8 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".
 def example_vector(path: str | Path) -> np.ndarray:
     """The visual vector of an image (its centre square) or of a clip (mean over its sampled frames)."""
     source = Path(path)
-    if not source.exists():
-        raise UsageError(f"no such file: {source}")
+    if (reason := why_not_readable(source)) is not None:
+        raise UsageError(reason, path=source)
     if source.suffix.lower() in IMAGE_SUFFIXES:
         import cv2
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 
 from ..errors import InvalidMediaError, MediaNotFoundError
-from ..paths import why_not_a_file
+from ..paths import why_not_readable
 
 #: Demuxers that FFmpeg uses for still images; opening a photo "works" but it is not a video.
 _IMAGE_FORMATS = {"image2", "gif_pipe", "apng"}
@@ -79,10 +79,8 @@ def open_container(path: str | Path) -> av.container.InputContainer:
     busy"), so its last error log line is captured while opening and given as the reason.
     """
     p = Path(path)
-    if not p.is_file():
-        if not p.exists() and not p.is_symlink():
-            raise MediaNotFoundError("no such file", path=p)
-        raise MediaNotFoundError(why_not_a_file(p) or "a folder, not a video file", path=p)
+    if (reason := why_not_readable(p)) is not None:
+        raise MediaNotFoundError(reason, path=p)
     if p.stat().st_size == 0:
         raise InvalidMediaError("empty file (0 bytes), not a video", path=p)
     previous = av.logging.get_level()

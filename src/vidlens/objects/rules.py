@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from ..errors import UsageError
+from ..paths import read_user_file
 from .types import COCO80, Detections
 
 ANCHORS = ("bottom_center", "center")
@@ -86,9 +87,9 @@ def load_rules(path: str | Path) -> RuleSet:
     """Read and check a rules file (``.yaml``/``.yml`` or ``.json``)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RuleError(f"cannot read rules file: {error.strerror or error}", path=path) from None
+        text = read_user_file(path, "rules file")
+    except UsageError as error:
+        raise RuleError(str(error)) from None
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)
