@@ -175,3 +175,53 @@ def test_an_output_that_is_the_input_or_of_the_wrong_kind_is_refused(clip, tmp_p
     assert main(["shots", str(clip), "-o", str(tmp_path), "-q"]) == 2
     assert "the output is a folder" in capsys.readouterr().err
     assert (tmp_path / "a_file").read_text() == "mine"
+
+
+def _text_options(command) -> list[str]:
+    import typing
+
+    flags = []
+    for param in command.params:
+        annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        if param.param_type_name != "option" or annotation is None:
+            continue
+        inner = {a for arg in typing.get_args(annotation) for a in (arg, *typing.get_args(arg))}
+        if str in {annotation} | inner:
+            flags.append(max(param.opts, key=len))
+    return flags
+
+
+TEXT_OPTIONS = [(path, command, flag) for path, command in LEAVES for flag in _text_options(command)
+                if path[0] not in ("train", "evaluate", "predict", "explain", "export", "vault", "forget")]
+JUNK = ["", ",", ",,", "nan", "-1", "1e400", "99999999999999999999s", "\N{COLLISION SYMBOL}", "x" * 100_000]
+
+
+@pytest.fixture(scope="module")
+def small_library(clip, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("sweep_library")
+    assert main(["index", str(clip), "--library", str(folder), "--fast", "-q"]) == 0
+    return folder
+
+
+@pytest.mark.parametrize(("path", "command", "flag"), TEXT_OPTIONS,
+                         ids=[f"{' '.join(p)} {f}" for p, _, f in TEXT_OPTIONS])
+def test_no_junk_text_option_is_an_internal_error(path, command, flag, clip, small_library, tmp_path,
+                                                  monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VIDLENS_LIBRARY", str(small_library))
+    arguments = ["cat"] if path[0] == "search" else [str(clip) for _ in _arguments(command)]
+    extra = {"annotate": ["-o", str(tmp_path / "o.mp4")], "anonymize": ["-o", str(tmp_path / "o.mp4")],
+             "analyze": ["-o", str(tmp_path / "out")], "index": ["--library", str(tmp_path / "lib")]}.get(path[0], [])
+    for value in JUNK:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(60)
+        try:
+            code = main([*path, *extra, flag, value, *arguments])
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+        captured = capsys.readouterr()
+        assert code in (0, 2), (value[:20], code, captured.err)
+        assert "Traceback" not in captured.err and "internal error" not in captured.err, (value[:20], captured.err)
+        if value.strip(",") == "" and value and flag in ("--analyzers", "--classes", "--signals"):
+            assert code == 2 and "names nothing" in captured.err  # not silently the default

@@ -23,7 +23,7 @@ from .cli_explain import explain as explain_command
 from .cli_library import dupes, library_app
 from .cli_library import index as index_command
 from .cli_library import search as search_command
-from .cli_params import JsonFormatOpt, JsonOpt, bounded, print_json
+from .cli_params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
 from .cli_train import register as register_train_commands
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
@@ -166,7 +166,7 @@ def analyze(
     if passphrase_file is not None and not encrypt:
         raise UsageError("--passphrase-file applies to --encrypt only")
     passphrase = read_passphrase(passphrase_file, confirm=True) if encrypt else None
-    names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else None
+    names = name_list(analyzers, "--analyzers")
     options: dict[str, dict] = {}
     for wanted, name, value in ((rules is not None, "objects", {"rules": rules}),
                                 (emotions, "faces", {"emotions": True}),
@@ -276,7 +276,7 @@ def objects(
     from .export import objects_json, objects_mot
 
     _file_output(output, video)
-    names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    names = name_list(classes, "--classes")
     timeline = _run(api.track_objects, video, rules=rules, detector=detector, classes=names, poses=poses,
                     quiet=quiet, **_span(start, end))
     _emit((objects_json if as_json or fmt is ObjectFormat.json else objects_mot)(timeline), output)
@@ -296,7 +296,7 @@ def annotate(
     as_json: JsonOpt = False,
 ) -> None:
     """Draw tracked objects (boxes, ids, trails), lines, zones and running counts on the video (audio kept)."""
-    names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    names = name_list(classes, "--classes")
     result, path = _run(api.annotate, video, output, timeline=timeline, rules=rules, detector=detector,
                         classes=names, quiet=quiet)
     if as_json:

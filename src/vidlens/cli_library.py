@@ -15,7 +15,7 @@ from rich.table import Table
 
 from . import api
 from .cli_console import err, out, show
-from .cli_params import JsonFormatOpt, JsonOpt, bounded, print_json
+from .cli_params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
 from .errors import UsageError
 
 LibraryOpt = Annotated[Path | None, typer.Option(
@@ -71,7 +71,7 @@ def index(
     """Index videos into the library: new and changed files are analysed, unchanged ones skipped."""
     from .library.ingest import FAST_ANALYZERS
 
-    names = [a.strip() for a in analyzers.split(",") if a.strip()] if analyzers else (
+    names = name_list(analyzers, "--analyzers") or (
         list(FAST_ANALYZERS) if fast else None)
     bar, callback = _progress_bar(quiet)
     if bar is None:
@@ -127,7 +127,7 @@ def search(
         moments = api.search_like(like, library=library, limit=limit, path=path, min_duration=min_duration)
     else:
         assert query is not None
-        chosen = [s.strip() for s in signals.split(",") if s.strip()] if signals else None
+        chosen = name_list(signals, "--signals")
         moments = api.search(query, library=library, limit=limit, signals=chosen, path=path, labels=label or (),
                              objects=object_ or (), start=start, end=end, min_duration=min_duration)
     clips = api.export_clips(moments, export_clips) if export_clips is not None else []

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+from .errors import UsageError
+
 
 def bounded(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> dict[str, Callable]:
     """``typer.Option`` keyword arguments that accept ``low <= value <= high`` only (``<`` at an open end).
@@ -46,3 +48,16 @@ JsonFormatOpt = Annotated[bool, typer.Option("--json", help="The same as --forma
 def print_json(data: Any) -> None:
     """One JSON document on stdout, indented, non-ASCII kept; paths and other objects as strings."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def name_list(text: str | None, option: str) -> list[str] | None:
+    """A comma-separated option as a list of names; None when the option was not given.
+
+    Given but naming nothing (``--analyzers ,``, ``--classes ""``) is a usage error, not the default.
+    """
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise UsageError(f"{option} names nothing (got {text!r}): give comma-separated names")
+    return names

@@ -22,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VidlensError
+from ..errors import UsageError, VidlensError
 
 SCHEMA_VERSION = 1
+#: The longest --path pattern taken (a path is at most 4096 bytes on Linux).
+MAX_PATH_PATTERN = 4096
 FTS_COLUMNS = ("labels", "objects", "text", "other")
 
 _SCHEMA = """
@@ -325,6 +327,8 @@ class Catalog:
         """Segment ids passing the filters, or None when there is no filter (everything passes)."""
         where, params = [], []
         if path_glob:
+            if len(path_glob) > MAX_PATH_PATTERN:  # SQLite refuses long patterns ("too complex")
+                raise UsageError(f"the path pattern is {len(path_glob)} characters long; at most {MAX_PATH_PATTERN}")
             where.append("v.path GLOB ?")
             params.append(path_glob if any(c in path_glob for c in "*?[") else f"*{path_glob}*")
         for kind, name in tags:
