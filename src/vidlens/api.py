@@ -50,6 +50,10 @@ def analyze(
         if out is None:
             raise UsageError("a passphrase (encryption) needs an output folder")
         check_passphrase(out, passphrase)  # a wrong one for an existing vault fails now, not after the run
+        if out.is_dir():
+            from .privacy.vault import refuse_foreign
+
+            refuse_foreign(out)  # a user's own file would be encrypted with the outputs: refuse before the run
     created = out is not None and not out.exists()
     built = create_analyzers(analyzers, options)
     try:
