@@ -31,6 +31,7 @@ def analyze(
     start: TimeSpec | None = None,
     end: TimeSpec | None = None,
     passphrase: str | None = None,
+    blur_faces: bool = False,
 ) -> Timeline:
     """Analyze a video and return its timeline; with ``output_dir``, also write every output.
 
@@ -39,7 +40,9 @@ def analyze(
     interrupted or the file was damaged; ``analysis.complete`` then says it is partial.
     ``options`` passes keyword arguments to analyzers by name: ``{"objects": {"rules": "rules.yaml"}}``.
     With ``passphrase`` the folder is then locked (``vidlens.privacy.vault``); the outputs are plain
-    on disk while the analysis runs.
+    on disk while the analysis runs. ``blur_faces`` blurs the faces (found by the ``faces`` analyzer,
+    added when missing) in every image written: keyframes, contact sheet, segment and track thumbnails.
+    Every file written is owner-only (0600).
     """
     out = Path(output_dir) if output_dir is not None else None
     if out is not None:
@@ -55,13 +58,14 @@ def analyze(
 
             refuse_foreign(out)  # a user's own file would be encrypted with the outputs: refuse before the run
     created = out is not None and not out.exists()
-    built = create_analyzers(analyzers, options)
+    built = create_analyzers(analyzers, options, blur_faces=blur_faces)
     try:
         timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
     except VidlensError:  # a bad input or range: leave no empty output folder behind
         if created:
             _remove_empty_folders(out)
         raise
+    timeline.analysis["blur_faces"] = bool(blur_faces)
     if out is not None:
         write_outputs(timeline, out, report=report)
         if passphrase is not None:
@@ -211,8 +215,12 @@ def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
 
 def index(paths: Sequence[str | Path], *, library: str | Path | None = None, workers: int = 1,
           analyzers: Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
-          prune: bool = False, progress: Any = None) -> dict[str, Any]:
+          prune: bool = False, progress: Any = None, blur_faces: bool | None = None) -> dict[str, Any]:
     """Index videos (files, folders, globs) into a library folder; unchanged files are skipped.
+
+    ``blur_faces`` True blurs faces in the thumbnails the library keeps, for this and every later run into
+    this library (a setting stored in it; videos indexed without it are analysed again); False turns the
+    setting off; None (default) follows it.
 
     Returns the ingest report as a dict (added, updated, unchanged, touched, partial, failed, pruned).
     ``progress(event, detail)`` gets "plan", "start", "frames" and "done" events.
@@ -223,7 +231,8 @@ def index(paths: Sequence[str | Path], *, library: str | Path | None = None, wor
 
     with Library(library) as lib:
         report = ingest(lib, paths, workers=workers, analyzers=analyzers,
-                        options={k: dict(v) for k, v in (options or {}).items()}, progress=progress)
+                        options={k: dict(v) for k, v in (options or {}).items()}, progress=progress,
+                        blur_faces=blur_faces)
         if prune:
             report.pruned = prune_missing(lib, [p for p in paths if Path(p).is_dir()] or None)
         return report.to_dict()
