@@ -58,6 +58,7 @@ def analyze(
 
             refuse_foreign(out)  # a user's own file would be encrypted with the outputs: refuse before the run
     created = out is not None and not out.exists()
+    previous = _previous_outputs(out, passphrase) if out is not None else set()
     built = create_analyzers(analyzers, options, blur_faces=blur_faces)
     try:
         timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
@@ -68,10 +69,16 @@ def analyze(
     timeline.analysis["blur_faces"] = bool(blur_faces)
     if out is not None:
         write_outputs(timeline, out, report=report)
+        stale = previous - set(timeline.analysis["outputs"])
+        from .privacy.outputs import remove_stale
+
+        remove_stale(out, stale)  # the previous video's keyframes, thumbnails... must not pass for this one's
         if passphrase is not None:
-            from .privacy.vault import lock
+            from .privacy.vault import discard, lock
 
             lock(out, passphrase)
+            discard(out, stale)
+            remove_stale(out, set())  # subfolders the discarded files leave empty
     return timeline
 
 
@@ -84,10 +91,32 @@ def _remove_empty_folders(folder: Path) -> None:
         folder.rmdir()
 
 
+def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
+    """What an earlier analysis wrote into ``folder`` (from its timeline), so a new one can remove what it
+    does not write again; empty when there is no vidlens timeline there (or it is locked and no passphrase)."""
+    from .privacy.outputs import written_outputs
+    from .privacy.vault import folder_state, read_timeline
+
+    state = folder_state(folder)
+    if state == "plain":
+        try:
+            return written_outputs(Timeline.load(folder / "timeline.json"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return set()
+    if state == "locked" and passphrase is not None:
+        return written_outputs(read_timeline(folder, passphrase))
+    return set()
+
+
 def write_outputs(timeline: Timeline, output_dir: Path, *, report: bool = True) -> dict[str, Path]:
     """Write the timeline JSON, the shot lists (CSV, EDL) and the HTML report into ``output_dir``."""
     from .export import shots_csv, shots_edl
+    from .privacy.outputs import written_outputs
 
+    timeline.analysis.pop("outputs", None)
+    names = written_outputs(timeline, report=report) | ({"shots.csv", "shots.edl"} if "shots" in timeline.sections
+                                                         else set())
+    timeline.analysis["outputs"] = sorted(names)  # what this run wrote, so a rerun into the folder can clean up
     written = {"timeline": timeline.save(output_dir / "timeline.json")}
     if "shots" in timeline.sections:
         written["csv"] = write_text_atomic(output_dir / "shots.csv", shots_csv(timeline))

@@ -115,14 +115,15 @@ def _modes(folder: Path) -> dict[str, int]:
 
 def test_every_derived_file_is_owner_only(face_video: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    api.analyze(face_video, analyzers=["shots", "keyframes", "labels", "segments", "objects", "faces", "people"],
-                options={"people": {"masks": True}}, output_dir=out)
+    timeline = api.analyze(face_video, options={"people": {"masks": True}}, output_dir=out,
+                           analyzers=["shots", "keyframes", "labels", "segments", "objects", "faces", "people"])
     modes = _modes(out)
     kinds = {Path(name).suffix for name in modes}
     assert {".json", ".csv", ".edl", ".html", ".jpg", ".npz", ".mp4"} <= kinds, kinds
-    assert {"keyframes", "segments", "faces", "objects"} <= modes.keys()
+    assert {"keyframes", "segments", "faces"} <= modes.keys()
     files = {name: mode for name, mode in modes.items() if (out / name).is_file()}
     assert set(files.values()) == {0o600}, files
+    assert set(timeline.analysis["outputs"]) == set(files)  # the record a rerun into the folder cleans up by
     assert {mode for name, mode in modes.items() if (out / name).is_dir()} == {0o700}
     # the videos and previews other commands write (summarize, anonymize, annotate, export-clips)
     clip = write_clip_segments(face_video, [(0, 10)], tmp_path / "clip.mp4").path

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from ..analyzers.faces import FACES_DIR
 from ..analyzers.labels import EMBEDDINGS_FILE
@@ -19,7 +20,8 @@ from ..analyzers.objects import TRACKS_DIR
 from ..analyzers.people import MASKS_FILE
 from ..analyzers.segments import FOLDER as SEGMENTS_DIR
 
-__all__ = ["ENCRYPTED_SUFFIX", "OUTPUT_FILES", "OUTPUT_NAMES", "SUBFOLDER_PATTERNS", "foreign_entries"]
+__all__ = ["ENCRYPTED_SUFFIX", "OUTPUT_FILES", "OUTPUT_NAMES", "SUBFOLDER_PATTERNS", "foreign_entries",
+           "is_output_path", "remove_stale", "written_outputs"]
 
 ENCRYPTED_SUFFIX = ".enc"
 KEYFRAMES_DIR = "keyframes"
@@ -67,3 +69,60 @@ def foreign_entries(folder: Path) -> list[str]:
         elif _base(name) not in OUTPUT_FILES or not entry.is_file():
             foreign.append(name)
     return foreign
+
+
+def is_output_path(rel: str) -> bool:
+    """Whether ``rel`` (relative, POSIX) is a name vidlens writes in an output folder: a top-level output
+    file, or a file named as an analyzer names them inside its own subfolder."""
+    parts = rel.split("/")
+    if len(parts) == 1:
+        return parts[0] in OUTPUT_FILES
+    return len(parts) == 2 and parts[0] in SUBFOLDER_PATTERNS and SUBFOLDER_PATTERNS[parts[0]].fullmatch(parts[1]) \
+        is not None
+
+
+def written_outputs(timeline: Any, *, report: bool | None = None) -> set[str]:
+    """The files (relative paths) an analysis wrote into its output folder, as its timeline records them.
+
+    ``analysis.outputs`` when the timeline has that list (``api.write_outputs`` stores it); else, for a
+    timeline written before, the files its sections refer to plus the fixed names. Only names vidlens
+    writes (:func:`is_output_path`) are returned, whatever the timeline says."""
+    data = timeline.to_dict() if hasattr(timeline, "to_dict") else timeline
+    analysis = data.get("analysis") or {}
+    recorded = analysis.get("outputs")
+    if isinstance(recorded, list):
+        names = {str(n) for n in recorded}
+    else:
+        sections = data.get("sections") if isinstance(data.get("sections"), dict) else data
+        names = {"timeline.json"}
+        shots = sections.get("shots") or []
+        if shots:
+            names |= {"shots.csv", "shots.edl"}
+        if report is not False:
+            names.add("report.html")
+        for shot in shots:
+            names |= {k.get("image") for k in shot.get("keyframes") or [] if isinstance(k, dict)}
+        for key in ("segments", "objects", "faces"):
+            names |= {item.get("thumbnail") for item in sections.get(key) or [] if isinstance(item, dict)}
+        names.add(sections.get("contact_sheet"))
+        for key in ("people", "embeddings"):
+            if isinstance(sections.get(key), dict):
+                value = sections[key].get("masks") if key == "people" else sections[key]
+                names.add(value.get("file") if isinstance(value, dict) else None)
+    return {n for n in names if isinstance(n, str) and is_output_path(n)}
+
+
+def remove_stale(folder: Path, names: set[str]) -> list[str]:
+    """Delete the plain files ``names`` (relative, as from :func:`written_outputs`) from ``folder``, and the
+    analyzers' subfolders left empty; return what was deleted. Links and anything else are left alone."""
+    removed = []
+    for rel in sorted(names):
+        path = folder / rel
+        if is_output_path(rel) and path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(rel)
+    for sub in SUBFOLDER_PATTERNS:
+        path = folder / sub
+        if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            path.rmdir()
+    return removed

@@ -229,6 +229,28 @@ def lock(folder: str | Path, passphrase: str) -> list[Path]:
     return written
 
 
+def discard(folder: str | Path, names: set[str]) -> list[str]:
+    """Delete the encrypted copies of ``names`` (plain relative paths, e.g. the keyframes of a previous
+    analysis) from a locked ``folder`` and from its list of encrypted files; return what was deleted."""
+    folder = Path(folder)
+    header = _read_header(folder)
+    if header is None or not names:
+        return []
+    from .outputs import is_output_path
+
+    removed = []
+    for rel in sorted(names):
+        path = folder / (rel + ENCRYPTED_SUFFIX)
+        if is_output_path(rel) and path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(rel)
+    listed = [n for n in header.get("files", []) if n[: -len(ENCRYPTED_SUFFIX)] not in names]
+    if listed != header.get("files", []):
+        header["files"] = listed
+        write_bytes_atomic(folder / VAULT_FILE, json.dumps(header, indent=2).encode("utf-8"), fsync=True)
+    return removed
+
+
 def refuse_foreign(folder: Path) -> None:
     """Raise UsageError naming the files of ``folder`` vidlens did not write: lock encrypts (and deletes the
     plaintext of) every file, so a user's own file in an output folder must not be taken along."""
