@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import encode_frames, gradient_frames
 from vidlens import api
+from vidlens.errors import UsageError
 from vidlens.privacy.vault import read_timeline, unlock
 
 PASS = "correct horse battery staple"
@@ -84,3 +85,13 @@ def test_rerun_into_a_locked_folder_discards_the_previous_encrypted_outputs(vide
     restored = {p.relative_to(out).as_posix() for p in unlock(out, PASS)}  # no "encrypted file missing"
     assert keyframe_images(first) - keyframe_images(second)
     assert restored == set(second.analysis["outputs"])
+
+
+def test_rerun_into_a_locked_folder_without_the_passphrase_is_refused(videos, tmp_path: Path) -> None:
+    a, b = videos
+    out = tmp_path / "out"
+    api.analyze(a, analyzers=["shots", "keyframes"], output_dir=out, passphrase=PASS)
+    before = files(out)
+    with pytest.raises(UsageError, match="is locked"):
+        api.analyze(b, analyzers=["shots", "keyframes"], output_dir=out)
+    assert files(out) == before

@@ -93,7 +93,7 @@ def _remove_empty_folders(folder: Path) -> None:
 
 def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
     """What an earlier analysis wrote into ``folder`` (from its timeline), so a new one can remove what it
-    does not write again; empty when there is no vidlens timeline there (or it is locked and no passphrase)."""
+    does not write again; empty when there is no vidlens timeline there. A locked folder needs the passphrase."""
     from .privacy.outputs import written_outputs
     from .privacy.vault import folder_state, read_timeline
 
@@ -103,7 +103,10 @@ def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
             return written_outputs(Timeline.load(folder / "timeline.json"))
         except (OSError, ValueError, KeyError, TypeError):
             return set()
-    if state == "locked" and passphrase is not None:
+    if state == "locked":
+        if passphrase is None:  # plaintext would land beside the encrypted outputs of another run
+            raise UsageError("is locked (vidlens vault): analyse into it with --encrypt and its passphrase, or "
+                             "unlock it first; nothing was written", path=folder)
         return written_outputs(read_timeline(folder, passphrase))
     return set()
 
