@@ -170,3 +170,12 @@ def test_library_blur_faces_is_a_setting_of_the_library(face_video: Path, tmp_pa
     with Library(library) as lib:
         infos = [lib.catalog.video_info(v.id) for v in lib.catalog.videos()]
     assert all(info["blur_faces"] for info in infos)
+
+
+def test_cli_index_blur_faces_turns_the_library_setting_on_and_off(face_video: Path, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    base = ["index", str(face_video), "--library", str(library), "--analyzers", "shots,segments", "-q"]
+    for flag, expected in (("--blur-faces", True), (None, True), ("--no-blur-faces", False)):
+        assert main(base + ([flag] if flag else [])) == 0
+        with Library(library) as lib:
+            assert lib.blur_faces is expected, flag
