@@ -11,9 +11,11 @@ import pytest
 
 from vidlens import api
 from vidlens.cli import main
+from vidlens.faces import detectors
 from vidlens.library.library import Library
 from vidlens.media.writers import write_animated_preview, write_clip_segments
 from vidlens.privacy.derived import NO_FACES_WARNING
+from vidlens.runtime.registry import ModelNotFoundError
 from vidlens.testing.faces import FacePath, FaceScene, face_names, write_face_scene
 from vidlens.testing.tracks import BACKGROUNDS, ObjectPath, TrackScene, write_scene
 
@@ -99,10 +101,14 @@ def test_blur_faces_hides_the_face_in_a_person_track_thumbnail(tmp_path: Path) -
     assert np.abs(thumbs[True][suit] - thumbs[False][suit]).mean() < 2.0
 
 
-def test_blur_faces_writes_no_image_when_there_are_no_face_tracks(face_video: Path, tmp_path: Path) -> None:
+def test_blur_faces_writes_no_image_when_there_are_no_face_tracks(face_video: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(*args, **kwargs):  # the face model is missing or damaged: the faces analyzer cannot start
+        raise ModelNotFoundError("centerface.onnx is not installed")
+
+    monkeypatch.setattr(detectors, "load_face_detector", missing)
     out = tmp_path / "out"
-    timeline = api.analyze(face_video, analyzers=IMAGES, options={"faces": {"detector": "no-such-detector"}},
-                           output_dir=out, report=False, blur_faces=True)
+    timeline = api.analyze(face_video, analyzers=IMAGES, output_dir=out, report=False, blur_faces=True)
     assert "faces" in timeline.analysis["failed_analyzers"]
     assert any(NO_FACES_WARNING in w for w in timeline.warnings)
     assert not list(out.rglob("*.jpg"))
