@@ -87,6 +87,10 @@ def _emit(text: str, output: Path | None) -> None:
     """A command's text result: into ``output`` when given, else on stdout (ending with a newline)."""
     if output:
         output.write_text(text, encoding="utf-8")
+        if output.is_file():  # owner-only like every derived file (not a pipe or /dev/stdout)
+            from .timeline import make_private
+
+            make_private(output)
     else:
         sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
 

@@ -185,3 +185,11 @@ def test_cli_index_blur_faces_turns_the_library_setting_on_and_off(face_video: P
         assert main(base + ([flag] if flag else [])) == 0
         with Library(library) as lib:
             assert lib.blur_faces is expected, flag
+
+
+@pytest.mark.parametrize("command", [["shots", "-f", "csv"], ["text", "-f", "srt"]])
+def test_cli_text_outputs_written_to_a_file_are_owner_only(make_video, tmp_path: Path, command: list[str]) -> None:
+    video = make_video()
+    out = tmp_path / "result.txt"
+    assert main([command[0], str(video), *command[1:], "-o", str(out), "-q"]) == 0
+    assert out.is_file() and stat.S_IMODE(out.stat().st_mode) == 0o600
