@@ -209,6 +209,8 @@ def stats(library: LibraryOpt = None,
         return
     out.print(f"{data['folder']}: {data['videos']} videos ({data['partial_videos']} partial), {data['hours']:.2f} h, "
               f"{data['segments']} segments", highlight=False)
+    out.print(f"  faces in thumbnails: {'blurred' if data.get('blur_faces') else 'sharp'} (index --blur-faces)",
+              highlight=False)
     for kind, index in data["indexes"].items():
         out.print(f"  {kind}: {index['count']} x {index['dim']}-d ({index['structure']})", highlight=False)
     if data["top_tags"]:

@@ -185,6 +185,7 @@ def test_cli_index_blur_faces_turns_the_library_setting_on_and_off(face_video: P
         assert main(base + ([flag] if flag else [])) == 0
         with Library(library) as lib:
             assert lib.blur_faces is expected, flag
+        assert api.library_stats(library=library)["blur_faces"] is expected
 
 
 @pytest.mark.parametrize("command", [["shots", "-f", "csv"], ["text", "-f", "srt"]])

@@ -201,6 +201,7 @@ class Library:
     def stats(self) -> dict[str, Any]:
         out = self.catalog.stats()
         out["folder"] = str(self.folder)
+        out["blur_faces"] = self.blur_faces
         out["indexes"] = {}
         for kind in self.catalog.vector_kinds():
             index = self.index(kind)
