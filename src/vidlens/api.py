@@ -31,6 +31,7 @@ def analyze(
     start: TimeSpec | None = None,
     end: TimeSpec | None = None,
     passphrase: str | None = None,
+    blur_faces: bool = False,
 ) -> Timeline:
     """Analyze a video and return its timeline; with ``output_dir``, also write every output.
 
@@ -39,7 +40,9 @@ def analyze(
     interrupted or the file was damaged; ``analysis.complete`` then says it is partial.
     ``options`` passes keyword arguments to analyzers by name: ``{"objects": {"rules": "rules.yaml"}}``.
     With ``passphrase`` the folder is then locked (``vidlens.privacy.vault``); the outputs are plain
-    on disk while the analysis runs.
+    on disk while the analysis runs. ``blur_faces`` blurs the faces (found by the ``faces`` analyzer,
+    added when missing) in every image written: keyframes, contact sheet, segment and track thumbnails.
+    Every file written is owner-only (0600).
     """
     out = Path(output_dir) if output_dir is not None else None
     if out is not None:
@@ -50,20 +53,32 @@ def analyze(
         if out is None:
             raise UsageError("a passphrase (encryption) needs an output folder")
         check_passphrase(out, passphrase)  # a wrong one for an existing vault fails now, not after the run
+        if out.is_dir():
+            from .privacy.vault import refuse_foreign
+
+            refuse_foreign(out)  # a user's own file would be encrypted with the outputs: refuse before the run
     created = out is not None and not out.exists()
-    built = create_analyzers(analyzers, options)
+    previous = _previous_outputs(out, passphrase) if out is not None else set()
+    built = create_analyzers(analyzers, options, blur_faces=blur_faces)
     try:
         timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
     except VidlensError:  # a bad input or range: leave no empty output folder behind
         if created:
             _remove_empty_folders(out)
         raise
+    timeline.analysis["blur_faces"] = bool(blur_faces)
     if out is not None:
         write_outputs(timeline, out, report=report)
+        stale = previous - set(timeline.analysis["outputs"])
+        from .privacy.outputs import remove_stale
+
+        remove_stale(out, stale)  # the previous video's keyframes, thumbnails... must not pass for this one's
         if passphrase is not None:
-            from .privacy.vault import lock
+            from .privacy.vault import discard, lock
 
             lock(out, passphrase)
+            discard(out, stale)
+            remove_stale(out, set())  # subfolders the discarded files leave empty
     return timeline
 
 
@@ -76,10 +91,35 @@ def _remove_empty_folders(folder: Path) -> None:
         folder.rmdir()
 
 
+def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
+    """What an earlier analysis wrote into ``folder`` (from its timeline), so a new one can remove what it
+    does not write again; empty when there is no vidlens timeline there. A locked folder needs the passphrase."""
+    from .privacy.outputs import written_outputs
+    from .privacy.vault import folder_state, read_timeline
+
+    state = folder_state(folder)
+    if state == "plain":
+        try:
+            return written_outputs(Timeline.load(folder / "timeline.json"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return set()
+    if state == "locked":
+        if passphrase is None:  # plaintext would land beside the encrypted outputs of another run
+            raise UsageError("is locked (vidlens vault): analyse into it with --encrypt and its passphrase, or "
+                             "unlock it first; nothing was written", path=folder)
+        return written_outputs(read_timeline(folder, passphrase))
+    return set()
+
+
 def write_outputs(timeline: Timeline, output_dir: Path, *, report: bool = True) -> dict[str, Path]:
     """Write the timeline JSON, the shot lists (CSV, EDL) and the HTML report into ``output_dir``."""
     from .export import shots_csv, shots_edl
+    from .privacy.outputs import written_outputs
 
+    timeline.analysis.pop("outputs", None)
+    names = written_outputs(timeline, report=report) | ({"shots.csv", "shots.edl"} if "shots" in timeline.sections
+                                                         else set())
+    timeline.analysis["outputs"] = sorted(names)  # what this run wrote, so a rerun into the folder can clean up
     written = {"timeline": timeline.save(output_dir / "timeline.json")}
     if "shots" in timeline.sections:
         written["csv"] = write_text_atomic(output_dir / "shots.csv", shots_csv(timeline))
@@ -193,8 +233,12 @@ def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
 
 def index(paths: Sequence[str | Path], *, library: str | Path | None = None, workers: int = 1,
           analyzers: Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
-          prune: bool = False, progress: Any = None) -> dict[str, Any]:
+          prune: bool = False, progress: Any = None, blur_faces: bool | None = None) -> dict[str, Any]:
     """Index videos (files, folders, globs) into a library folder; unchanged files are skipped.
+
+    ``blur_faces`` True blurs faces in the thumbnails the library keeps, for this and every later run into
+    this library (a setting stored in it; videos indexed without it are analysed again); False turns the
+    setting off; None (default) follows it.
 
     Returns the ingest report as a dict (added, updated, unchanged, touched, partial, failed, pruned).
     ``progress(event, detail)`` gets "plan", "start", "frames" and "done" events.
@@ -205,7 +249,8 @@ def index(paths: Sequence[str | Path], *, library: str | Path | None = None, wor
 
     with Library(library) as lib:
         report = ingest(lib, paths, workers=workers, analyzers=analyzers,
-                        options={k: dict(v) for k, v in (options or {}).items()}, progress=progress)
+                        options={k: dict(v) for k, v in (options or {}).items()}, progress=progress,
+                        blur_faces=blur_faces)
         if prune:
             report.pruned = prune_missing(lib, [p for p in paths if Path(p).is_dir()] or None)
         return report.to_dict()

@@ -158,6 +158,8 @@ def analyze(
     encrypt: Annotated[bool, typer.Option("--encrypt", help="Then lock the output folder with a passphrase (see "
                                           "`vidlens vault`); the outputs are plain on disk while it runs.")] = False,
     passphrase_file: PassphraseFileOpt = None,
+    blur_faces: Annotated[bool, typer.Option("--blur-faces", help="Blur faces in every image written (keyframes, "
+                                             "contact sheet, thumbnails); adds the faces analyzer.")] = False,
 ) -> None:
     """Analyze a video: shots and keyframes into timeline.json, shots.csv/.edl and report.html.
 
@@ -179,7 +181,7 @@ def analyze(
             options[name] = value
     output_dir = output or video.with_name(video.name + ".vidlens")
     timeline = _run(api.analyze, video, analyzers=names, options=options, output_dir=output_dir, quiet=quiet,
-                    passphrase=passphrase, **_span(start, end))
+                    passphrase=passphrase, blur_faces=blur_faces, **_span(start, end))
     if as_json:
         sys.stdout.write(timeline.to_json() + "\n")
     elif not quiet:

@@ -67,6 +67,10 @@ def index(
     = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    blur_faces: Annotated[bool | None, typer.Option(
+        "--blur-faces/--no-blur-faces", help="Blur faces in the thumbnails the library keeps, from now on for "
+        "every index into this library (a setting stored in it; videos indexed without it are analysed again). "
+        "Default: the library's setting (off for a new one).")] = None,
 ) -> None:
     """Index videos into the library: new and changed files are analysed, unchanged ones skipped."""
     from .library.ingest import FAST_ANALYZERS
@@ -75,11 +79,12 @@ def index(
         list(FAST_ANALYZERS) if fast else None)
     bar, callback = _progress_bar(quiet)
     if bar is None:
-        report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune)
+        report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
+                           blur_faces=blur_faces)
     else:
         with bar:
             report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
-                               progress=callback)
+                               progress=callback, blur_faces=blur_faces)
     if as_json:
         print_json(report)
     else:
@@ -204,6 +209,8 @@ def stats(library: LibraryOpt = None,
         return
     out.print(f"{data['folder']}: {data['videos']} videos ({data['partial_videos']} partial), {data['hours']:.2f} h, "
               f"{data['segments']} segments", highlight=False)
+    out.print(f"  faces in thumbnails: {'blurred' if data.get('blur_faces') else 'sharp'} (index --blur-faces)",
+              highlight=False)
     for kind, index in data["indexes"].items():
         out.print(f"  {kind}: {index['count']} x {index['dim']}-d ({index['structure']})", highlight=False)
     if data["top_tags"]:

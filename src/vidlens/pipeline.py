@@ -27,7 +27,7 @@ from .errors import UsageError
 from .media import AudioChunk, AudioTap, DecodedFrame, Sampler, VideoInfo, VideoReader, probe
 from .media.reader import FrameConverter
 from .timebase import TimeSpec
-from .timeline import FrameClock, Timeline
+from .timeline import PRIVATE_DIR_MODE, FrameClock, Timeline
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def run_pipeline(
     started = time.perf_counter()
     info = probe(path)
     if output_dir is not None:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        output_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)  # owner-only, like its files
     built = (
         list(analyzers) if analyzers and not isinstance(analyzers[0], str)  # type: ignore[index]
         else create_analyzers(analyzers)  # type: ignore[arg-type]

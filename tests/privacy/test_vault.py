@@ -176,3 +176,39 @@ def test_forget_refuses_a_symlink_to_an_output_folder(folder: Path, tmp_path: Pa
     with pytest.raises(UsageError, match="symbolic link"):
         forget(link)
     assert snapshot(folder) == before and link.is_symlink()
+
+
+def test_forget_accepts_the_analyzers_own_subfolders(analyzed, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    api.analyze(analyzed[0], analyzers=["shots", "keyframes", "segments"], output_dir=out, report=False)
+    assert any((out / "segments").iterdir()) and any((out / "keyframes").iterdir())
+    removed = forget(out)
+    assert not out.exists() and {r.path.name for r in removed} >= {"segments", "keyframes", "timeline.json"}
+
+
+@pytest.mark.parametrize("intruder", ["keyframes/holiday.jpg", "segments/notes.txt", "faces/me.png"])
+def test_forget_refuses_a_user_file_inside_a_vidlens_subfolder(folder: Path, intruder: str) -> None:
+    (folder / intruder).parent.mkdir(exist_ok=True)
+    (folder / intruder).write_bytes(b"mine")
+    before = snapshot(folder)
+    with pytest.raises(UsageError, match=intruder.replace(".", r"\.")):
+        forget(folder)
+    assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize("intruder", ["notes.txt", "keyframes/holiday.jpg"])
+def test_lock_refuses_user_files_in_the_output_folder_and_encrypts_nothing(folder: Path, intruder: str) -> None:
+    (folder / intruder).write_bytes(b"my own notes")
+    before = snapshot(folder)
+    with pytest.raises(UsageError, match=intruder.replace(".", r"\.")):
+        lock(folder, PASS)
+    assert snapshot(folder) == before and not (folder / VAULT_FILE).exists()
+
+
+def test_analyze_encrypt_refuses_a_folder_with_user_files_before_analysing(analyzed, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match=r"notes\.txt"):
+        api.analyze(analyzed[0], output_dir=out, passphrase=PASS)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

@@ -48,7 +48,7 @@ class FacesAnalyzer:
     def __init__(self, detector: str = "centerface", max_side: int = 640, tiled: bool = False,
                  min_interval_s: float = 0.1, max_interval_s: float = 1.0, score_threshold: float = 0.4,
                  low_score: float = 0.2, thumbnails: bool = True, blur_thumbnails: bool = True,
-                 emotions: bool = False, emotion_step_s: float = 1.0) -> None:
+                 emotions: bool = False, emotion_step_s: float = 1.0, blur_faces: bool = False) -> None:
         if not 0 < min_interval_s <= max_interval_s:
             raise UsageError(f"need 0 < min_interval_s <= max_interval_s, got {min_interval_s}, {max_interval_s}")
         if not 0 < low_score <= score_threshold < 1:
@@ -58,7 +58,8 @@ class FacesAnalyzer:
         self.detector_name, self.max_side, self.tiled = detector, max_side, tiled
         self.min_interval_s, self.max_interval_s = min_interval_s, max_interval_s
         self.score_threshold, self.low_score = score_threshold, low_score
-        self.thumbnails, self.blur_thumbnails = thumbnails, blur_thumbnails
+        # blur_faces (the run-wide privacy setting) never lets a sharp face thumbnail out
+        self.thumbnails, self.blur_thumbnails = thumbnails, bool(blur_thumbnails or blur_faces)
         self.emotions, self.emotion_step_s = bool(emotions), emotion_step_s
         # tiled mode needs the frames at full resolution; the detector shrinks its whole-frame pass itself
         self.needs = FrameSpec(max_side=None if tiled else max_side, pixel_format="rgb24", step=1)

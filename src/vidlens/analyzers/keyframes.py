@@ -5,7 +5,8 @@ scored as they stream past (every few frames: sharpness, exposure, a colour sign
 similar candidates keep only their best member, as JPEG bytes in a temporary spill file, so memory
 stays flat on long videos. At the end each shot picks, among its candidates away from
 transitions, well-exposed sharp frames closest to the shot's average look; long shots get more,
-chosen for diversity.
+chosen for diversity. With ``blur_faces`` the keyframes and the contact sheet are written with the
+run's faces blurred (:mod:`vidlens.privacy.derived`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy as np
 
 from ..media import FrameSpec, VideoInfo
 from ..media.images import contact_sheet, decode_jpeg, encode_jpeg
+from ..privacy.derived import NO_FACES_WARNING, face_blur
+from ..timeline import write_bytes_atomic
 from .base import AnalyzerContext, FrameBatch, TimelinePart
 
 #: One extra keyframe per this many seconds of shot, up to ``max_per_shot``.
@@ -49,8 +52,11 @@ class KeyframesAnalyzer:
     after: tuple[str, ...] = ("shots",)
 
     def __init__(self, max_side: int = 480, max_per_shot: int = 5, candidates_per_second: float = 5.0,
-                 contact_sheet: bool = True) -> None:
+                 contact_sheet: bool = True, blur_faces: bool = False) -> None:
         self.max_side = max_side
+        self.blur_faces = bool(blur_faces)
+        if self.blur_faces:  # the face tracks must be known when the images are written
+            self.after = (*self.after, "faces")
         self.max_per_shot = max_per_shot
         self.candidates_per_second = candidates_per_second
         self.make_contact_sheet = contact_sheet
@@ -58,7 +64,8 @@ class KeyframesAnalyzer:
 
     def params(self) -> dict[str, Any]:
         return {"max_side": self.max_side, "max_per_shot": self.max_per_shot,
-                "candidates_per_second": self.candidates_per_second}
+                "candidates_per_second": self.candidates_per_second} | ({"blur_faces": True} if self.blur_faces
+                                                                        else {})
 
     def start(self, info: VideoInfo) -> None:
         step = max(1, int(float(info.fps) / self.candidates_per_second))
@@ -104,7 +111,13 @@ class KeyframesAnalyzer:
         self._flush()
         shots = context.parts["shots"].sections["shots"] if "shots" in context.parts else []
         out_dir = context.output_dir
+        warnings: list[str] = []
+        blur = face_blur(context) if self.blur_faces else None
+        if self.blur_faces and blur is None and out_dir is not None:
+            warnings.append(NO_FACES_WARNING)
+            out_dir = None  # a sharp face must not be written when blurring was asked for
         chosen_all: list[tuple[dict, _Candidate]] = []
+        pictures: dict[int, bytes] = {}  # frame -> the JPEG written (faces blurred when asked)
         for shot in shots:
             picks = self._pick(shot, context)
             for cand in picks:
@@ -113,21 +126,26 @@ class KeyframesAnalyzer:
                                          "sharpness": round(cand.sharpness, 2), "image": None}
                 if out_dir is not None:
                     rel = f"keyframes/{cand.frame:06d}.jpg"
-                    (out_dir / "keyframes").mkdir(parents=True, exist_ok=True)
-                    (out_dir / rel).write_bytes(self._image(cand))
+                    data = self._image(cand)
+                    if blur is not None:
+                        rgb = decode_jpeg(data)
+                        hidden = blur.image(rgb, cand.frame)
+                        data = data if hidden is rgb else encode_jpeg(hidden)
+                    pictures[cand.frame] = data
+                    write_bytes_atomic(out_dir / rel, data)
                     entry["image"] = rel
                 shot["keyframes"].append(entry)
                 chosen_all.append((entry, cand))
         extra: dict[str, Any] = {}
         if out_dir is not None and self.make_contact_sheet and chosen_all:
-            images = [decode_jpeg(self._image(c)) for _, c in chosen_all]
+            images = [decode_jpeg(pictures[c.frame]) for _, c in chosen_all]
             sheet = contact_sheet(images, [e["timecode"] for e, _ in chosen_all])
             ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
             if ok:
-                (out_dir / "contact_sheet.jpg").write_bytes(buf.tobytes())
+                write_bytes_atomic(out_dir / "contact_sheet.jpg", buf.tobytes())
                 extra["contact_sheet"] = "contact_sheet.jpg"
         self._spill.close()
-        return TimelinePart(params=self.params(), extra=extra,
+        return TimelinePart(params=self.params(), extra=extra, warnings=warnings,
                             sections={"contact_sheet": extra.get("contact_sheet")})
 
     def _pick(self, shot: dict, context: AnalyzerContext) -> list[_Candidate]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
+from ..timeline import make_private
 from .base import AnalyzerContext, FrameBatch, TimelinePart, sampled_in_range, shots_or_whole
 
 MODEL = "efficientnet_lite0"
@@ -129,6 +130,7 @@ class LabelsAnalyzer:
                 shot_indices=np.asarray([s["index"] for s in shots]),
                 shot_features=np.stack(shot_features).astype(np.float16),
             )
+            make_private(tmp)
             os.replace(tmp, context.output_dir / EMBEDDINGS_FILE)  # atomic: never half a sidecar
             part.sections["embeddings"] = {"file": EMBEDDINGS_FILE, "model": MODEL, "dim": int(features.shape[1]),
                                            "frames": len(indices), "shots": len(shots), "normalised": True}

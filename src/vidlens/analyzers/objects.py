@@ -11,6 +11,8 @@ the timeline stores each track's boxes at the frames it was detected and every o
 is interpolated from them (:mod:`vidlens.objects.tracks`), so drawing, counting and anonymising get
 a box on every frame. Rules (lines, zones) are evaluated on those per-frame boxes, so crossings
 and dwell times are exact to the frame of the interpolated path, not to the detector's rate.
+With ``blur_faces`` the track thumbnails (a person's shows their face) are written with the run's
+faces blurred (:mod:`vidlens.privacy.derived`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ..objects.rules import RuleCounter, RuleSet, load_rules
 from ..objects.thumbnails import BestCrops
 from ..objects.tracks import boxes_on_frame, class_summary, overlapping, track_dict
 from ..objects.types import COCO80, Detections
+from ..privacy.derived import NO_FACES_WARNING, face_blur
 from .base import AnalyzerContext, FrameBatch, TimelinePart, shots_or_whole
 
 TRACKS_DIR = "objects"
@@ -39,7 +42,8 @@ class ObjectsAnalyzer:
 
     def __init__(self, detector: str = "nanodet", classes: list[str] | None = None, max_side: int = 640,
                  min_interval_s: float = 0.3, max_interval_s: float = 1.5, score_threshold: float = 0.45,
-                 rules: str | Path | RuleSet | None = None, poses: bool = False, thumbnails: bool = True) -> None:
+                 rules: str | Path | RuleSet | None = None, poses: bool = False, thumbnails: bool = True,
+                 blur_faces: bool = False) -> None:
         if not 0 < min_interval_s <= max_interval_s:
             raise UsageError(f"need 0 < min_interval_s <= max_interval_s, got {min_interval_s}, {max_interval_s}")
         self.detector_name, self.classes, self.max_side = detector, classes, max_side
@@ -47,13 +51,17 @@ class ObjectsAnalyzer:
         self.score_threshold = score_threshold
         self.rules = load_rules(rules) if isinstance(rules, (str, Path)) else rules
         self.poses, self.thumbnails = poses, thumbnails
+        self.blur_faces = bool(blur_faces)
+        if self.blur_faces and thumbnails:  # the face tracks must be known when the thumbnails are written
+            self.after = (*self.after, "faces")
         self.needs = FrameSpec(max_side=max_side, pixel_format="rgb24", step=1)
 
     def params(self) -> dict[str, Any]:
         return {"detector": self.detector_name, "classes": self.classes, "max_side": self.max_side,
                 "min_interval_s": self.min_interval_s, "max_interval_s": self.max_interval_s,
                 "score_threshold": self.score_threshold, "tracker": "ByteTrack-style (Kalman + IoU, two-stage)",
-                "rules": self.rules.to_dict() if self.rules else None, "poses": self.poses}
+                "rules": self.rules.to_dict() if self.rules else None, "poses": self.poses} | (
+                    {"blur_faces": True} if self.blur_faces else {})
 
     def start(self, info: VideoInfo) -> None:
         from ..objects.detectors import load_detector
@@ -77,7 +85,7 @@ class ObjectsAnalyzer:
         for index, frame, detections in self.detector.run(batch.frames, batch.indices.tolist()):
             tracked = self.tracker.update(detections, index)
             if self.thumbnails:
-                self._crops.offer(frame, tracked)
+                self._crops.offer(frame, tracked, index)
             if self.poses:
                 self._estimate_poses(frame, index, tracked)
 
@@ -110,7 +118,12 @@ class ObjectsAnalyzer:
         tracks.sort(key=lambda t: (t["start"]["frame"], t["id"]))
         part = TimelinePart(sections={"objects": tracks}, params=self.params())
         if self.thumbnails and context.output_dir is not None:
-            self._crops.write(tracks, context.output_dir, TRACKS_DIR)
+            blur = face_blur(context) if self.blur_faces else None
+            if self.blur_faces and blur is None:
+                part.warnings.append(NO_FACES_WARNING)  # no sharp face when blurring was asked for
+            else:
+                hide = (lambda c: blur.crop(c.pixels, c.frame, c.frame_size, c.origin, c.factor)) if blur else None
+                self._crops.write(tracks, context.output_dir, TRACKS_DIR, hide=hide)
         summary = class_summary(tracks, clock.frame_count, self.fps)
         summary["frames"] = stats
         part.sections["object_summary"] = summary

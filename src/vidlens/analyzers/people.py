@@ -36,6 +36,7 @@ import numpy as np
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
 from ..media.encode import VideoEncoder
+from ..timeline import make_private
 from .base import AnalyzerContext, FrameBatch, TimelinePart, sampled_in_range, shots_or_whole
 
 MODEL = "selfie_segmentation"
@@ -203,6 +204,7 @@ class PeopleAnalyzer:
                 return None
             tmp = context.output_dir / f".{MASKS_FILE}.partial.mp4"
             shutil.copyfile(self._encoder.path, tmp)
+            make_private(tmp)
             os.replace(tmp, context.output_dir / MASKS_FILE)
             w, h = self._mask_size
             return {"file": MASKS_FILE, "frames": self._encoder.frames, "width": w, "height": h,

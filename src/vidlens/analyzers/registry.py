@@ -32,15 +32,25 @@ ANALYZERS: dict[str, Callable[..., Analyzer]] = {
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")
+#: Analyzers that write images in which a face can show; ``blur_faces`` is passed to each of them.
+IMAGE_ANALYZERS: tuple[str, ...] = ("keyframes", "segments", "objects", "faces")
 
 
 def create_analyzers(names: Sequence[str] | None = None,
-                     options: Mapping[str, Mapping[str, Any]] | None = None) -> list[Analyzer]:
+                     options: Mapping[str, Mapping[str, Any]] | None = None, *,
+                     blur_faces: bool = False) -> list[Analyzer]:
     """Instantiate analyzers by name, adding what they depend on and ordering them accordingly.
 
     ``options`` gives keyword arguments per analyzer name (``{"objects": {"rules": "rules.yaml"}}``).
+    ``blur_faces`` asks every analyzer that writes images to blur the run's faces in them; the
+    ``faces`` analyzer is then added and runs before them (see :mod:`vidlens.privacy.derived`).
     """
     wanted = list(names) if names else list(DEFAULT_ANALYZERS)
+    if blur_faces:
+        options = {name: dict((options or {}).get(name, {})) for name in {*ANALYZERS, *(options or {})}}
+        for name in IMAGE_ANALYZERS:
+            options[name]["blur_faces"] = True
+        wanted += [] if "faces" in wanted else ["faces"]
     unknown = [n for n in wanted if n not in ANALYZERS]
     if unknown:
         raise UsageError(f"unknown analyzer(s) {', '.join(unknown)}; available: {', '.join(ANALYZERS)}")

@@ -10,6 +10,8 @@ Colours are named from HSV buckets (black, white, grey, red, orange, yellow, gre
 pink, brown): coarse on purpose, they are what people type ("a red car", "blue sky"). Motion is the mean
 absolute grey-level change between consecutive sampled frames (2 per second) inside the shot: ``still`` below
 1.5 % of full scale, ``moving`` below 6 %, ``busy`` above (camera pans and crowds land there).
+With ``blur_faces`` the thumbnails are written with the run's faces blurred (:mod:`vidlens.privacy.derived`);
+the library stores these thumbnails, so they are what ``vidlens index --blur-faces`` keeps.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
-from ..media.images import encode_jpeg
+from ..media.images import decode_jpeg, encode_jpeg
+from ..privacy.derived import NO_FACES_WARNING, face_blur
+from ..timeline import PRIVATE_DIR_MODE, write_bytes_atomic
 from .base import AnalyzerContext, FrameBatch, TimelinePart, shots_or_whole
 
 THUMBNAIL_SIDE = 256
@@ -66,15 +70,19 @@ class SegmentsAnalyzer:
     name = "segments"
     after: tuple[str, ...] = ("shots",)
 
-    def __init__(self, max_length: float = 6.0, fps: float = 2.0) -> None:
+    def __init__(self, max_length: float = 6.0, fps: float = 2.0, blur_faces: bool = False) -> None:
         if not max_length > 0 or not fps > 0:
             raise UsageError(f"segments: max_length and fps must be positive, got {max_length}, {fps}")
         self.max_length, self.fps = float(max_length), float(fps)
+        self.blur_faces = bool(blur_faces)
+        if self.blur_faces:  # the face tracks must be known when the thumbnails are written
+            self.after = (*self.after, "faces")
         self.needs = FrameSpec(max_side=THUMBNAIL_SIDE, pixel_format="rgb24",
                                fps=Fraction(fps).limit_denominator(1000))
 
     def params(self) -> dict[str, Any]:
-        return {"max_length": self.max_length, "fps": self.fps, "thumbnail_side": THUMBNAIL_SIDE}
+        return {"max_length": self.max_length, "fps": self.fps, "thumbnail_side": THUMBNAIL_SIDE} | (
+            {"blur_faces": True} if self.blur_faces else {})
 
     def start(self, info: VideoInfo) -> None:
         self._indices: list[int] = []
@@ -99,8 +107,13 @@ class SegmentsAnalyzer:
         colours = np.stack(self._colours)
         segments: list[dict[str, Any]] = []
         folder = context.output_dir / FOLDER if context.output_dir is not None else None
+        warnings: list[str] = []
+        self._blur = face_blur(context) if self.blur_faces else None
+        if self.blur_faces and self._blur is None and folder is not None:
+            warnings.append(NO_FACES_WARNING)
+            folder = None  # a sharp face must not be written when blurring was asked for
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         for shot in shots_or_whole(context):
             first, end = shot["start"]["frame"], shot["end"]["frame"]
             length = shot["end"]["time"] - shot["start"]["time"]
@@ -112,7 +125,7 @@ class SegmentsAnalyzer:
                     continue
                 segments.append(self._segment(len(segments), shot["index"], int(a), int(b), indices, colours,
                                               inside_shot, clock, folder))
-        return TimelinePart(sections={"segments": segments}, params=self.params())
+        return TimelinePart(sections={"segments": segments}, params=self.params(), warnings=warnings)
 
     def _segment(self, number: int, shot: int, a: int, b: int, indices: np.ndarray, colours: np.ndarray,
                  inside_shot: set[int], clock: Any, folder: Any) -> dict[str, Any]:
@@ -134,6 +147,11 @@ class SegmentsAnalyzer:
                                 "motion": {"value": round(motion, 4), "level": motion_word(motion)}}
         if folder is not None:
             name = f"{number:05d}.jpg"
-            (folder / name).write_bytes(self._thumbs[key])
+            data = self._thumbs[key]
+            if self._blur is not None:
+                rgb = decode_jpeg(data)
+                hidden = self._blur.image(rgb, int(indices[key]))
+                data = data if hidden is rgb else encode_jpeg(hidden, quality=80)
+            write_bytes_atomic(folder / name, data)
             item["thumbnail"] = f"{FOLDER}/{name}"
         return item

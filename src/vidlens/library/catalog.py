@@ -166,6 +166,13 @@ class Catalog:
     def _set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
+    def setting(self, key: str) -> str | None:
+        """A library-wide setting (``meta`` row ``setting:KEY``), None when never set."""
+        return self._meta(f"setting:{key}")
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._set_meta(f"setting:{key}", value)  # autocommit: the setting holds from now on
+
     def check(self) -> list[str]:
         """Problems found by SQLite's integrity check and our own consistency checks (empty = healthy)."""
         problems = [r[0] for r in self.db.execute("PRAGMA integrity_check") if r[0] != "ok"]

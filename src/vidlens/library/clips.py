@@ -23,6 +23,7 @@ from ..errors import InvalidMediaError
 from ..media import VideoReader
 from ..media.info import video_stream_of
 from ..media.writers import write_clip_segments
+from ..timeline import make_private
 
 #: Codecs the MP4 muxer takes as they are; others are copied into Matroska.
 MP4_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1", "vp9", "aac", "mp3", "opus", "alac", "flac"})
@@ -113,6 +114,7 @@ def _remux(src: Path, start_pts: int, end_pts: int | None, base: Path) -> Path |
                     packet.dts -= shift
                     packet.stream = v_out if packet.stream.type == "video" else a_out
                     sink.mux(packet)
+            make_private(tmp)
             os.replace(tmp, out)
         finally:
             tmp.unlink(missing_ok=True)

@@ -101,8 +101,11 @@ def file_sha256(path: Path) -> str:
 
 
 def analyse_for_library(path: str, analyzers: Sequence[str], options: dict[str, dict[str, Any]] | None = None,
-                        progress: Callable[[int, int | None], None] | None = None) -> VideoRecord:
-    """Analyse one video and build everything the catalog stores for it (runs in a worker process)."""
+                        progress: Callable[[int, int | None], None] | None = None,
+                        blur_faces: bool = False) -> VideoRecord:
+    """Analyse one video and build everything the catalog stores for it (runs in a worker process).
+
+    ``blur_faces``: the thumbnails stored are written with the faces blurred (``info["blur_faces"]`` says so)."""
     from .. import api
     from .facts import FactsBuilder
 
@@ -111,13 +114,15 @@ def analyse_for_library(path: str, analyzers: Sequence[str], options: dict[str, 
     work = Path(tempfile.mkdtemp(prefix="vidlens-ingest-"))
     try:
         timeline = api.analyze(source, analyzers=list(analyzers), options=options, output_dir=work, report=False,
-                               progress=(lambda done, total, _elapsed: progress(done, total)) if progress else None)
+                               progress=(lambda done, total, _elapsed: progress(done, total)) if progress else None,
+                               blur_faces=blur_faces)
         if timeline.analysis.get("interrupted"):
             raise AnalysisInterrupted("interrupted by the user; this video was not indexed", path=source)
         data = timeline.to_dict()
         rows, vectors = FactsBuilder(data, work).build()
         video = data["video"]
         info = {k: video.get(k) for k in ("duration", "fps", "frame_count", "width", "height", "codec", "has_audio")}
+        info["blur_faces"] = bool(blur_faces)
         return VideoRecord(path=str(source), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
                            sha256=video.get("sha256") or file_sha256(source), info=info, timeline=data,
                            complete=timeline.complete, warnings=list(timeline.warnings),
@@ -137,7 +142,8 @@ def _worker_init(threads: int, queue: Any) -> None:
     _queue = queue
 
 
-def _worker_run(path: str, analyzers: Sequence[str], options: dict[str, dict[str, Any]] | None) -> VideoRecord:
+def _worker_run(path: str, analyzers: Sequence[str], options: dict[str, dict[str, Any]] | None,
+                blur_faces: bool = False) -> VideoRecord:
     last = [0.0]
 
     def report(done: int, total: int | None) -> None:
@@ -146,7 +152,7 @@ def _worker_run(path: str, analyzers: Sequence[str], options: dict[str, dict[str
             last[0] = now
             _queue.put((path, done, total))
 
-    return analyse_for_library(path, analyzers, options, report)
+    return analyse_for_library(path, analyzers, options, report, blur_faces)
 
 
 @dataclass
@@ -158,8 +164,10 @@ class _Job:
     replaces: bool
 
 
-def plan(library: Any, files: Sequence[Path], report: IngestReport) -> list[_Job]:
-    """Which files need analysing; unchanged ones are recorded, touched and moved ones updated in place."""
+def plan(library: Any, files: Sequence[Path], report: IngestReport, *, blur_faces: bool = False) -> list[_Job]:
+    """Which files need analysing; unchanged ones are recorded, touched and moved ones updated in place.
+
+    With ``blur_faces``, a video indexed without it is analysed again: its stored thumbnails show faces."""
     catalog = library.catalog
     by_path = {v.path: v for v in catalog.videos()}
     by_hash: dict[str, list[Any]] = {}
@@ -176,6 +184,9 @@ def plan(library: Any, files: Sequence[Path], report: IngestReport) -> list[_Job
             report.failed.append((str(path), f"cannot read: {error.strerror or error}"))
             continue
         known = by_path.get(str(path))
+        if blur_faces and known and not catalog.video_info(known.id).get("blur_faces"):
+            jobs.append(_Job(path, stat.st_size, stat.st_mtime_ns, None, replaces=True))
+            continue
         if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
             report.unchanged.append(str(path))
             continue
@@ -205,19 +216,25 @@ def plan(library: Any, files: Sequence[Path], report: IngestReport) -> list[_Job
 
 def ingest(library: Any, paths: Iterable[str | Path], *, workers: int = 1,
            analyzers: Sequence[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
-           progress: IngestProgress | None = None) -> IngestReport:
-    """Index the videos under ``paths`` into ``library``; see the module docstring for what is skipped."""
+           progress: IngestProgress | None = None, blur_faces: bool | None = None) -> IngestReport:
+    """Index the videos under ``paths`` into ``library``; see the module docstring for what is skipped.
+
+    ``blur_faces`` None follows the library's setting (:attr:`Library.blur_faces`); True or False also
+    changes that setting for every later run."""
     if workers < 1:
         raise UsageError(f"workers must be at least 1, got {workers}")
     names = tuple(analyzers) if analyzers else INDEX_ANALYZERS
     from ..analyzers import create_analyzers
 
-    create_analyzers(names, options)  # a bad analyzer name or option fails now, not in every worker
+    if blur_faces is not None:
+        library.blur_faces = blur_faces
+    blur = bool(library.blur_faces)
+    create_analyzers(names, options, blur_faces=blur)  # a bad analyzer name or option fails now, not in every worker
     started = time.monotonic()
     report = IngestReport()
     files, missing = discover(paths)
     report.failed += missing
-    jobs = plan(library, files, report)
+    jobs = plan(library, files, report, blur_faces=blur)
     notify = progress or (lambda event, detail: None)
     notify("plan", {"files": len(files), "todo": len(jobs), "unchanged": len(report.unchanged),
                     "touched": len(report.touched)})
@@ -242,10 +259,11 @@ def ingest(library: Any, paths: Iterable[str | Path], *, workers: int = 1,
                     notify("frames", {"path": p, "done": done, "total": total})
 
                 notify("start", {"path": str(job.path)})
-                record, error = _guarded(lambda j=job, f=frames: analyse_for_library(str(j.path), names, options, f))
+                record, error = _guarded(lambda j=job, f=frames: analyse_for_library(str(j.path), names, options, f,
+                                                                                     blur))
                 commit(job, record, error)
         else:
-            _run_pool(jobs, names, options, workers, commit, notify)
+            _run_pool(jobs, names, options, workers, commit, notify, blur)
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -266,7 +284,8 @@ def _guarded(run: Callable[[], VideoRecord]) -> tuple[VideoRecord | None, str | 
 
 
 def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[str, Any]] | None, workers: int,
-              commit: Callable[[_Job, VideoRecord | None, str | None], None], notify: IngestProgress) -> None:
+              commit: Callable[[_Job, VideoRecord | None, str | None], None], notify: IngestProgress,
+              blur_faces: bool = False) -> None:
     context = multiprocessing.get_context("spawn")  # ONNX Runtime sessions and threads do not survive fork
     queue = context.Manager().Queue()
     threads = max(1, (os.cpu_count() or 1) // workers)
@@ -278,7 +297,7 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
             while todo and len(pending) < workers * 2:
                 job = todo.pop(0)
                 notify("start", {"path": str(job.path)})
-                pending[pool.submit(_worker_run, str(job.path), names, options)] = job
+                pending[pool.submit(_worker_run, str(job.path), names, options, blur_faces)] = job
             done, _ = wait(pending, timeout=0.3, return_when=FIRST_COMPLETED)
             while not queue.empty():
                 path, frames_done, total = queue.get_nowait()

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..paths import check_output_path
+from ..timeline import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, write_bytes_atomic
 from .catalog import Catalog, VideoRecord
 from .vectors import CorruptIndexError, FaissIndex, VectorStore, ids_checksum
 
@@ -25,6 +26,7 @@ CATALOG_FILE = "catalog.sqlite"
 VECTORS_FOLDER = "vectors"
 THUMBS_FOLDER = "thumbs"
 LIBRARY_ENV = "VIDLENS_LIBRARY"
+BLUR_FACES_SETTING = "blur_faces"
 #: Seconds between index saves during a long ingest (a kill then costs at most a rebuild, never data).
 SAVE_EVERY_S = 60.0
 
@@ -46,7 +48,9 @@ class Library:
             if not create:
                 raise UsageError(f"no library in {self.folder} (index some videos first: vidlens index PATH)")
             check_output_path(self.folder, folder=True)
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            # created owner-only before SQLite opens it (its -wal and -shm files then get the same mode)
+            os.close(os.open(self.folder / CATALOG_FILE, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
         self.catalog = Catalog(self.folder / CATALOG_FILE)
         self.store = VectorStore(self.folder / VECTORS_FOLDER)
         self._verified: set[str] = set()
@@ -108,6 +112,7 @@ class Library:
             if kind not in self._verified:
                 self._verify(kind)
         video_id, ids, removed = self.catalog.put_video(record)
+        self._drop_thumbnails(removed)
         for kind in kinds:
             vectors = record.vectors.get(kind)
             dim = int(vectors.shape[1]) if vectors is not None and len(vectors) else None
@@ -128,6 +133,7 @@ class Library:
             if kind not in self._verified:
                 self._verify(kind)
         removed = self.catalog.remove_video(video_id)
+        self._drop_thumbnails(removed)
         for kind in kinds:
             index = self.index(kind)
             if index is not None and removed:
@@ -156,6 +162,12 @@ class Library:
 
     # -- files for results ------------------------------------------------------------------------
 
+    def _drop_thumbnails(self, segment_ids: list[int]) -> None:
+        """Forget the cached JPEGs of removed segments: a new segment can get the same id, and must not be
+        shown the old picture (a sharp face after a re-index with ``blur_faces``, a video that was removed)."""
+        for segment_id in segment_ids:
+            (self.folder / THUMBS_FOLDER / f"{segment_id}.jpg").unlink(missing_ok=True)
+
     def thumbnail_path(self, segment_id: int) -> Path | None:
         """The segment's keyframe as a JPEG file (written from the catalog on first use)."""
         path = self.folder / THUMBS_FOLDER / f"{segment_id}.jpg"
@@ -164,11 +176,19 @@ class Library:
         data = self.catalog.thumbnail(segment_id)
         if not data:
             return None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        return path
+        return write_bytes_atomic(path, data)
+
+    # -- settings ---------------------------------------------------------------------------------
+
+    @property
+    def blur_faces(self) -> bool:
+        """Whether every ``index`` into this library blurs faces in the thumbnails it stores (``index
+        --blur-faces`` turns it on for good, ``--no-blur-faces`` off)."""
+        return self.catalog.setting(BLUR_FACES_SETTING) == "1"
+
+    @blur_faces.setter
+    def blur_faces(self, on: bool) -> None:
+        self.catalog.set_setting(BLUR_FACES_SETTING, "1" if on else "0")
 
     def check(self) -> dict[str, Any]:
         """Integrity of the catalog and agreement of every index with it (indexes found stale are rebuilt)."""
@@ -181,6 +201,7 @@ class Library:
     def stats(self) -> dict[str, Any]:
         out = self.catalog.stats()
         out["folder"] = str(self.folder)
+        out["blur_faces"] = self.blur_faces
         out["indexes"] = {}
         for kind in self.catalog.vector_kinds():
             index = self.index(kind)

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..errors import UsageError, VidlensError
 from ..runtime import default_threads
-from ..timeline import write_bytes_atomic
+from ..timeline import PRIVATE_DIR_MODE, write_bytes_atomic
 
 #: The sidecar's format tag; bump it when a field changes meaning.
 FORMAT = "vidlens.vectors/1"
@@ -476,7 +476,7 @@ class VectorStore:
     def __init__(self, folder: str | Path, *, settings: IndexSettings | None = None,
                  threads: int | None = None) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         self.settings = settings or IndexSettings()
         if threads is not None:
             set_threads(threads)

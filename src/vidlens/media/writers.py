@@ -26,6 +26,7 @@ import numpy as np
 from av.video.frame import PictureType
 
 from ..errors import UsageError
+from ..timeline import make_private
 from .info import probe
 from .reader import DecodedFrame, VideoReader
 
@@ -84,6 +85,7 @@ def write_clip_segments(src: str | Path, segments: Sequence[tuple[int, int]], ou
         if frames == 0:
             raise UsageError(f"segments {list(segments)[:3]}... select no frame of this "
                              f"{reader.stats.frames}-frame video", path=src)
+        make_private(tmp)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -96,8 +98,8 @@ def write_clip_segments(src: str | Path, segments: Sequence[tuple[int, int]], ou
 def _temp_path(out: Path, suffix: str) -> Path:
     """A fresh hidden name beside ``out``, so the final rename is atomic (same file system).
 
-    Not ``mkstemp``: its 0600 mode would survive the rename; FFmpeg creates the file honouring
-    the umask like any other output.
+    FFmpeg creates the file; it is given the mode of every derived file (``make_private``, 0600)
+    before the rename, like the timeline and the keyframes.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     return out.parent / f".{out.stem}.{uuid.uuid4().hex[:12]}.part{suffix}"
@@ -380,6 +382,7 @@ def write_animated_preview(frames: Sequence[np.ndarray], out: str | Path, fps: f
                 frame.pts, frame.time_base = round(i * 1000 / fps), frame_tb
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
+        make_private(tmp)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)

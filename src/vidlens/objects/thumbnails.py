@@ -2,11 +2,15 @@
 
 Shared by the objects and faces analyzers.  A face thumbnail is personal data in a report that may
 be passed around, so ``write(..., blur=True)`` stores it blurred: the report shows where a face was
-without showing whose it was (the face analyzer's default).
+without showing whose it was (the face analyzer's default). ``write(..., hide=...)`` instead hides
+only what ``hide`` covers in each crop (``--blur-faces``: the faces inside a person's thumbnail).
+Each crop remembers the frame it was cut from and where, so the faces of that frame can be found in it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +18,27 @@ import cv2
 import numpy as np
 
 from ..media.images import encode_jpeg
+from ..timeline import PRIVATE_DIR_MODE, write_bytes_atomic
 from .types import Detections
 
 THUMB_SIDE = 128
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A track's best crop: ``pixels`` cut at ``origin`` (x, y) from frame ``frame`` as the analyzer saw it
+    (``frame_size`` = width, height), then resized by ``factor``."""
+
+    score: float
+    pixels: np.ndarray
+    frame: int
+    frame_size: tuple[int, int]
+    origin: tuple[int, int]
+    factor: float
+
+
+#: ``hide(crop)`` returns the pixels to write for a crop (e.g. with the faces of its frame blurred).
+CropHider = Callable[[Crop], np.ndarray]
 
 
 class BestCrops:
@@ -24,36 +46,43 @@ class BestCrops:
 
     def __init__(self, side: int = THUMB_SIDE) -> None:
         self.side = side
-        self._best: dict[int, tuple[float, np.ndarray]] = {}
+        self._best: dict[int, Crop] = {}
 
-    def offer(self, frame: np.ndarray, tracked: Detections) -> None:
-        """Keep the crops of ``tracked``'s confirmed boxes that beat their track's best score."""
+    def offer(self, frame: np.ndarray, tracked: Detections, index: int = -1) -> None:
+        """Keep the crops of ``tracked``'s confirmed boxes that beat their track's best score (``index``: the
+        frame's number, so :meth:`write`'s ``hide`` can find what else was on it)."""
         for box, score, tid in zip(tracked.boxes, tracked.scores.tolist(), tracked.track_ids.tolist(), strict=True):
-            if tid < 0 or score <= self._best.get(tid, (-1.0, None))[0]:
+            best = self._best.get(tid)
+            if tid < 0 or (best is not None and score <= best.score):
                 continue
             x0, y0, x1, y1 = box
             pad_x, pad_y = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
             h, w = frame.shape[:2]
-            crop = frame[max(0, int(y0 - pad_y)): min(h, int(y1 + pad_y)),
-                         max(0, int(x0 - pad_x)): min(w, int(x1 + pad_x))]
+            left, top = max(0, int(x0 - pad_x)), max(0, int(y0 - pad_y))
+            crop = frame[top: min(h, int(y1 + pad_y)), left: min(w, int(x1 + pad_x))]
             if crop.size == 0:
                 continue
             scale = self.side / max(crop.shape[:2])
+            factor = 1.0
             if scale < 1:
-                crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                                  interpolation=cv2.INTER_AREA)
-            self._best[tid] = (score, np.ascontiguousarray(crop))
+                size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+                factor = size[0] / crop.shape[1]
+                crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+            self._best[tid] = Crop(score, np.ascontiguousarray(crop), int(index), (w, h), (left, top), factor)
 
-    def write(self, tracks: list[dict[str, Any]], output_dir: Path, folder: str, *, blur: bool = False) -> None:
-        """``<output_dir>/<folder>/track_<id>.jpg`` for each track with a crop; sets ``track["thumbnail"]``."""
-        (output_dir / folder).mkdir(parents=True, exist_ok=True)
+    def write(self, tracks: list[dict[str, Any]], output_dir: Path, folder: str, *, blur: bool = False,
+              hide: CropHider | None = None) -> None:
+        """``<output_dir>/<folder>/track_<id>.jpg`` for each track with a crop; sets ``track["thumbnail"]``.
+
+        ``blur`` blurs each whole crop; else ``hide`` gives the pixels to write for each crop."""
+        (output_dir / folder).mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         for track in tracks:
             best = self._best.get(track["id"])
             if best is None:
                 continue
-            crop = blurred(best[1]) if blur else best[1]
+            crop = blurred(best.pixels) if blur else hide(best) if hide is not None else best.pixels
             path = output_dir / folder / f"track_{track['id']}.jpg"
-            path.write_bytes(encode_jpeg(crop, quality=85))
+            write_bytes_atomic(path, encode_jpeg(crop, quality=85))
             track["thumbnail"] = f"{folder}/{path.name}"
             if blur:
                 track["thumbnail_blurred"] = True

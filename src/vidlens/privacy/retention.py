@@ -2,10 +2,11 @@
 
 The derived data of a video is its output folder (``VIDEO.vidlens/`` by default). ``forget`` deletes
 that folder only when it can tell the folder holds nothing but vidlens outputs: a vidlens timeline
-(plain or locked) and, at its top level, only names vidlens writes (or their ``.enc`` form). A
-folder with anything else in it — the video itself after ``-o .``, a user's own files — is
-refused with the names that stopped it, because deleting a user's file is worse than leaving
-derived data behind. The source video is never deleted.
+(plain or locked) and only names vidlens writes (or their ``.enc`` form), at its top level and in the
+analyzers' own subfolders (``keyframes/``, ``segments/``, ``faces/``, ``objects/``; see
+:mod:`vidlens.privacy.outputs`). A folder with anything else in it — the video itself after ``-o .``,
+a user's own files — is refused with the names that stopped it, because deleting a user's file is
+worse than leaving derived data behind. The source video is never deleted.
 """
 
 from __future__ import annotations
@@ -14,18 +15,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..analyzers.faces import FACES_DIR
-from ..analyzers.labels import EMBEDDINGS_FILE
-from ..analyzers.objects import TRACKS_DIR
-from ..analyzers.people import MASKS_FILE
 from ..errors import UsageError
-from .vault import ENCRYPTED_SUFFIX, TIMELINE_FILE, VAULT_FILE, folder_state
+from .outputs import OUTPUT_NAMES, foreign_entries
+from .vault import folder_state
 
 __all__ = ["OUTPUT_NAMES", "Removed", "default_output_dir", "forget"]
-
-#: Top-level names an analysis writes (api.write_outputs, the analyzers, the report, the vault).
-OUTPUT_NAMES = frozenset({TIMELINE_FILE, "shots.csv", "shots.edl", "report.html", "contact_sheet.jpg", "keyframes",
-                          EMBEDDINGS_FILE, MASKS_FILE, FACES_DIR, TRACKS_DIR, VAULT_FILE})
 
 
 @dataclass(frozen=True)
@@ -40,13 +34,6 @@ class Removed:
 def default_output_dir(video: Path) -> Path:
     """Where ``vidlens analyze VIDEO`` writes when no ``-o`` is given."""
     return video.with_name(video.name + ".vidlens")
-
-
-def _is_output_name(name: str) -> bool:
-    if name.startswith("."):  # temp files of atomic writes (.timeline.json.XXXX, .embeddings.npz.partial.npz)
-        return True
-    base = name[: -len(ENCRYPTED_SUFFIX)] if name.endswith(ENCRYPTED_SUFFIX) else name
-    return base in OUTPUT_NAMES
 
 
 def forget(target: str | Path) -> list[Removed]:
@@ -72,11 +59,11 @@ def forget(target: str | Path) -> list[Removed]:
     if folder_state(folder) is None:
         raise UsageError("is not a vidlens output folder (no vidlens timeline.json, plain or encrypted); "
                          "nothing was deleted", path=folder)
-    entries = sorted(folder.iterdir())
-    foreign = [p.name for p in entries if not _is_output_name(p.name) or p.is_symlink()]
+    foreign = foreign_entries(folder)
     if foreign:
-        raise UsageError(f"holds files vidlens did not write ({', '.join(sorted(set(foreign)))}); nothing was "
-                         "deleted", path=folder)
+        raise UsageError(f"holds files vidlens did not write ({', '.join(foreign)}); nothing was deleted",
+                         path=folder)
+    entries = sorted(folder.iterdir())
     removed = []
     for path in entries:
         if path.is_dir():

@@ -198,11 +198,13 @@ def lock(folder: str | Path, passphrase: str) -> list[Path]:
     """Encrypt every file of the output folder ``folder`` in place; return the ``.enc`` files written.
 
     Locking a locked folder needs the same passphrase and encrypts what is still plain (a rerun, or
-    an interrupted lock). Refuses folders that are not vidlens output folders.
+    an interrupted lock). Refuses folders that are not vidlens output folders, and folders holding
+    files vidlens did not write (named in the error; nothing is encrypted).
     """
     folder = Path(folder)
     if folder_state(folder) is None and not is_locked(folder):
         raise UsageError("is not a vidlens output folder (no timeline.json with a vidlens schema)", path=folder)
+    refuse_foreign(folder)
     plain = _files(folder, encrypted=False)
     if is_locked(folder):
         key = _open(folder, passphrase)
@@ -225,6 +227,39 @@ def lock(folder: str | Path, passphrase: str) -> list[Path]:
     header["files"] = sorted(names)
     write_bytes_atomic(folder / VAULT_FILE, json.dumps(header, indent=2).encode("utf-8"), fsync=True)
     return written
+
+
+def discard(folder: str | Path, names: set[str]) -> list[str]:
+    """Delete the encrypted copies of ``names`` (plain relative paths, e.g. the keyframes of a previous
+    analysis) from a locked ``folder`` and from its list of encrypted files; return what was deleted."""
+    folder = Path(folder)
+    header = _read_header(folder)
+    if header is None or not names:
+        return []
+    from .outputs import is_output_path
+
+    removed = []
+    for rel in sorted(names):
+        path = folder / (rel + ENCRYPTED_SUFFIX)
+        if is_output_path(rel) and path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(rel)
+    listed = [n for n in header.get("files", []) if n[: -len(ENCRYPTED_SUFFIX)] not in names]
+    if listed != header.get("files", []):
+        header["files"] = listed
+        write_bytes_atomic(folder / VAULT_FILE, json.dumps(header, indent=2).encode("utf-8"), fsync=True)
+    return removed
+
+
+def refuse_foreign(folder: Path) -> None:
+    """Raise UsageError naming the files of ``folder`` vidlens did not write: lock encrypts (and deletes the
+    plaintext of) every file, so a user's own file in an output folder must not be taken along."""
+    from .outputs import foreign_entries  # the analyzers' names; imported late (they import the media stack)
+
+    foreign = foreign_entries(folder)
+    if foreign:
+        raise UsageError(f"holds files vidlens did not write ({', '.join(foreign)}); move them out first, nothing "
+                         "was encrypted", path=folder)
 
 
 def unlock(folder: str | Path, passphrase: str) -> list[Path]:

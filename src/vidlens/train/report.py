@@ -172,6 +172,11 @@ def write_evaluation(out: Path, predictor: OnnxPredictor, metrics: dict[str, Any
 def worst_mistakes(predictions: list[dict[str, Any]], out: Path, limit: int = WORST_MISTAKES) -> list[dict[str, Any]]:
     """The most confident wrong predictions, each with its clip's middle frame written as a thumbnail."""
     wrong = sorted((p for p in predictions if not p["correct"]), key=lambda p: -p["confidence"])[:limit]
+    # an evaluation into the same folder before may have written more: its thumbnails (frames of other clips)
+    # must not pass for this one's (only names written here are removed)
+    for old in (out / "mistakes").glob("[0-9][0-9].jpg") if (out / "mistakes").is_dir() else ():
+        if old.is_file() and not old.is_symlink():
+            old.unlink()
     rows = []
     for number, item in enumerate(wrong, 1):
         thumb = f"mistakes/{number:02d}.jpg"

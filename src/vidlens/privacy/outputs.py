@@ -1,0 +1,128 @@
+"""What vidlens writes into an output folder, so ``forget`` and ``vault lock`` can tell its files from a user's.
+
+An output folder holds, at its top level, only the names in :data:`OUTPUT_NAMES` (or their ``.enc``
+form once locked, and hidden temp files of atomic writes); inside the analyzers' own subfolders
+(:data:`SUBFOLDER_PATTERNS`) only files named the way those analyzers name them. Anything else — the
+video after ``-o .``, a user's notes, a photo dropped into ``keyframes/`` — is *foreign*: ``forget``
+and ``vault lock`` refuse the folder and name it, because deleting or encrypting a user's file is
+worse than leaving derived data alone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ..analyzers.faces import FACES_DIR
+from ..analyzers.labels import EMBEDDINGS_FILE
+from ..analyzers.objects import TRACKS_DIR
+from ..analyzers.people import MASKS_FILE
+from ..analyzers.segments import FOLDER as SEGMENTS_DIR
+
+__all__ = ["ENCRYPTED_SUFFIX", "OUTPUT_FILES", "OUTPUT_NAMES", "SUBFOLDER_PATTERNS", "foreign_entries",
+           "is_output_path", "remove_stale", "written_outputs"]
+
+ENCRYPTED_SUFFIX = ".enc"
+KEYFRAMES_DIR = "keyframes"
+#: Files an analysis (api.write_outputs, the analyzers, the report, the vault) writes at the top level.
+OUTPUT_FILES = frozenset({"timeline.json", "shots.csv", "shots.edl", "report.html", "contact_sheet.jpg",
+                          EMBEDDINGS_FILE, MASKS_FILE, "vault.json"})
+#: The analyzers' own subfolders and the names of the files they write there.
+SUBFOLDER_PATTERNS: dict[str, re.Pattern[str]] = {
+    KEYFRAMES_DIR: re.compile(r"\d{6,}\.jpg"),  # keyframes analyzer: <frame>.jpg
+    SEGMENTS_DIR: re.compile(r"\d{5,}\.jpg"),  # segments analyzer: <segment>.jpg
+    FACES_DIR: re.compile(r"track_\d+\.jpg"),  # faces analyzer: blurred track thumbnails
+    TRACKS_DIR: re.compile(r"track_\d+\.jpg"),  # objects analyzer: track thumbnails
+}
+OUTPUT_NAMES = OUTPUT_FILES | frozenset(SUBFOLDER_PATTERNS)
+
+
+def _base(name: str) -> str:
+    return name[: -len(ENCRYPTED_SUFFIX)] if name.endswith(ENCRYPTED_SUFFIX) else name
+
+
+def _hidden(name: str) -> bool:
+    # temp files of atomic writes (.timeline.json.XXXX, .embeddings.npz.partial.npz)
+    return name.startswith(".")
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """Paths (relative to ``folder``, sorted) of what vidlens did not write there; links are always foreign."""
+    foreign = []
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if entry.is_symlink():
+            foreign.append(name)
+        elif _hidden(name):
+            continue
+        elif name in SUBFOLDER_PATTERNS:
+            if not entry.is_dir():
+                foreign.append(name)
+                continue
+            pattern = SUBFOLDER_PATTERNS[name]
+            for inner in sorted(entry.iterdir()):
+                ok = inner.is_file() and not inner.is_symlink() and (
+                    _hidden(inner.name) or pattern.fullmatch(_base(inner.name)) is not None)
+                if not ok:
+                    foreign.append(f"{name}/{inner.name}")
+        elif _base(name) not in OUTPUT_FILES or not entry.is_file():
+            foreign.append(name)
+    return foreign
+
+
+def is_output_path(rel: str) -> bool:
+    """Whether ``rel`` (relative, POSIX) is a name vidlens writes in an output folder: a top-level output
+    file, or a file named as an analyzer names them inside its own subfolder."""
+    parts = rel.split("/")
+    if len(parts) == 1:
+        return parts[0] in OUTPUT_FILES
+    return len(parts) == 2 and parts[0] in SUBFOLDER_PATTERNS and SUBFOLDER_PATTERNS[parts[0]].fullmatch(parts[1]) \
+        is not None
+
+
+def written_outputs(timeline: Any, *, report: bool | None = None) -> set[str]:
+    """The files (relative paths) an analysis wrote into its output folder, as its timeline records them.
+
+    ``analysis.outputs`` when the timeline has that list (``api.write_outputs`` stores it); else, for a
+    timeline written before, the files its sections refer to plus the fixed names. Only names vidlens
+    writes (:func:`is_output_path`) are returned, whatever the timeline says."""
+    data = timeline.to_dict() if hasattr(timeline, "to_dict") else timeline
+    analysis = data.get("analysis") or {}
+    recorded = analysis.get("outputs")
+    if isinstance(recorded, list):
+        names = {str(n) for n in recorded}
+    else:
+        sections = data.get("sections") if isinstance(data.get("sections"), dict) else data
+        names = {"timeline.json"}
+        shots = sections.get("shots") or []
+        if shots:
+            names |= {"shots.csv", "shots.edl"}
+        if report is not False:
+            names.add("report.html")
+        for shot in shots:
+            names |= {k.get("image") for k in shot.get("keyframes") or [] if isinstance(k, dict)}
+        for key in ("segments", "objects", "faces"):
+            names |= {item.get("thumbnail") for item in sections.get(key) or [] if isinstance(item, dict)}
+        names.add(sections.get("contact_sheet"))
+        for key in ("people", "embeddings"):
+            if isinstance(sections.get(key), dict):
+                value = sections[key].get("masks") if key == "people" else sections[key]
+                names.add(value.get("file") if isinstance(value, dict) else None)
+    return {n for n in names if isinstance(n, str) and is_output_path(n)}
+
+
+def remove_stale(folder: Path, names: set[str]) -> list[str]:
+    """Delete the plain files ``names`` (relative, as from :func:`written_outputs`) from ``folder``, and the
+    analyzers' subfolders left empty; return what was deleted. Links and anything else are left alone."""
+    removed = []
+    for rel in sorted(names):
+        path = folder / rel
+        if is_output_path(rel) and path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(rel)
+    for sub in SUBFOLDER_PATTERNS:
+        path = folder / sub
+        if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            path.rmdir()
+    return removed
