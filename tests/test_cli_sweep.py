@@ -225,3 +225,10 @@ def test_no_junk_text_option_is_an_internal_error(path, command, flag, clip, sma
         assert "Traceback" not in captured.err and "internal error" not in captured.err, (value[:20], captured.err)
         if value.strip(",") == "" and value and flag in ("--analyzers", "--classes", "--signals"):
             assert code == 2 and "names nothing" in captured.err  # not silently the default
+
+
+def test_search_filters_that_cannot_match_are_usage_errors(small_library, capsys) -> None:
+    assert main(["search", "cat", "--library", str(small_library), "--object", "unicorn"]) == 2
+    assert "unknown class 'unicorn'" in capsys.readouterr().err
+    assert main(["search", "cat", "--library", str(small_library), "--start", "5", "--end", "2"]) == 2
+    assert "end 2s is not after start 5s" in capsys.readouterr().err

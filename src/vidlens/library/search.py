@@ -73,6 +73,13 @@ class Filters:
     end: float | None = None
     min_duration: float = 0.0
 
+    def __post_init__(self) -> None:
+        from ..objects.classes import class_mask
+
+        class_mask([name for name in self.objects if name.strip()] or None)  # an unknown class names the valid ones
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise UsageError(f"the time range is empty: end {self.end:g}s is not after start {self.start:g}s")
+
     def allowed(self, library: Library) -> list[int] | None:
         tags = [("", name.strip().lower()) for name in self.labels if name.strip()]
         tags += [("object", name.strip().lower()) for name in self.objects if name.strip()]
