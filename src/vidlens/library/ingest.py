@@ -13,19 +13,25 @@ and the next run finds them still to do. Errors are collected per file, never ra
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import glob
 import hashlib
 import multiprocessing
+import multiprocessing.util
 import os
 import shutil
+import signal
 import stat
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from ..errors import AnalysisInterrupted, UsageError, VidlensError
@@ -151,12 +157,50 @@ def analyse_for_library(path: str, analyzers: Sequence[str], options: dict[str, 
 # -- worker processes -------------------------------------------------------------------------------
 
 _queue: Any = None
+#: How often a worker checks that the process that started it is still there (the portable fallback).
+PARENT_POLL_S = 0.2
 
 
-def _worker_init(threads: int, queue: Any) -> None:
+def _worker_init(threads: int, queue: Any, parent: int) -> None:
     global _queue
     os.environ["VIDLENS_THREADS"] = str(threads)  # workers share the cores instead of each taking all
     _queue = queue
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker as soon as ``parent`` is gone (SIGTERM, kill -9, a crash): a worker holds about 1 GB.
+
+    The worker's temporary files live in a folder of its own, removed when it exits, however it exits.
+    Linux is told to send SIGTERM at the parent's death (``PR_SET_PDEATHSIG``); everywhere, a thread also
+    polls the parent's pid, because a signal handler waits for the main thread to leave a long C call and
+    a thread does not.
+    """
+    root = tempfile.mkdtemp(prefix="vidlens-worker-")
+    tempfile.tempdir = root  # everything the analysis writes to temp goes here
+
+    def leave(*_args: Any) -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        os._exit(1)  # at once: no queue feeder, pool or atexit handler may wait for a parent that is gone
+
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(root,), kwargs={"ignore_errors": True},
+                                  exitpriority=10)
+    signal.signal(signal.SIGTERM, leave)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass  # the thread below still does it
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        leave()
+
+    if os.getppid() != parent:  # the parent died before we could ask to be told
+        leave()
+    threading.Thread(target=watch, name="vidlens-parent-watch", daemon=True).start()
 
 
 def _worker_run(path: str, analyzers: Sequence[str], options: dict[str, dict[str, Any]] | None) -> VideoRecord:
@@ -290,10 +334,10 @@ def _guarded(run: Callable[[], VideoRecord]) -> tuple[VideoRecord | None, str | 
 def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[str, Any]] | None, workers: int,
               commit: Callable[[_Job, VideoRecord | None, str | None], None], notify: IngestProgress) -> None:
     context = multiprocessing.get_context("spawn")  # ONNX Runtime sessions and threads do not survive fork
-    queue = context.Manager().Queue()
+    queue = context.Queue()  # not a Manager's: that is one more process, and it outlives a killed parent
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                             initargs=(threads, queue)) as pool:
+                             initargs=(threads, queue, os.getpid())) as pool:
         pending: dict[Future[VideoRecord], _Job] = {}
         todo = list(jobs)
         while todo or pending:
@@ -302,8 +346,11 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
                 notify("start", {"path": str(job.path)})
                 pending[pool.submit(_worker_run, str(job.path), names, options)] = job
             done, _ = wait(pending, timeout=0.3, return_when=FIRST_COMPLETED)
-            while not queue.empty():
-                path, frames_done, total = queue.get_nowait()
+            while True:
+                try:
+                    path, frames_done, total = queue.get_nowait()
+                except Empty:
+                    break
                 notify("frames", {"path": path, "done": frames_done, "total": total})
             for future in done:
                 job = pending.pop(future)
