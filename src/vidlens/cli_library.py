@@ -47,12 +47,20 @@ def _progress_bar(quiet: bool) -> tuple[Progress | None, Any]:
             per_file[detail["path"]] = (detail["done"], detail["total"] or detail["done"])
             done = sum(d for d, _ in per_file.values())
             bar.update(frames, completed=done, total=max(done, sum(t for _, t in per_file.values())))
+        elif event == "wait":
+            _waiting(event, detail)
         elif event == "done":
             bar.advance(files)
             if not detail["ok"]:
                 err.print(f"[yellow]failed:[/] {detail['path']}: {detail['error']}", highlight=False)
 
     return bar, update
+
+
+def _waiting(event: str, detail: dict[str, Any]) -> None:
+    """Another index holds the library: say so once, on stderr (the run then waits for it)."""
+    if event == "wait":
+        err.print(detail["message"], highlight=False)
 
 
 def index(
@@ -75,7 +83,8 @@ def index(
         list(FAST_ANALYZERS) if fast else None)
     bar, callback = _progress_bar(quiet)
     if bar is None:
-        report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune)
+        report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
+                           progress=None if quiet else _waiting)
     else:
         with bar:
             report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -76,3 +77,55 @@ def test_index_workers_die_with_their_parent(tmp_path: Path, how: signal.Signals
         for pid in _session(proc.pid):
             os.kill(pid, signal.SIGKILL)
         proc.wait()
+
+
+def _locked(lock: Path) -> bool:
+    import fcntl
+
+    if not lock.exists():
+        return False
+    with lock.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def test_a_second_index_waits_for_the_first_and_analyses_nothing_twice(tmp_path: Path) -> None:
+    videos = _videos(tmp_path / "videos", 3, frames=90)
+    lib = tmp_path / "lib"
+    command = [sys.executable, "-m", "vidlens.cli", "index", str(videos), "-L", str(lib), "--analyzers",
+               "shots,labels", "--json"]
+    first = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and first.poll() is None and not _locked(lib / "lock"):
+        time.sleep(0.02)
+    assert first.poll() is None, "the first index finished before the second could start"
+    second = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out1, err1 = first.communicate(timeout=300)
+    out2, err2 = second.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, (err1, err2)
+    one, two = json.loads(out1), json.loads(out2)
+    assert len(one["added"]) == 3 and one["unchanged"] == 0
+    assert two["added"] == [] and two["updated"] == [] and two["unchanged"] == 3
+    said = " ".join(err2.split())
+    assert f"another vidlens (pid {first.pid}) is writing to the library" in said and "waiting" in said, err2
+    from vidlens.library.library import Library
+
+    with Library(lib, create=False) as opened:
+        assert len(opened.catalog.videos()) == 3 and opened.check()["ok"]
+
+
+def test_index_without_waiting_refuses_a_busy_library(tmp_path: Path) -> None:
+    from vidlens.errors import UsageError
+    from vidlens.library.ingest import ingest
+    from vidlens.library.library import Library
+
+    videos = _videos(tmp_path / "videos", 1, frames=10)
+    with Library(tmp_path / "lib") as holder, holder.writing():
+        with Library(tmp_path / "lib") as other, pytest.raises(UsageError, match=r"another vidlens \(pid \d+\)"):
+            ingest(other, [videos], analyzers=("shots",), wait=False)
+        with holder.writing():  # reentrant in its own process
+            assert len(ingest(holder, [videos], analyzers=("shots",)).added) == 1

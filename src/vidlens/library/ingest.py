@@ -271,20 +271,31 @@ def plan(library: Any, files: Sequence[Path], report: IngestReport) -> list[_Job
 
 def ingest(library: Any, paths: Iterable[str | Path], *, workers: int = 1,
            analyzers: Sequence[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
-           progress: IngestProgress | None = None) -> IngestReport:
-    """Index the videos under ``paths`` into ``library``; see the module docstring for what is skipped."""
+           progress: IngestProgress | None = None, wait: bool = True) -> IngestReport:
+    """Index the videos under ``paths`` into ``library``; see the module docstring for what is skipped.
+
+    One ingest at a time per library (its writer lock): while another one runs, this waits for it (a
+    "wait" progress event says so) and then finds what it did unchanged; with ``wait=False`` it raises
+    :class:`UsageError` instead.
+    """
     if workers < 1:
         raise UsageError(f"workers must be at least 1, got {workers}")
     names = tuple(analyzers) if analyzers else INDEX_ANALYZERS
     from ..analyzers import create_analyzers
 
     create_analyzers(names, options)  # a bad analyzer name or option fails now, not in every worker
+    notify = progress or (lambda event, detail: None)
+    with library.writing(wait=wait, on_wait=lambda message: notify("wait", {"message": message})):
+        return _ingest(library, paths, workers, names, options, notify)
+
+
+def _ingest(library: Any, paths: Iterable[str | Path], workers: int, names: tuple[str, ...],
+            options: dict[str, dict[str, Any]] | None, notify: IngestProgress) -> IngestReport:
     started = time.monotonic()
     report = IngestReport()
     files, missing = discover(paths)
     report.failed += missing
     jobs = plan(library, files, report)
-    notify = progress or (lambda event, detail: None)
     notify("plan", {"files": len(files), "todo": len(jobs), "unchanged": len(report.unchanged),
                     "touched": len(report.touched)})
 
@@ -368,6 +379,11 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
 def prune(library: Any, under: Iterable[str | Path] | None = None) -> list[str]:
     """Forget videos whose files no longer exist (only those under the given folders, if any)."""
     roots = [str(Path(p).resolve()) for p in under] if under else None
+    with library.writing():
+        return _prune(library, roots)
+
+
+def _prune(library: Any, roots: list[str] | None) -> list[str]:
     gone = []
     for video in library.catalog.videos():
         if roots is not None and not any(video.path == r or video.path.startswith(r.rstrip(os.sep) + os.sep)

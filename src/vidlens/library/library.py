@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,12 +19,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 from .catalog import Catalog, VideoRecord
 from .vectors import CorruptIndexError, FaissIndex, VectorStore, ids_checksum
 
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FOLDER = "vectors"
 THUMBS_FOLDER = "thumbs"
+#: Held (``flock``) by the one process writing the library: ``index``, ``library prune``, ``check --repair``.
+LOCK_FILE = "lock"
 LIBRARY_ENV = "VIDLENS_LIBRARY"
 #: Seconds between index saves during a long ingest (a kill then costs at most a rebuild, never data).
 SAVE_EVERY_S = 60.0
@@ -54,6 +63,8 @@ class Library:
         self._dims: dict[str, int] = {}
         self._saved_at = time.monotonic()
         self.rebuilt: list[str] = []  # vector kinds rebuilt from the catalog since opening
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
 
     def __enter__(self) -> Library:
         return self
@@ -62,8 +73,50 @@ class Library:
         self.close()
 
     def close(self) -> None:
-        self.flush(force=True)
-        self.catalog.close()
+        try:
+            self.flush(force=True)
+        finally:
+            self.catalog.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the lock
+                self._lock_fd = None
+
+    @contextmanager
+    def writing(self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the library's writer lock: one ``index`` (or prune, repair) at a time; reentrant.
+
+        Another process holding it: with ``wait``, ``on_wait(message)`` is called once and this blocks
+        until it is released (Ctrl-C still works); else :class:`UsageError` says who holds it. Readers
+        (search, stats, check) never take it: SQLite lets them read while one process writes.
+        """
+        if self._lock_depth == 0:
+            self._acquire(wait, on_wait)
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0 and self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _acquire(self, wait: bool, on_wait: Callable[[str], None] | None) -> None:
+        if fcntl is None:  # no flock (Windows): one writer at a time is then up to the user
+            return
+        path = self.folder / LOCK_FILE
+        if self._lock_fd is None:
+            self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self._lock_fd, 64, 0).decode("ascii", "replace").strip() or "?"
+            message = f"another vidlens (pid {holder}) is writing to the library {self.folder}"
+            if not wait:
+                raise UsageError(f"{message}; try again when it has finished") from None
+            if on_wait is not None:
+                on_wait(f"{message}; waiting for it to finish (Ctrl-C to stop)")
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode("ascii"), 0)
 
     # -- vectors ----------------------------------------------------------------------------------
 
