@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .analyzers import create_analyzers
+from .diskfull import cleans_up_on_disk_full
 from .errors import UsageError
 from .media import VideoInfo, VideoReader, probe
 from .paths import refuse_input_as_output
@@ -19,6 +20,7 @@ __all__ = ["analyze", "annotate", "anonymize", "check_library", "count_frames", 
            "track_objects", "write_outputs"]
 
 
+@cleans_up_on_disk_full  # a full disk: exit 4, and what this run wrote into the folder is removed
 def analyze(
     path: str | Path,
     *,
@@ -98,6 +100,7 @@ def read_text(path: str | Path, *, fps: float = 2.0, progress: ProgressCallback 
                         start=start, end=end)["text"]
 
 
+@cleans_up_on_disk_full
 def track_objects(path: str | Path, *, rules: str | Path | None = None, detector: str = "nanodet",
                   classes: Sequence[str] | None = None, poses: bool = False, output_dir: str | Path | None = None,
                   progress: ProgressCallback | None = None, start: TimeSpec | None = None,
@@ -265,10 +268,14 @@ def prune_library(*, library: str | Path | None = None, under: Sequence[str | Pa
         return prune_missing(lib, under)
 
 
-def check_library(*, library: str | Path | None = None) -> dict[str, Any]:
-    """SQLite integrity check, catalog consistency, and indexes rebuilt where they disagree with the catalog."""
-    from .library.library import Library
+def check_library(*, library: str | Path | None = None, repair: bool = False) -> dict[str, Any]:
+    """SQLite integrity check, full-text index check, catalog consistency, and indexes rebuilt where they
+    disagree with the catalog. ``repair``: a damaged catalog is rebuilt from the rows that still read
+    (whole videos only; the others are analysed again by the next ``index``), then every index from it."""
+    from .library.library import Library, repair_library
 
+    if repair:
+        return repair_library(library)
     with Library(library, create=False) as lib:
         return lib.check()
 

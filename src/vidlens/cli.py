@@ -405,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         import click
 
+        from .errors import disk_full, is_disk_full
+
+        if is_disk_full(error):  # a writer we did not wrap: still one line, not an internal error
+            err.print(f"[red]error:[/] {disk_full(error, 'writing')}", highlight=False)
+            return 4
+
         if isinstance(error, click.exceptions.ClickException):
             error.show()
             return 2

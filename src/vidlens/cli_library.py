@@ -226,13 +226,36 @@ def prune(library: LibraryOpt = None,
 
 
 @library_app.command("check")
-def check(library: LibraryOpt = None) -> None:
-    """SQLite integrity check; vector indexes that disagree with the catalog are rebuilt."""
-    result = api.check_library(library=library)
-    for problem in result["problems"]:
-        err.print(f"[red]problem:[/] {problem}", highlight=False)
-    if result["rebuilt"]:
-        out.print("rebuilt from the catalog: " + ", ".join(result["rebuilt"]), highlight=False)
-    out.print("ok" if result["ok"] else "damaged", highlight=False)
+def check(library: LibraryOpt = None,
+          repair: Annotated[bool, typer.Option("--repair", help="Rebuild a damaged catalog from the rows that "
+                                               "still read, then the full-text and vector indexes.")] = False,
+          as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """SQLite and full-text integrity checks; vector indexes that disagree with the catalog are rebuilt.
+
+    Exit 0 healthy (or repaired), 3 damaged (run it again with --repair).
+    """
+    result = api.check_library(library=library, repair=repair)
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        for problem in result["problems"]:
+            err.print(f"[red]problem:[/] {problem}", highlight=False)
+        recovered = result.get("recovered")
+        if recovered:
+            out.print(f"repaired: kept {recovered['videos']} videos ({recovered['segments']} segments); the damaged "
+                      f"file is kept as {recovered['backup']}", highlight=False)
+            for path in recovered["removed"]:
+                out.print(f"  removed (index it again): {path}", highlight=False)
+            if recovered["unreadable_videos"]:
+                out.print(f"  {recovered['unreadable_videos']} unreadable range(s) of video rows: index their "
+                          "folders again", highlight=False)
+        if result["rebuilt"]:
+            out.print("rebuilt from the catalog: " + ", ".join(result["rebuilt"]), highlight=False)
+        if result["ok"]:
+            out.print("ok", highlight=False)
+        else:
+            for problem in result.get("remaining", []):
+                err.print(f"[red]still damaged:[/] {problem}", highlight=False)
+            out.print("damaged" + ("" if repair else ": run `vidlens library check --repair`"), highlight=False)
     if not result["ok"]:
-        raise typer.Exit(1)
+        raise typer.Exit(3)

@@ -129,3 +129,100 @@ def test_index_without_waiting_refuses_a_busy_library(tmp_path: Path) -> None:
             ingest(other, [videos], analyzers=("shots",), wait=False)
         with holder.writing():  # reentrant in its own process
             assert len(ingest(holder, [videos], analyzers=("shots",)).added) == 1
+
+
+# -- a damaged catalog -------------------------------------------------------------------------------
+
+FAST = ("shots", "labels", "segments")
+
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Four small videos and a library of them (copied by each test before it damages it)."""
+    from vidlens.library.ingest import ingest
+    from vidlens.library.library import Library
+
+    root = tmp_path_factory.mktemp("healthy")
+    videos = _videos(root / "videos", 4, frames=40)
+    with Library(root / "lib") as lib:
+        assert len(ingest(lib, [videos], analyzers=FAST).added) == 4
+    return videos, root / "lib"
+
+
+def _page_of(catalog: Path, table: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(catalog) as db:
+        try:
+            pages = [r[0] for r in db.execute("SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf'"
+                                              " ORDER BY pageno", (table,))]
+        except sqlite3.OperationalError:
+            pytest.skip("this SQLite has no dbstat table")
+        size = db.execute("PRAGMA page_size").fetchone()[0]
+    assert pages, table
+    return (pages[0] - 1) * size  # the offset of its first leaf page
+
+
+def _damage(catalog: Path, offset: int, n: int = 1000) -> None:
+    import numpy as np
+
+    with catalog.open("r+b") as handle:
+        handle.seek(offset + 8)  # past the page header's first bytes: its cells and their pointers
+        handle.write(np.random.default_rng(0).integers(0, 256, n, dtype=np.uint8).tobytes())
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    from vidlens.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, " ".join((captured.out + captured.err).split())
+
+
+def test_a_corrupt_page_is_reported_repaired_and_reindexed(healthy: tuple[Path, Path], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    videos, source = healthy
+    lib = tmp_path / "lib"
+    shutil.copytree(source, lib)
+    _damage(lib / "catalog.sqlite", _page_of(lib / "catalog.sqlite", "segments"))
+
+    code, said = _cli(capsys, "library", "check", "-L", str(lib))
+    assert code == 3 and "damaged" in said and "library check --repair" in said, said
+    code, said = _cli(capsys, "index", str(videos), "-L", str(lib), "--analyzers", ",".join(FAST))
+    assert code == 3 and "damaged" in said and "library check --repair" in said and "unchanged" not in said, said
+
+    code, said = _cli(capsys, "library", "check", "--repair", "-L", str(lib), "--json")
+    assert code == 0, said
+    result = json.loads(said[said.index("{"):])
+    recovered = result["recovered"]
+    assert result["ok"] and result["problems"] and recovered["removed"], result
+    assert recovered["videos"] + len(recovered["removed"]) == 4 and Path(recovered["backup"]).exists()
+    assert set(result["rebuilt"]) == {"visual", "facts", "conse"}
+    assert _cli(capsys, "library", "check", "-L", str(lib)) == (0, "ok")
+
+    code, said = _cli(capsys, "index", str(videos), "-L", str(lib), "--analyzers", ",".join(FAST), "--json")
+    report = json.loads(said[said.index("{"):])
+    assert code == 0 and sorted(report["added"]) == recovered["removed"] and report["unchanged"] == recovered["videos"]
+    assert _cli(capsys, "library", "check", "-L", str(lib)) == (0, "ok")
+    code, said = _cli(capsys, "search", "colour", "-L", str(lib), "-f", "json", "-n", "10")
+    assert code == 0 and len({m["path"] for m in json.loads(said)["moments"]}) == 4
+
+
+def test_a_broken_full_text_index_is_reported_and_rebuilt_without_loss(healthy: tuple[Path, Path], tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+    import sqlite3
+
+    _, source = healthy
+    lib = tmp_path / "lib"
+    shutil.copytree(source, lib)
+    with sqlite3.connect(lib / "catalog.sqlite") as db:  # the FTS index's own blobs, not its content
+        db.execute("UPDATE facts_fts_data SET block = zeroblob(length(block)) WHERE id > 10")
+    code, said = _cli(capsys, "library", "check", "-L", str(lib))
+    assert code == 3 and "full-text index" in said, said
+    code, said = _cli(capsys, "library", "check", "--repair", "-L", str(lib), "--json")
+    result = json.loads(said[said.index("{"):])
+    assert code == 0 and result["ok"] and result["recovered"]["videos"] == 4 and not result["recovered"]["removed"]
+    assert _cli(capsys, "library", "check", "-L", str(lib)) == (0, "ok")

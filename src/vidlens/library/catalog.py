@@ -71,6 +71,28 @@ CREATE VIRTUAL TABLE IF NOT EXISTS facts_fts USING fts5(labels, objects, text, o
 class CatalogError(VidlensError):
     """The catalog file is missing, damaged or from an incompatible vidlens."""
 
+    exit_code = 2
+
+
+class CatalogDamagedError(CatalogError):
+    """SQLite found damage in the catalog (a bad page, a broken full-text index): ``library check --repair``."""
+
+    exit_code = 3
+
+
+#: What every message about a damaged catalog tells the user to run.
+REPAIR_HINT = "run `vidlens library check --repair` (it keeps a copy of the damaged file)"
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether a ``sqlite3`` error means the file is damaged (not busy, not full, not a bad query)."""
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    if getattr(error, "sqlite_errorcode", None) in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return True
+    text = str(error)
+    return any(m in text for m in ("malformed", "Could not decode", "not a database", "corrupt"))
+
 
 @dataclass
 class SegmentRow:
@@ -134,6 +156,9 @@ class Catalog:
             elif int(version) != SCHEMA_VERSION:
                 raise CatalogError(f"{self.path}: library schema {version}, this vidlens reads {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise CatalogDamagedError(f"{self.path}: the library catalog is damaged ({exc}); {REPAIR_HINT}") \
+                    from None
             raise CatalogError(f"{self.path}: not a usable library catalog ({exc})") from None
 
     def close(self) -> None:
@@ -150,7 +175,8 @@ class Catalog:
             self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
+                self.db.execute("ROLLBACK")
             raise
 
     @property
@@ -165,16 +191,37 @@ class Catalog:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def check(self) -> list[str]:
-        """Problems found by SQLite's integrity check and our own consistency checks (empty = healthy)."""
-        problems = [r[0] for r in self.db.execute("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [f"foreign key: {r}" for r in self.db.execute("PRAGMA foreign_key_check")]
-        orphans = self.db.execute("SELECT count(*) FROM facts_fts WHERE rowid NOT IN (SELECT id FROM segments)")
-        if (n := orphans.fetchone()[0]):
-            problems.append(f"{n} full-text rows without a segment")
-        missing = self.db.execute("SELECT count(*) FROM segments WHERE id NOT IN (SELECT rowid FROM facts_fts)")
-        if (n := missing.fetchone()[0]):
-            problems.append(f"{n} segments without full-text row")
+        """Problems found by SQLite's integrity check, the full-text index's own check and our consistency
+        checks (empty = healthy). Reads only; a damaged file gives problems, never an exception."""
+        steps: list[tuple[str, Any]] = [
+            ("SQLite integrity check", lambda: [r[0] for r in self.db.execute("PRAGMA integrity_check")
+                                                if r[0] != "ok"]),
+            ("foreign keys", lambda: [f"foreign key: {r}" for r in self.db.execute("PRAGMA foreign_key_check")]),
+            # FTS5's own check compares its index with its content; it reports by raising
+            ("full-text index", lambda: self.db.execute(
+                "INSERT INTO facts_fts(facts_fts, rank) VALUES ('integrity-check', 0)") and []),
+            ("full-text rows", lambda: [f"{n} full-text rows without a segment" for (n,) in self.db.execute(
+                "SELECT count(*) FROM facts_fts WHERE rowid NOT IN (SELECT id FROM segments)") if n]),
+            ("segments", lambda: [f"{n} segments without a full-text row" for (n,) in self.db.execute(
+                "SELECT count(*) FROM segments WHERE id NOT IN (SELECT rowid FROM facts_fts)") if n]),
+        ]
+        problems: list[str] = []
+        for what, run in steps:
+            try:
+                problems += run()
+            except sqlite3.DatabaseError as error:
+                problems.append(f"{what}: {error}")
         return problems
+
+    def quick_check(self) -> None:
+        """Raise :class:`CatalogDamagedError` if SQLite's quick check (every page, not the indexes' content)
+        finds damage: cheap enough to run before every ingest."""
+        try:
+            bad = [r[0] for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
+        except sqlite3.DatabaseError as error:
+            bad = [str(error)]
+        if bad:
+            raise CatalogDamagedError(f"the library catalog is damaged ({bad[0]}); {REPAIR_HINT}", path=self.path)
 
     # -- videos -----------------------------------------------------------------------------------
 

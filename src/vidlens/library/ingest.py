@@ -34,7 +34,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from ..errors import AnalysisInterrupted, UsageError, VidlensError
+from ..errors import AnalysisInterrupted, UsageError, VidlensError, disk_full, is_disk_full
 from .catalog import VideoRecord
 
 #: File suffixes taken when walking a folder (a file named explicitly is always tried).
@@ -293,6 +293,7 @@ def _ingest(library: Any, paths: Iterable[str | Path], workers: int, names: tupl
             options: dict[str, dict[str, Any]] | None, notify: IngestProgress) -> IngestReport:
     started = time.monotonic()
     report = IngestReport()
+    library.catalog.quick_check()  # a damaged catalog would call damaged videos "unchanged"
     files, missing = discover(paths)
     report.failed += missing
     jobs = plan(library, files, report)
@@ -301,7 +302,13 @@ def _ingest(library: Any, paths: Iterable[str | Path], workers: int, names: tupl
 
     def commit(job: _Job, record: VideoRecord | None, error: str | None) -> None:
         if record is not None:
-            library.put(record)
+            try:
+                library.put(record)
+            except Exception as exc:
+                if is_disk_full(exc):
+                    raise disk_full(exc, f"adding {job.path} to the library (the videos indexed so far are kept)",
+                                    path=library.folder) from exc
+                raise
             (report.updated if job.replaces else report.added).append(str(job.path))
             if not record.complete:
                 report.partial.append(str(job.path))
@@ -336,9 +343,12 @@ def _guarded(run: Callable[[], VideoRecord]) -> tuple[VideoRecord | None, str | 
         return run(), None
     except AnalysisInterrupted:
         raise
-    except VidlensError as error:
-        return None, str(error)
-    except Exception as error:  # one bad file must not stop the run; the list at the end names it
+    except Exception as error:
+        if is_disk_full(error):  # every other video would fail the same way: stop, keep what is committed
+            raise disk_full(error, "analysing (the videos indexed so far are kept)") from error
+        if isinstance(error, VidlensError):
+            return None, str(error)
+        # one bad file must not stop the run; the list at the end names it
         return None, f"{type(error).__name__}: {error}"
 
 
@@ -369,10 +379,12 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
                     record, error = future.result(), None
                 except AnalysisInterrupted:
                     raise
-                except VidlensError as exc:
-                    record, error = None, str(exc)
                 except Exception as exc:
-                    record, error = None, f"{type(exc).__name__}: {exc}"
+                    if is_disk_full(exc):
+                        for other in pending:
+                            other.cancel()
+                        raise disk_full(exc, "analysing (the videos indexed so far are kept)") from exc
+                    record, error = None, str(exc) if isinstance(exc, VidlensError) else f"{type(exc).__name__}: {exc}"
                 commit(job, record, error)
 
 
