@@ -67,7 +67,7 @@ def is_disk_full(error: BaseException) -> bool:
             return True
         if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
             return True
-        if getattr(error, "sqlite_errorcode", None) == 13:  # SQLITE_FULL
+        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF == 13:  # SQLITE_FULL
             return True
         text = str(error)
         if "No space left on device" in text or "Disk quota exceeded" in text or "database or disk is full" in text:

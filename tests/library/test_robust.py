@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,8 +185,6 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 def test_a_corrupt_page_is_reported_repaired_and_reindexed(healthy: tuple[Path, Path], tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    import shutil
-
     videos, source = healthy
     lib = tmp_path / "lib"
     shutil.copytree(source, lib)
@@ -212,7 +214,6 @@ def test_a_corrupt_page_is_reported_repaired_and_reindexed(healthy: tuple[Path, 
 
 def test_a_broken_full_text_index_is_reported_and_rebuilt_without_loss(healthy: tuple[Path, Path], tmp_path: Path,
                                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    import shutil
     import sqlite3
 
     _, source = healthy
@@ -226,3 +227,143 @@ def test_a_broken_full_text_index_is_reported_and_rebuilt_without_loss(healthy: 
     result = json.loads(said[said.index("{"):])
     assert code == 0 and result["ok"] and result["recovered"]["videos"] == 4 and not result["recovered"]["removed"]
     assert _cli(capsys, "library", "check", "-L", str(lib)) == (0, "ok")
+
+
+# -- a full disk -------------------------------------------------------------------------------------
+
+
+class _FullFile:
+    """A file opened for writing on a full disk: it exists (0 bytes) and every write fails with ENOSPC."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), getattr(self._handle, "name", None))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def __enter__(self) -> _FullFile:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._handle.close()
+
+
+def _fill(monkeypatch: pytest.MonkeyPatch, disk: Path) -> None:
+    """Make ``disk`` full for every file Python writes under it (``open``, ``Path.write_*``, ``os.fdopen``)."""
+    real_open = io.open
+    root = str(disk.resolve())
+
+    def full_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(file, mode, *args, **kwargs)
+        name = os.readlink(f"/proc/self/fd/{file}") if isinstance(file, int) else os.path.abspath(file)
+        if any(m in mode for m in "wax+") and (name == root or name.startswith(root + os.sep)):
+            return _FullFile(handle)
+        return handle
+
+    monkeypatch.setattr(io, "open", full_open)
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_analyze_on_a_full_disk_is_one_error_and_leaves_no_partial_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], existing: bool) -> None:
+    video = encode_frames(tmp_path / "clip.mp4", gradient_frames(60))
+    out = tmp_path / "disk" / "out"
+    if existing:
+        out.mkdir(parents=True)
+        (out / "mine.txt").write_text("the user's\n")
+    _fill(monkeypatch, tmp_path / "disk")
+    code, said = _cli(capsys, "analyze", str(video), "-o", str(out), "--analyzers", "shots,keyframes", "-q")
+    assert code == 4 and said.startswith("error: ") and "no space left on the disk" in said, said
+    assert "Traceback" not in said and "internal error" not in said
+    if existing:
+        assert sorted(p.name for p in out.rglob("*")) == ["mine.txt"]
+        assert (out / "mine.txt").read_text() == "the user's\n"
+    else:
+        assert not out.exists()
+
+
+def test_index_on_a_full_disk_stops_and_keeps_what_was_committed(healthy: tuple[Path, Path], tmp_path: Path) -> None:
+    import sqlite3
+
+    from vidlens.errors import DiskFullError
+    from vidlens.library.ingest import ingest
+    from vidlens.library.library import Library
+
+    _, source = healthy
+    lib_dir = tmp_path / "lib"
+    shutil.copytree(source, lib_dir)
+    more = _videos(tmp_path / "more", 2, frames=40)
+    for i, path in enumerate(sorted(more.iterdir())):
+        path.rename(path.with_name(f"w{i}.mp4"))
+    with Library(lib_dir) as lib:
+        pages = lib.catalog.db.execute("PRAGMA page_count").fetchone()[0]
+        lib.catalog.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "database or disk is full"
+        with pytest.raises(DiskFullError, match=r"no space left on the disk while adding .* to the library"):
+            ingest(lib, [more], analyzers=FAST)
+    with Library(lib_dir, create=False) as lib:
+        assert lib.check()["ok"] and len(lib.catalog.videos()) == 4
+        report = ingest(lib, [more], analyzers=FAST)
+        assert len(report.added) == 2 and not report.failed and len(report.unchanged) == 0
+    with sqlite3.connect(lib_dir / "catalog.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM videos").fetchone()[0] == 6
+
+
+_FULL_DISK_SCRIPT = r"""
+import json, os, shutil, sys
+from pathlib import Path
+from vidlens.cli import main
+
+disk, videos, more, clip = map(Path, sys.argv[1:5])
+codes = {"index": main(["index", str(videos), "-L", str(disk / "lib"), "--analyzers", "shots,labels,segments",
+                        "-q"])}
+for name in os.listdir(disk / "lib" / "vectors"):  # the indexes must be rebuilt from the catalog
+    os.unlink(disk / "lib" / "vectors" / name)
+with open(disk / "filler", "wb", buffering=0) as filler:  # fill the disk
+    for size in (1 << 16, 4096, 512, 1):
+        try:
+            while True:
+                filler.write(b"\0" * size)
+        except OSError:
+            pass
+before = sorted(str(p.relative_to(disk)) for p in disk.rglob("*"))
+codes["index_full"] = main(["index", str(more), "-L", str(disk / "lib"), "--analyzers", "shots,labels,segments",
+                            "-q"])
+for name, args in (("stats", ["library", "stats"]), ("search", ["search", "colour", "-f", "json"]),
+                   ("check", ["library", "check"])):
+    codes[name] = main([*args, "-L", str(disk / "lib")])
+codes["analyze"] = main(["analyze", str(clip), "-o", str(disk / "out"), "--analyzers", "shots,keyframes", "-q"])
+after = sorted(str(p.relative_to(disk)) for p in disk.rglob("*"))
+print("RESULT" + json.dumps({"codes": codes, "before": before, "after": after}))
+"""
+
+
+def _can_mount_tmpfs() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="cannot mount a small tmpfs (unshare -rm)")
+def test_a_real_full_disk_index_analyze_and_the_read_only_commands(tmp_path: Path) -> None:
+    """On a 4 MB tmpfs, filled: index and analyze exit 4 leaving nothing; stats, search and check answer
+    (rebuilding the lost vector indexes in memory) and write nothing."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    videos = _videos(tmp_path / "videos", 2, frames=40)
+    more = _videos(tmp_path / "more", 1, frames=40)
+    clip = encode_frames(tmp_path / "clip.mp4", gradient_frames(200, seed=7))
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o size=4m tmpfs "$0" && exec "$@"',
+                           str(disk), sys.executable, "-c", _FULL_DISK_SCRIPT, str(disk), str(videos), str(more),
+                           str(clip)], capture_output=True, text=True, env=ENV, timeout=300)
+    assert "RESULT" in done.stdout, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT", 1)[1])
+    assert result["codes"] == {"index": 0, "index_full": 4, "stats": 0, "search": 0, "check": 0, "analyze": 4}, (
+        result, done.stderr[-3000:])
+    assert result["after"] == result["before"], ("a command wrote on the full disk", result)
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.stderr.count("no space left on the disk") == 2, done.stderr[-3000:]

@@ -11,7 +11,9 @@ The class is the seam a server database would replace: callers use its methods, 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import VidlensError
+from ..errors import VidlensError, disk_full, is_disk_full
 
 SCHEMA_VERSION = 1
 FTS_COLUMNS = ("labels", "objects", "text", "other")
@@ -84,11 +86,20 @@ class CatalogDamagedError(CatalogError):
 REPAIR_HINT = "run `vidlens library check --repair` (it keeps a copy of the damaged file)"
 
 
+def _no_space(folder: Path) -> bool:
+    """Whether the file system of ``folder`` has no block left (SQLite says "disk I/O error" when it cannot
+    size its shared-memory file on a full disk)."""
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def is_damage(error: BaseException) -> bool:
     """Whether a ``sqlite3`` error means the file is damaged (not busy, not full, not a bad query)."""
     if not isinstance(error, sqlite3.DatabaseError):
         return False
-    if getattr(error, "sqlite_errorcode", None) in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+    if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
         return True
     text = str(error)
     return any(m in text for m in ("malformed", "Could not decode", "not a database", "corrupt"))
@@ -143,23 +154,57 @@ class Catalog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.read_only_fallback = False  # opened without SQLite's shared-memory file: the disk is full
+        shm = Path(f"{self.path}-shm")
+        had_shm = shm.exists()
         try:
-            self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
-            version = self._meta("schema_version")
-            if version is None:
-                self._set_meta("schema_version", str(SCHEMA_VERSION))
-                self._set_meta("generation", "0")
-            elif int(version) != SCHEMA_VERSION:
-                raise CatalogError(f"{self.path}: library schema {version}, this vidlens reads {SCHEMA_VERSION}")
+            self._open()
         except sqlite3.DatabaseError as exc:
+            io_error = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == 10  # SQLITE_IOERR
+            if is_disk_full(exc) or (io_error and _no_space(self.path.parent)):
+                with contextlib.suppress(sqlite3.DatabaseError):
+                    self.db.close()
+                if self.path.exists() and self._open_without_shared_memory():
+                    with contextlib.suppress(OSError):
+                        if not had_shm and shm.stat().st_size < 32768:  # ours, from the attempt that failed
+                            shm.unlink()
+                    return
+                raise disk_full(exc, "opening the library catalog", path=self.path) from None
             if is_damage(exc):
                 raise CatalogDamagedError(f"{self.path}: the library catalog is damaged ({exc}); {REPAIR_HINT}") \
                     from None
             raise CatalogError(f"{self.path}: not a usable library catalog ({exc})") from None
+
+    def _open(self) -> None:
+        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+        self._check_version(create=True)
+
+    def _open_without_shared_memory(self) -> bool:
+        """On a full disk SQLite cannot create the ``-shm`` file WAL readers share; in exclusive locking mode it
+        keeps that index in memory instead, so searches, stats and checks still read (a writer waits)."""
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._check_version(create=False)
+        except sqlite3.DatabaseError:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self.db.close()
+            return False
+        self.read_only_fallback = True
+        return True
+
+    def _check_version(self, create: bool) -> None:
+        version = self._meta("schema_version")
+        if version is None and create:
+            self._set_meta("schema_version", str(SCHEMA_VERSION))
+            self._set_meta("generation", "0")
+        elif version is None or int(version) != SCHEMA_VERSION:
+            raise CatalogError(f"{self.path}: library schema {version}, this vidlens reads {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()

@@ -242,6 +242,7 @@ class Library:
         if not data:
             return None
         tmp = path.with_suffix(".tmp")
+        made = not path.parent.exists()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_bytes(data)
@@ -249,6 +250,8 @@ class Library:
         except OSError:  # full, read-only, not ours
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
+                if made:
+                    path.parent.rmdir()
             return None  # a result without its picture rather than no result (the thumbnail is a cache)
         return path
 

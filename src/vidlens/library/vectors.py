@@ -353,10 +353,12 @@ class FaissIndex:
                 self._compact()
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
             tmp = Path(tmp_name)
             try:
-                faiss.write_index(self._index, str(tmp))
+                # through Python, not FAISS's own FILE*: that one only prints a failed close (a full disk)
+                # and leaves a short file behind as if it had been written
+                with os.fdopen(fd, "wb") as handle:
+                    faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
                 size, digest = _file_sha256(tmp, fsync=True)
                 os.replace(tmp, path)
             except BaseException:
