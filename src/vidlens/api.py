@@ -282,9 +282,11 @@ def check_library(*, library: str | Path | None = None, repair: bool = False) ->
 
 def export_clips(moments: Sequence[Mapping[str, Any]], folder: str | Path) -> list[dict[str, Any]]:
     """Write each search result as a clip (stream copy when it starts on a keyframe, else re-encoded)."""
+    from .diskfull import outputs_or_nothing
     from .library.clips import export_moments
 
-    return export_moments(moments, Path(folder))
+    with outputs_or_nothing(folder, "writing the clips"):  # a full disk: no folder of half clips left behind
+        return export_moments(moments, Path(folder))
 
 
 # -- your own video classifiers (vidlens.train): training needs the `train` extra (PyTorch), the rest does not ---

@@ -335,6 +335,7 @@ for name, args in (("stats", ["library", "stats"]), ("search", ["search", "colou
                    ("check", ["library", "check"])):
     codes[name] = main([*args, "-L", str(disk / "lib")])
 codes["analyze"] = main(["analyze", str(clip), "-o", str(disk / "out"), "--analyzers", "shots,keyframes", "-q"])
+codes["export"] = main(["search", "colour", "-L", str(disk / "lib"), "--export-clips", str(disk / "clips")])
 after = sorted(str(p.relative_to(disk)) for p in disk.rglob("*"))
 print("RESULT" + json.dumps({"codes": codes, "before": before, "after": after}))
 """
@@ -362,8 +363,9 @@ def test_a_real_full_disk_index_analyze_and_the_read_only_commands(tmp_path: Pat
                            str(clip)], capture_output=True, text=True, env=ENV, timeout=300)
     assert "RESULT" in done.stdout, done.stderr[-3000:]
     result = json.loads(done.stdout.split("RESULT", 1)[1])
-    assert result["codes"] == {"index": 0, "index_full": 4, "stats": 0, "search": 0, "check": 0, "analyze": 4}, (
+    assert result["codes"] == {"index": 0, "index_full": 4, "stats": 0, "search": 0, "check": 0, "analyze": 4,
+                               "export": 4}, (
         result, done.stderr[-3000:])
     assert result["after"] == result["before"], ("a command wrote on the full disk", result)
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-3000:]
-    assert done.stderr.count("no space left on the disk") == 2, done.stderr[-3000:]
+    assert done.stderr.count("no space left on the disk") == 3, done.stderr[-3000:]
