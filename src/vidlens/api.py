@@ -196,11 +196,13 @@ def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
 
 def index(paths: Sequence[str | Path], *, library: str | Path | None = None, workers: int = 1,
           analyzers: Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
-          prune: bool = False, progress: Any = None) -> dict[str, Any]:
+          prune: bool = False, progress: Any = None, wait: bool = True) -> dict[str, Any]:
     """Index videos (files, folders, globs) into a library folder; unchanged files are skipped.
 
     Returns the ingest report as a dict (added, updated, unchanged, touched, partial, failed, pruned).
-    ``progress(event, detail)`` gets "plan", "start", "frames" and "done" events.
+    ``progress(event, detail)`` gets "plan", "start", "frames" and "done" events, and "wait" (with a
+    ``message``) when another process is writing the library: this then waits for it, or, with
+    ``wait=False``, raises ``UsageError``.
     """
     from .library.ingest import ingest
     from .library.ingest import prune as prune_missing
@@ -208,7 +210,7 @@ def index(paths: Sequence[str | Path], *, library: str | Path | None = None, wor
 
     with Library(library) as lib:
         report = ingest(lib, paths, workers=workers, analyzers=analyzers,
-                        options={k: dict(v) for k, v in (options or {}).items()}, progress=progress)
+                        options={k: dict(v) for k, v in (options or {}).items()}, progress=progress, wait=wait)
         if prune:
             report.pruned = prune_missing(lib, [p for p in paths if Path(p).is_dir()] or None)
         return report.to_dict()

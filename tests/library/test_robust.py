@@ -123,6 +123,7 @@ def test_a_second_index_waits_for_the_first_and_analyses_nothing_twice(tmp_path:
 
 
 def test_index_without_waiting_refuses_a_busy_library(tmp_path: Path) -> None:
+    from vidlens import api
     from vidlens.errors import UsageError
     from vidlens.library.ingest import ingest
     from vidlens.library.library import Library
@@ -131,6 +132,8 @@ def test_index_without_waiting_refuses_a_busy_library(tmp_path: Path) -> None:
     with Library(tmp_path / "lib") as holder, holder.writing():
         with Library(tmp_path / "lib") as other, pytest.raises(UsageError, match=r"another vidlens \(pid \d+\)"):
             ingest(other, [videos], analyzers=("shots",), wait=False)
+        with pytest.raises(UsageError, match=r"another vidlens \(pid \d+\)"):
+            api.index([videos], library=tmp_path / "lib", analyzers=["shots"], wait=False)
         with holder.writing():  # reentrant in its own process
             assert len(ingest(holder, [videos], analyzers=("shots",)).added) == 1
 

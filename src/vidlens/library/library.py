@@ -332,8 +332,9 @@ def _flock(fd: int, folder: Path, wait: bool, on_wait: Callable[[str], None] | N
         if on_wait is not None:
             on_wait(f"{message}; waiting for it to finish (Ctrl-C to stop)")
         fcntl.flock(fd, fcntl.LOCK_EX)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    with contextlib.suppress(OSError):  # who holds it, for the message above: best effort (a full disk)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
 
 
 def repair_library(folder: str | Path | None = None) -> dict[str, Any]:

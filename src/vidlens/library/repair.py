@@ -157,22 +157,13 @@ def recover_catalog(path: Path, extra_kinds: Iterable[str] = ()) -> Recovery:
         leftover.unlink(missing_ok=True)
     new = Catalog(fresh)
     try:
-        with new.transaction() as db:
-            db.executemany("INSERT INTO videos(id, path, size, mtime_ns, sha256, duration, fps, frame_count, width,"
-                           " height, info, timeline, complete, warnings, analyzers, indexed_at)"
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [row[:-1] for row in kept.values()])
-            db.executemany("INSERT INTO segments(id, video_id, idx, shot, start_frame, end_frame, start_time,"
-                           " end_time, facts, data, thumbnail) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kept_segments)
-            db.executemany("INSERT INTO tags(segment_id, kind, name, value) VALUES (?,?,?,?)",
-                           [t[1:] for t in tags if t[1] in kept_ids])
-            db.executemany("INSERT OR IGNORE INTO vectors(kind, segment_id, vec) VALUES (?,?,?)",
-                           [v for v in vectors if v[1] in kept_ids])
-            db.executemany(f"INSERT INTO facts_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?,?,?,?,?)",
-                           [r for r in fts if r[0] in kept_ids])
-            generation = int(meta.get("generation", "0") or 0) + 1
-            db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
-    finally:
+        _fill(new, kept, kept_segments, kept_ids, tags, vectors, fts, meta)
+    except BaseException:
         new.close()
+        for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+            leftover.unlink(missing_ok=True)
+        raise
+    new.close()
     backup = path.with_name(f"{path.name}.damaged-{stamp}")
     os.replace(path, backup)
     for suffix in ("-wal", "-shm"):
@@ -182,6 +173,25 @@ def recover_catalog(path: Path, extra_kinds: Iterable[str] = ()) -> Recovery:
     os.replace(fresh, path)
     result.backup = str(backup)
     return result
+
+
+def _fill(new: Catalog, kept: dict[int, tuple], kept_segments: list[tuple], kept_ids: set[int], tags: list[tuple],
+          vectors: list[tuple], fts: list[tuple], meta: dict[str, str]) -> None:
+    """Write the rows kept into the new catalog, in one transaction."""
+    with new.transaction() as db:
+        db.executemany("INSERT INTO videos(id, path, size, mtime_ns, sha256, duration, fps, frame_count, width,"
+                       " height, info, timeline, complete, warnings, analyzers, indexed_at)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [row[:-1] for row in kept.values()])
+        db.executemany("INSERT INTO segments(id, video_id, idx, shot, start_frame, end_frame, start_time,"
+                       " end_time, facts, data, thumbnail) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kept_segments)
+        db.executemany("INSERT INTO tags(segment_id, kind, name, value) VALUES (?,?,?,?)",
+                       [t[1:] for t in tags if t[1] in kept_ids])
+        db.executemany("INSERT OR IGNORE INTO vectors(kind, segment_id, vec) VALUES (?,?,?)",
+                       [v for v in vectors if v[1] in kept_ids])
+        db.executemany(f"INSERT INTO facts_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?,?,?,?,?)",
+                       [r for r in fts if r[0] in kept_ids])
+        generation = int(meta.get("generation", "0") or 0) + 1
+        db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
 
 
 def _read_all(db: sqlite3.Connection, extra_kinds: Iterable[str]) -> tuple[Any, ...]:
