@@ -372,3 +372,32 @@ def test_a_real_full_disk_index_analyze_and_the_read_only_commands(tmp_path: Pat
     assert result["after"] == result["before"], ("a command wrote on the full disk", result)
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.stderr.count("no space left on the disk") == 3, done.stderr[-3000:]
+
+
+_READ_ONLY_SCRIPT = r"""
+import json, sys
+from vidlens.cli import main
+
+lib = sys.argv[1]
+codes = {name: main([*args, "-L", lib]) for name, args in (
+    ("stats", ["library", "stats"]), ("search", ["search", "colour", "-f", "json"]), ("check", ["library", "check"]))}
+print("RESULT" + json.dumps(codes))
+"""
+
+
+@pytest.mark.skipif(not _can_mount_tmpfs(), reason="cannot mount in a user namespace (unshare -rm)")
+def test_the_read_only_commands_read_a_library_on_read_only_storage(healthy: tuple[Path, Path],
+                                                                    tmp_path: Path) -> None:
+    """A library on a read-only mount (a snapshot, a backup disk), its vector indexes lost: SQLite cannot make
+    a WAL reader's shared files there, nor can the indexes be saved; stats, search and check still answer."""
+    lib = tmp_path / "lib"
+    shutil.copytree(healthy[1], lib)
+    shutil.rmtree(lib / "vectors")
+    before = sorted(p.name for p in lib.rglob("*"))
+    mount = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"'
+    done = subprocess.run(["unshare", "-rm", "sh", "-c", mount, str(lib), sys.executable, "-c", _READ_ONLY_SCRIPT,
+                           str(lib)], capture_output=True, text=True, env=ENV, timeout=300)
+    assert "RESULT" in done.stdout, done.stderr[-3000:]
+    assert json.loads(done.stdout.split("RESULT", 1)[1]) == {"stats": 0, "search": 0, "check": 0}, done.stderr
+    assert "error" not in done.stderr, done.stderr[-3000:]
+    assert sorted(p.name for p in lib.rglob("*")) == before

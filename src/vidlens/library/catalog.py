@@ -95,6 +95,13 @@ def _no_space(folder: Path) -> bool:
         return False
 
 
+def _read_only_storage(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
 def is_damage(error: BaseException) -> bool:
     """Whether a ``sqlite3`` error means the file is damaged (not busy, not full, not a bad query)."""
     if not isinstance(error, sqlite3.DatabaseError):
@@ -170,6 +177,8 @@ class Catalog:
                             shm.unlink()
                     return
                 raise disk_full(exc, "opening the library catalog", path=self.path) from None
+            if self.path.exists() and _read_only_storage(self.path.parent) and self._open_immutable():
+                return
             if is_damage(exc):
                 raise CatalogDamagedError(f"{self.path}: the library catalog is damaged ({exc}); {REPAIR_HINT}") \
                     from None
@@ -190,6 +199,19 @@ class Catalog:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self.db.execute("PRAGMA foreign_keys=ON")
+            self._check_version(create=False)
+        except sqlite3.DatabaseError:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self.db.close()
+            return False
+        self.read_only_fallback = True
+        return True
+
+    def _open_immutable(self) -> bool:
+        """On read-only storage (a snapshot, a backup disk) SQLite cannot make the files WAL readers share;
+        nothing can change the file there, so it is read as immutable."""
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None)
             self._check_version(create=False)
         except sqlite3.DatabaseError:
             with contextlib.suppress(sqlite3.DatabaseError):
@@ -242,9 +264,7 @@ class Catalog:
             ("SQLite integrity check", lambda: [r[0] for r in self.db.execute("PRAGMA integrity_check")
                                                 if r[0] != "ok"]),
             ("foreign keys", lambda: [f"foreign key: {r}" for r in self.db.execute("PRAGMA foreign_key_check")]),
-            # FTS5's own check compares its index with its content; it reports by raising
-            ("full-text index", lambda: self.db.execute(
-                "INSERT INTO facts_fts(facts_fts, rank) VALUES ('integrity-check', 0)") and []),
+            ("full-text index", self._fts_check),
             ("full-text rows", lambda: [f"{n} full-text rows without a segment" for (n,) in self.db.execute(
                 "SELECT count(*) FROM facts_fts WHERE rowid NOT IN (SELECT id FROM segments)") if n]),
             ("segments", lambda: [f"{n} segments without a full-text row" for (n,) in self.db.execute(
@@ -257,6 +277,16 @@ class Catalog:
             except sqlite3.DatabaseError as error:
                 problems.append(f"{what}: {error}")
         return problems
+
+    def _fts_check(self) -> list[str]:
+        """FTS5's own check (its index against its content); it reports damage by raising. It is written as an
+        INSERT but changes nothing; where the catalog cannot be written (read-only storage) it is skipped."""
+        try:
+            self.db.execute("INSERT INTO facts_fts(facts_fts, rank) VALUES ('integrity-check', 0)")
+        except sqlite3.DatabaseError as error:
+            if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF != 8:  # SQLITE_READONLY
+                raise
+        return []
 
     def quick_check(self) -> None:
         """Raise :class:`CatalogDamagedError` if SQLite's quick check (every page, not the indexes' content)
