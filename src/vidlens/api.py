@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .analyzers import create_analyzers
+from .diskfull import cleans_up_on_disk_full
 from .errors import UsageError, VidlensError
 from .media import VideoInfo, VideoReader, probe
 from .paths import refuse_input_as_output
@@ -20,6 +21,7 @@ __all__ = ["analyze", "annotate", "anonymize", "check_library", "count_frames", 
            "track_objects", "write_outputs"]
 
 
+@cleans_up_on_disk_full  # a full disk: exit 4, and what this run wrote into the folder is removed
 def analyze(
     path: str | Path,
     *,
@@ -152,6 +154,7 @@ def read_text(path: str | Path, *, fps: float = 2.0, progress: ProgressCallback 
                         start=start, end=end)["text"]
 
 
+@cleans_up_on_disk_full
 def track_objects(path: str | Path, *, rules: str | Path | None = None, detector: str = "nanodet",
                   classes: Sequence[str] | None = None, poses: bool = False, output_dir: str | Path | None = None,
                   progress: ProgressCallback | None = None, start: TimeSpec | None = None,
@@ -233,7 +236,8 @@ def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
 
 def index(paths: Sequence[str | Path], *, library: str | Path | None = None, workers: int = 1,
           analyzers: Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
-          prune: bool = False, progress: Any = None, blur_faces: bool | None = None) -> dict[str, Any]:
+          prune: bool = False, progress: Any = None, blur_faces: bool | None = None,
+          wait: bool = True) -> dict[str, Any]:
     """Index videos (files, folders, globs) into a library folder; unchanged files are skipped.
 
     ``blur_faces`` True blurs faces in the thumbnails the library keeps, for this and every later run into
@@ -241,7 +245,9 @@ def index(paths: Sequence[str | Path], *, library: str | Path | None = None, wor
     setting off; None (default) follows it.
 
     Returns the ingest report as a dict (added, updated, unchanged, touched, partial, failed, pruned).
-    ``progress(event, detail)`` gets "plan", "start", "frames" and "done" events.
+    ``progress(event, detail)`` gets "plan", "start", "frames" and "done" events, and "wait" (with a
+    ``message``) when another process is writing the library: this then waits for it, or, with
+    ``wait=False``, raises ``UsageError``.
     """
     from .library.ingest import ingest
     from .library.ingest import prune as prune_missing
@@ -250,7 +256,7 @@ def index(paths: Sequence[str | Path], *, library: str | Path | None = None, wor
     with Library(library) as lib:
         report = ingest(lib, paths, workers=workers, analyzers=analyzers,
                         options={k: dict(v) for k, v in (options or {}).items()}, progress=progress,
-                        blur_faces=blur_faces)
+                        blur_faces=blur_faces, wait=wait)
         if prune:
             report.pruned = prune_missing(lib, [p for p in paths if Path(p).is_dir()] or None)
         return report.to_dict()
@@ -310,19 +316,25 @@ def prune_library(*, library: str | Path | None = None, under: Sequence[str | Pa
         return prune_missing(lib, under)
 
 
-def check_library(*, library: str | Path | None = None) -> dict[str, Any]:
-    """SQLite integrity check, catalog consistency, and indexes rebuilt where they disagree with the catalog."""
-    from .library.library import Library
+def check_library(*, library: str | Path | None = None, repair: bool = False) -> dict[str, Any]:
+    """SQLite integrity check, full-text index check, catalog consistency, and indexes rebuilt where they
+    disagree with the catalog. ``repair``: a damaged catalog is rebuilt from the rows that still read
+    (whole videos only; the others are analysed again by the next ``index``), then every index from it."""
+    from .library.library import Library, repair_library
 
+    if repair:
+        return repair_library(library)
     with Library(library, create=False) as lib:
         return lib.check()
 
 
 def export_clips(moments: Sequence[Mapping[str, Any]], folder: str | Path) -> list[dict[str, Any]]:
     """Write each search result as a clip (stream copy when it starts on a keyframe, else re-encoded)."""
+    from .diskfull import outputs_or_nothing
     from .library.clips import export_moments
 
-    return export_moments(moments, Path(folder))
+    with outputs_or_nothing(folder, "writing the clips"):  # a full disk: no folder of half clips left behind
+        return export_moments(moments, Path(folder))
 
 
 # -- your own video classifiers (vidlens.train): training needs the `train` extra (PyTorch), the rest does not ---

@@ -476,6 +476,11 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[red]error:[/] {error.filename}: {error.strerror or error}", highlight=False)
         return 2
     except Exception as error:
+        from .errors import disk_full, is_disk_full
+
+        if is_disk_full(error):  # a writer we did not wrap: still one line, not an internal error
+            err.print(f"[red]error:[/] {disk_full(error, 'writing')}", highlight=False)
+            return 4
         return _internal_error(error)
     return 0
 

@@ -46,12 +46,20 @@ def _progress_bar(quiet: bool) -> tuple[Progress | None, Any]:
             per_file[detail["path"]] = (detail["done"], detail["total"] or detail["done"])
             done = sum(d for d, _ in per_file.values())
             bar.update(frames, completed=done, total=max(done, sum(t for _, t in per_file.values())))
+        elif event == "wait":
+            _waiting(event, detail)
         elif event == "done":
             bar.advance(files)
             if not detail["ok"]:
                 err.print(f"[yellow]failed:[/] {detail['path']}: {detail['error']}", highlight=False)
 
     return bar, update
+
+
+def _waiting(event: str, detail: dict[str, Any]) -> None:
+    """Another index holds the library: say so once, on stderr (the run then waits for it)."""
+    if event == "wait":
+        err.print(detail["message"], highlight=False)
 
 
 def index(
@@ -80,7 +88,7 @@ def index(
     bar, callback = _progress_bar(quiet)
     if bar is None:
         report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
-                           blur_faces=blur_faces)
+                           blur_faces=blur_faces, progress=None if quiet else _waiting)
     else:
         with bar:
             report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
@@ -233,16 +241,36 @@ def prune(library: LibraryOpt = None,
 
 
 @library_app.command("check")
-def check(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
-    """SQLite integrity check; vector indexes that disagree with the catalog are rebuilt."""
-    result = api.check_library(library=library)
+def check(library: LibraryOpt = None,
+          repair: Annotated[bool, typer.Option("--repair", help="Rebuild a damaged catalog from the rows that "
+                                               "still read, then the full-text and vector indexes.")] = False,
+          as_json: JsonOpt = False) -> None:
+    """SQLite and full-text integrity checks; vector indexes that disagree with the catalog are rebuilt.
+
+    Exit 0 healthy (or repaired), 3 damaged (run it again with --repair).
+    """
+    result = api.check_library(library=library, repair=repair)
     if as_json:
         print_json(result)
-        raise typer.Exit(0 if result["ok"] else 1)
-    for problem in result["problems"]:
-        err.print(f"[red]problem:[/] {problem}", highlight=False)
-    if result["rebuilt"]:
-        out.print("rebuilt from the catalog: " + ", ".join(result["rebuilt"]), highlight=False)
-    out.print("ok" if result["ok"] else "damaged", highlight=False)
+    else:
+        for problem in result["problems"]:
+            err.print(f"[red]problem:[/] {problem}", highlight=False)
+        recovered = result.get("recovered")
+        if recovered:
+            out.print(f"repaired: kept {recovered['videos']} videos ({recovered['segments']} segments); the damaged "
+                      f"file is kept as {recovered['backup']}", highlight=False)
+            for path in recovered["removed"]:
+                out.print(f"  removed (index it again): {path}", highlight=False)
+            if recovered["unreadable_videos"]:
+                out.print(f"  {recovered['unreadable_videos']} unreadable range(s) of video rows: index their "
+                          "folders again", highlight=False)
+        if result["rebuilt"]:
+            out.print("rebuilt from the catalog: " + ", ".join(result["rebuilt"]), highlight=False)
+        if result["ok"]:
+            out.print("ok", highlight=False)
+        else:
+            for problem in result.get("remaining", []):
+                err.print(f"[red]still damaged:[/] {problem}", highlight=False)
+            out.print("damaged" + ("" if repair else ": run `vidlens library check --repair`"), highlight=False)
     if not result["ok"]:
-        raise typer.Exit(1)
+        raise typer.Exit(3)

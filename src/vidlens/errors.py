@@ -7,6 +7,7 @@ carry the path they concern, so a one-line message is enough for a user to act o
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -42,6 +43,46 @@ class UsageError(VidlensError, ValueError):
     exit_code = 2
 
 
+class DiskFullError(VidlensError, OSError):
+    """No space left (or over quota) where vidlens writes; what was half-written has been removed."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message, path=path)
+        self.errno = errno.ENOSPC
+
+
+#: ``errno`` values that mean "the disk (or the user's quota) is full".
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) says the disk is full: an ``OSError`` with ENOSPC/EDQUOT,
+    SQLite's ``database or disk is full``, or a FAISS write error that names the lack of space."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DiskFullError):
+            return True
+        if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+            return True
+        if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF == 13:  # SQLITE_FULL
+            return True
+        text = str(error)
+        if "No space left on device" in text or "Disk quota exceeded" in text or "database or disk is full" in text:
+            return True
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return False
+
+
+def disk_full(error: BaseException, what: str, *, path: str | Path | None = None) -> DiskFullError:
+    """The one-line error for a full disk met while doing ``what`` ("writing the outputs", ...)."""
+    where = getattr(error, "filename", None) or path
+    return DiskFullError(f"no space left on the disk while {what}: free some space and run the same command "
+                         "again", path=where)
+
+
 class AnalysisInterrupted(VidlensError, KeyboardInterrupt):
     """Analysis was cancelled (Ctrl-C); the partial timeline has been written."""
 
@@ -53,6 +94,8 @@ EXIT_CODES: dict[int, str] = {
     0: "success (the timeline may still carry warnings, e.g. a truncated file)",
     1: "unexpected internal error (please report it with `vidlens version --all`)",
     2: "bad input or usage: missing file, not a video, invalid option",
+    3: "the library is damaged (`vidlens library check` says how; `--repair` rebuilds it)",
+    4: "no space left on the disk: nothing half-written was kept; free some space and run again",
     130: "interrupted: partial results were written and marked incomplete",
 }
 

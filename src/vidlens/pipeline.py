@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from .analyzers import Analyzer, AnalyzerContext, FrameBatch, create_analyzers
-from .errors import UsageError
+from .errors import DiskFullError, UsageError, disk_full, is_disk_full
 from .media import AudioChunk, AudioTap, DecodedFrame, Sampler, VideoInfo, VideoReader, probe
 from .media.reader import FrameConverter
 from .timebase import TimeSpec
@@ -149,6 +149,9 @@ def run_pipeline(
         interrupted = True
         reader.stop()
         warnings.append(f"interrupted by the user after {len(times)} frames; results are partial")
+    except DiskFullError:
+        reader.stop()
+        raise
     finally:
         cancel.restore()
     for lane in lanes:
@@ -179,6 +182,8 @@ def run_pipeline(
         try:
             part = lane.analyzer.finish(context)
         except Exception as error:
+            if is_disk_full(error):  # not the analyzer's fault, and every other writer would fail too
+                raise disk_full(error, f"writing the {name} outputs") from error
             log.debug("analyzer %s failed to finish", name, exc_info=True)
             warnings.append(f"analyzer {name} failed: {type(error).__name__}: {error}")
             failed.append(name)
@@ -248,6 +253,8 @@ def _feed(lane: _Lane, warnings: list[str]) -> None:
         lane.analyzer.process(batch)
         lane.sampled += len(batch)
     except Exception as error:
+        if is_disk_full(error):
+            raise disk_full(error, f"writing the {lane.analyzer.name} outputs") from error
         log.debug("analyzer %s failed", lane.analyzer.name, exc_info=True)
         lane.failed = f"{type(error).__name__}: {error}"
         warnings.append(f"analyzer {lane.analyzer.name} failed at frame {int(batch.indices[0])}: {lane.failed}")

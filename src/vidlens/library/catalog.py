@@ -11,7 +11,9 @@ The class is the seam a server database would replace: callers use its methods, 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError, VidlensError
+from ..errors import UsageError, VidlensError, disk_full, is_disk_full
 
 SCHEMA_VERSION = 1
 #: The longest --path pattern taken (a path is at most 4096 bytes on Linux).
@@ -72,6 +74,44 @@ CREATE VIRTUAL TABLE IF NOT EXISTS facts_fts USING fts5(labels, objects, text, o
 
 class CatalogError(VidlensError):
     """The catalog file is missing, damaged or from an incompatible vidlens."""
+
+    exit_code = 2
+
+
+class CatalogDamagedError(CatalogError):
+    """SQLite found damage in the catalog (a bad page, a broken full-text index): ``library check --repair``."""
+
+    exit_code = 3
+
+
+#: What every message about a damaged catalog tells the user to run.
+REPAIR_HINT = "run `vidlens library check --repair` (it keeps a copy of the damaged file)"
+
+
+def _no_space(folder: Path) -> bool:
+    """Whether the file system of ``folder`` has no block left (SQLite says "disk I/O error" when it cannot
+    size its shared-memory file on a full disk)."""
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _read_only_storage(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        return False
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether a ``sqlite3`` error means the file is damaged (not busy, not full, not a bad query)."""
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in (11, 26):  # SQLITE_CORRUPT, SQLITE_NOTADB
+        return True
+    text = str(error)
+    return any(m in text for m in ("malformed", "Could not decode", "not a database", "corrupt"))
 
 
 @dataclass
@@ -123,20 +163,72 @@ class Catalog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.read_only_fallback = False  # opened without SQLite's shared-memory file: the disk is full
+        shm = Path(f"{self.path}-shm")
+        had_shm = shm.exists()
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            io_error = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == 10  # SQLITE_IOERR
+            if is_disk_full(exc) or (io_error and _no_space(self.path.parent)):
+                with contextlib.suppress(sqlite3.DatabaseError):
+                    self.db.close()
+                if self.path.exists() and self._open_without_shared_memory():
+                    with contextlib.suppress(OSError):
+                        if not had_shm and shm.stat().st_size < 32768:  # ours, from the attempt that failed
+                            shm.unlink()
+                    return
+                raise disk_full(exc, "opening the library catalog", path=self.path) from None
+            if self.path.exists() and _read_only_storage(self.path.parent) and self._open_immutable():
+                return
+            if is_damage(exc):
+                raise CatalogDamagedError(f"{self.path}: the library catalog is damaged ({exc}); {REPAIR_HINT}") \
+                    from None
+            raise CatalogError(f"{self.path}: not a usable library catalog ({exc})") from None
+
+    def _open(self) -> None:
+        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+        self._check_version(create=True)
+
+    def _open_without_shared_memory(self) -> bool:
+        """On a full disk SQLite cannot create the ``-shm`` file WAL readers share; in exclusive locking mode it
+        keeps that index in memory instead, so searches, stats and checks still read (a writer waits)."""
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_SCHEMA)
-            version = self._meta("schema_version")
-            if version is None:
-                self._set_meta("schema_version", str(SCHEMA_VERSION))
-                self._set_meta("generation", "0")
-            elif int(version) != SCHEMA_VERSION:
-                raise CatalogError(f"{self.path}: library schema {version}, this vidlens reads {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"{self.path}: not a usable library catalog ({exc})") from None
+            self._check_version(create=False)
+        except sqlite3.DatabaseError:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self.db.close()
+            return False
+        self.read_only_fallback = True
+        return True
+
+    def _open_immutable(self) -> bool:
+        """On read-only storage (a snapshot, a backup disk) SQLite cannot make the files WAL readers share;
+        nothing can change the file there, so it is read as immutable."""
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None)
+            self._check_version(create=False)
+        except sqlite3.DatabaseError:
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self.db.close()
+            return False
+        self.read_only_fallback = True
+        return True
+
+    def _check_version(self, create: bool) -> None:
+        version = self._meta("schema_version")
+        if version is None and create:
+            self._set_meta("schema_version", str(SCHEMA_VERSION))
+            self._set_meta("generation", "0")
+        elif version is None or int(version) != SCHEMA_VERSION:
+            raise CatalogError(f"{self.path}: library schema {version}, this vidlens reads {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -152,7 +244,8 @@ class Catalog:
             self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
+                self.db.execute("ROLLBACK")
             raise
 
     @property
@@ -174,16 +267,45 @@ class Catalog:
         self._set_meta(f"setting:{key}", value)  # autocommit: the setting holds from now on
 
     def check(self) -> list[str]:
-        """Problems found by SQLite's integrity check and our own consistency checks (empty = healthy)."""
-        problems = [r[0] for r in self.db.execute("PRAGMA integrity_check") if r[0] != "ok"]
-        problems += [f"foreign key: {r}" for r in self.db.execute("PRAGMA foreign_key_check")]
-        orphans = self.db.execute("SELECT count(*) FROM facts_fts WHERE rowid NOT IN (SELECT id FROM segments)")
-        if (n := orphans.fetchone()[0]):
-            problems.append(f"{n} full-text rows without a segment")
-        missing = self.db.execute("SELECT count(*) FROM segments WHERE id NOT IN (SELECT rowid FROM facts_fts)")
-        if (n := missing.fetchone()[0]):
-            problems.append(f"{n} segments without full-text row")
+        """Problems found by SQLite's integrity check, the full-text index's own check and our consistency
+        checks (empty = healthy). Reads only; a damaged file gives problems, never an exception."""
+        steps: list[tuple[str, Any]] = [
+            ("SQLite integrity check", lambda: [r[0] for r in self.db.execute("PRAGMA integrity_check")
+                                                if r[0] != "ok"]),
+            ("foreign keys", lambda: [f"foreign key: {r}" for r in self.db.execute("PRAGMA foreign_key_check")]),
+            ("full-text index", self._fts_check),
+            ("full-text rows", lambda: [f"{n} full-text rows without a segment" for (n,) in self.db.execute(
+                "SELECT count(*) FROM facts_fts WHERE rowid NOT IN (SELECT id FROM segments)") if n]),
+            ("segments", lambda: [f"{n} segments without a full-text row" for (n,) in self.db.execute(
+                "SELECT count(*) FROM segments WHERE id NOT IN (SELECT rowid FROM facts_fts)") if n]),
+        ]
+        problems: list[str] = []
+        for what, run in steps:
+            try:
+                problems += run()
+            except sqlite3.DatabaseError as error:
+                problems.append(f"{what}: {error}")
         return problems
+
+    def _fts_check(self) -> list[str]:
+        """FTS5's own check (its index against its content); it reports damage by raising. It is written as an
+        INSERT but changes nothing; where the catalog cannot be written (read-only storage) it is skipped."""
+        try:
+            self.db.execute("INSERT INTO facts_fts(facts_fts, rank) VALUES ('integrity-check', 0)")
+        except sqlite3.DatabaseError as error:
+            if (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF != 8:  # SQLITE_READONLY
+                raise
+        return []
+
+    def quick_check(self) -> None:
+        """Raise :class:`CatalogDamagedError` if SQLite's quick check (every page, not the indexes' content)
+        finds damage: cheap enough to run before every ingest."""
+        try:
+            bad = [r[0] for r in self.db.execute("PRAGMA quick_check") if r[0] != "ok"]
+        except sqlite3.DatabaseError as error:
+            bad = [str(error)]
+        if bad:
+            raise CatalogDamagedError(f"the library catalog is damaged ({bad[0]}); {REPAIR_HINT}", path=self.path)
 
     # -- videos -----------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import av
 
-from ..errors import InvalidMediaError
+from ..errors import InvalidMediaError, is_disk_full
 from ..media import VideoReader
 from ..media.info import video_stream_of
 from ..media.writers import write_clip_segments
@@ -83,9 +83,11 @@ def _stream_copy(src: Path, packets: list[tuple[int, int, bool]] | None, a: int,
             out.unlink(missing_ok=True)
             return None
         return out
-    except (av.FFmpegError, OSError, ValueError):
+    except (av.FFmpegError, OSError, ValueError) as error:
         if out is not None:
             out.unlink(missing_ok=True)
+        if is_disk_full(error):  # re-encoding would fail the same way
+            raise
         return None
 
 

@@ -13,20 +13,26 @@ and the next run finds them still to do. Errors are collected per file, never ra
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import hashlib
 import multiprocessing
+import multiprocessing.util
 import os
 import shutil
+import signal
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
-from ..errors import AnalysisInterrupted, UsageError, VidlensError
+from ..errors import AnalysisInterrupted, UsageError, VidlensError, disk_full, is_disk_full
 from ..paths import why_not_a_file
 from .catalog import VideoRecord
 
@@ -134,12 +140,50 @@ def analyse_for_library(path: str, analyzers: Sequence[str], options: dict[str, 
 # -- worker processes -------------------------------------------------------------------------------
 
 _queue: Any = None
+#: How often a worker checks that the process that started it is still there (the portable fallback).
+PARENT_POLL_S = 0.2
 
 
-def _worker_init(threads: int, queue: Any) -> None:
+def _worker_init(threads: int, queue: Any, parent: int) -> None:
     global _queue
     os.environ["VIDLENS_THREADS"] = str(threads)  # workers share the cores instead of each taking all
     _queue = queue
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker as soon as ``parent`` is gone (SIGTERM, kill -9, a crash): a worker holds about 1 GB.
+
+    The worker's temporary files live in a folder of its own, removed when it exits, however it exits.
+    Linux is told to send SIGTERM at the parent's death (``PR_SET_PDEATHSIG``); everywhere, a thread also
+    polls the parent's pid, because a signal handler waits for the main thread to leave a long C call and
+    a thread does not.
+    """
+    root = tempfile.mkdtemp(prefix="vidlens-worker-")
+    tempfile.tempdir = root  # everything the analysis writes to temp goes here
+
+    def leave(*_args: Any) -> None:
+        shutil.rmtree(root, ignore_errors=True)
+        os._exit(1)  # at once: no queue feeder, pool or atexit handler may wait for a parent that is gone
+
+    multiprocessing.util.Finalize(None, shutil.rmtree, args=(root,), kwargs={"ignore_errors": True},
+                                  exitpriority=10)
+    signal.signal(signal.SIGTERM, leave)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass  # the thread below still does it
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        leave()
+
+    if os.getppid() != parent:  # the parent died before we could ask to be told
+        leave()
+    threading.Thread(target=watch, name="vidlens-parent-watch", daemon=True).start()
 
 
 def _worker_run(path: str, analyzers: Sequence[str], options: dict[str, dict[str, Any]] | None,
@@ -216,32 +260,50 @@ def plan(library: Any, files: Sequence[Path], report: IngestReport, *, blur_face
 
 def ingest(library: Any, paths: Iterable[str | Path], *, workers: int = 1,
            analyzers: Sequence[str] | None = None, options: dict[str, dict[str, Any]] | None = None,
-           progress: IngestProgress | None = None, blur_faces: bool | None = None) -> IngestReport:
+           progress: IngestProgress | None = None, blur_faces: bool | None = None,
+           wait: bool = True) -> IngestReport:
     """Index the videos under ``paths`` into ``library``; see the module docstring for what is skipped.
 
     ``blur_faces`` None follows the library's setting (:attr:`Library.blur_faces`); True or False also
-    changes that setting for every later run."""
+    changes that setting for every later run.
+
+    One ingest at a time per library (its writer lock): while another one runs, this waits for it (a
+    "wait" progress event says so) and then finds what it did unchanged; with ``wait=False`` it raises
+    :class:`UsageError` instead.
+    """
     if workers < 1:
         raise UsageError(f"workers must be at least 1, got {workers}")
     names = tuple(analyzers) if analyzers else INDEX_ANALYZERS
     from ..analyzers import create_analyzers
 
-    if blur_faces is not None:
-        library.blur_faces = blur_faces
-    blur = bool(library.blur_faces)
-    create_analyzers(names, options, blur_faces=blur)  # a bad analyzer name or option fails now, not in every worker
+    create_analyzers(names, options, blur_faces=bool(blur_faces))  # a bad name or option fails now, not in a worker
+    notify = progress or (lambda event, detail: None)
+    with library.writing(wait=wait, on_wait=lambda message: notify("wait", {"message": message})):
+        if blur_faces is not None:
+            library.blur_faces = blur_faces
+        return _ingest(library, paths, workers, names, options, notify, bool(library.blur_faces))
+
+
+def _ingest(library: Any, paths: Iterable[str | Path], workers: int, names: tuple[str, ...],
+            options: dict[str, dict[str, Any]] | None, notify: IngestProgress, blur: bool) -> IngestReport:
     started = time.monotonic()
     report = IngestReport()
+    library.catalog.quick_check()  # a damaged catalog would call damaged videos "unchanged"
     files, missing = discover(paths)
     report.failed += missing
     jobs = plan(library, files, report, blur_faces=blur)
-    notify = progress or (lambda event, detail: None)
     notify("plan", {"files": len(files), "todo": len(jobs), "unchanged": len(report.unchanged),
                     "touched": len(report.touched)})
 
     def commit(job: _Job, record: VideoRecord | None, error: str | None) -> None:
         if record is not None:
-            library.put(record)
+            try:
+                library.put(record)
+            except Exception as exc:
+                if is_disk_full(exc):
+                    raise disk_full(exc, f"adding {job.path} to the library (the videos indexed so far are kept)",
+                                    path=library.folder) from exc
+                raise
             (report.updated if job.replaces else report.added).append(str(job.path))
             if not record.complete:
                 report.partial.append(str(job.path))
@@ -277,9 +339,12 @@ def _guarded(run: Callable[[], VideoRecord]) -> tuple[VideoRecord | None, str | 
         return run(), None
     except AnalysisInterrupted:
         raise
-    except VidlensError as error:
-        return None, str(error)
-    except Exception as error:  # one bad file must not stop the run; the list at the end names it
+    except Exception as error:
+        if is_disk_full(error):  # every other video would fail the same way: stop, keep what is committed
+            raise disk_full(error, "analysing (the videos indexed so far are kept)") from error
+        if isinstance(error, VidlensError):
+            return None, str(error)
+        # one bad file must not stop the run; the list at the end names it
         return None, f"{type(error).__name__}: {error}"
 
 
@@ -287,10 +352,10 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
               commit: Callable[[_Job, VideoRecord | None, str | None], None], notify: IngestProgress,
               blur_faces: bool = False) -> None:
     context = multiprocessing.get_context("spawn")  # ONNX Runtime sessions and threads do not survive fork
-    queue = context.Manager().Queue()
+    queue = context.Queue()  # not a Manager's: that is one more process, and it outlives a killed parent
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init,
-                             initargs=(threads, queue)) as pool:
+                             initargs=(threads, queue, os.getpid())) as pool:
         pending: dict[Future[VideoRecord], _Job] = {}
         todo = list(jobs)
         while todo or pending:
@@ -299,8 +364,11 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
                 notify("start", {"path": str(job.path)})
                 pending[pool.submit(_worker_run, str(job.path), names, options, blur_faces)] = job
             done, _ = wait(pending, timeout=0.3, return_when=FIRST_COMPLETED)
-            while not queue.empty():
-                path, frames_done, total = queue.get_nowait()
+            while True:
+                try:
+                    path, frames_done, total = queue.get_nowait()
+                except Empty:
+                    break
                 notify("frames", {"path": path, "done": frames_done, "total": total})
             for future in done:
                 job = pending.pop(future)
@@ -308,16 +376,23 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
                     record, error = future.result(), None
                 except AnalysisInterrupted:
                     raise
-                except VidlensError as exc:
-                    record, error = None, str(exc)
                 except Exception as exc:
-                    record, error = None, f"{type(exc).__name__}: {exc}"
+                    if is_disk_full(exc):
+                        for other in pending:
+                            other.cancel()
+                        raise disk_full(exc, "analysing (the videos indexed so far are kept)") from exc
+                    record, error = None, str(exc) if isinstance(exc, VidlensError) else f"{type(exc).__name__}: {exc}"
                 commit(job, record, error)
 
 
 def prune(library: Any, under: Iterable[str | Path] | None = None) -> list[str]:
     """Forget videos whose files no longer exist (only those under the given folders, if any)."""
     roots = [str(Path(p).resolve()) for p in under] if under else None
+    with library.writing():
+        return _prune(library, roots)
+
+
+def _prune(library: Any, roots: list[str] | None) -> list[str]:
     gone = []
     for video in library.catalog.videos():
         if roots is not None and not any(video.path == r or video.path.startswith(r.rstrip(os.sep) + os.sep)

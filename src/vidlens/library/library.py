@@ -8,23 +8,37 @@ used, so the folder always opens and answers.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import shutil
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
+from ..errors import UsageError, VidlensError, disk_full, is_disk_full
 from ..paths import check_output_path
 from ..timeline import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, write_bytes_atomic
-from .catalog import Catalog, VideoRecord
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+from .catalog import REPAIR_HINT, Catalog, CatalogDamagedError, VideoRecord, is_damage
 from .vectors import CorruptIndexError, FaissIndex, VectorStore, ids_checksum
+
+log = logging.getLogger(__name__)
 
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FOLDER = "vectors"
 THUMBS_FOLDER = "thumbs"
+#: Held (``flock``) by the one process writing the library: ``index``, ``library prune``, ``check --repair``.
+LOCK_FILE = "lock"
 LIBRARY_ENV = "VIDLENS_LIBRARY"
 BLUR_FACES_SETTING = "blur_faces"
 #: Seconds between index saves during a long ingest (a kill then costs at most a rebuild, never data).
@@ -58,16 +72,53 @@ class Library:
         self._dims: dict[str, int] = {}
         self._saved_at = time.monotonic()
         self.rebuilt: list[str] = []  # vector kinds rebuilt from the catalog since opening
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
 
     def __enter__(self) -> Library:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+        try:
+            self.close()
+        except Exception as closing:
+            if error is None:
+                raise _explained(closing) from closing
+        if error is not None and (better := _explained(error)) is not error:
+            raise better from error  # a damaged catalog or a full disk: one line that says what to do
 
     def close(self) -> None:
-        self.flush(force=True)
-        self.catalog.close()
+        try:
+            self.flush(force=True)
+        finally:
+            self.catalog.close()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # releases the lock
+                self._lock_fd = None
+
+    @contextmanager
+    def writing(self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the library's writer lock: one ``index`` (or prune, repair) at a time; reentrant.
+
+        Another process holding it: with ``wait``, ``on_wait(message)`` is called once and this blocks
+        until it is released (Ctrl-C still works); else :class:`UsageError` says who holds it. Readers
+        (search, stats, check) never wait for it: SQLite lets them read while one process writes.
+        """
+        if self._lock_depth == 0:
+            self._acquire(wait, on_wait)
+        self._lock_depth += 1
+        try:
+            yield
+        finally:
+            self._lock_depth -= 1
+            if self._lock_depth == 0 and self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _acquire(self, wait: bool, on_wait: Callable[[str], None] | None) -> None:
+        if self._lock_fd is None:
+            self._lock_fd = lock_folder(self.folder, wait=wait, on_wait=on_wait)
+        elif fcntl is not None:
+            _flock(self._lock_fd, self.folder, wait, on_wait)
 
     # -- vectors ----------------------------------------------------------------------------------
 
@@ -98,12 +149,32 @@ class Library:
         if not ok:
             if len(ids):
                 ids, vectors = self.catalog.vectors(kind)
-                self.store.rebuild(kind, ids, vectors)
+                self.store.rebuild(kind, ids, vectors, save=False)
                 self._dims[kind] = int(vectors.shape[1])
                 self.rebuilt.append(kind)
+                self._save_rebuilt(kind)
             else:
                 self.store.drop(kind)
         self._verified.add(kind)
+
+    def _save_rebuilt(self, kind: str) -> None:
+        """Save an index just rebuilt from the catalog, if this process may write: a writer does; a reader
+        (search, stats, check) only when no writer holds the library and the disk has room, else it
+        keeps the index in memory for this run (the catalog is the truth; the file is a cache)."""
+        if self._lock_depth:
+            self._dirty.add(kind)
+            self.flush(force=True)
+            return
+        try:
+            with self.writing(wait=False):
+                self.store.save(kind)
+        except UsageError:
+            log.info("%s: another process is writing the library; the rebuilt %s index stays in memory",
+                     self.folder, kind)
+        except (OSError, RuntimeError) as error:  # full, read-only, not ours: the file is only a cache
+            if isinstance(error, RuntimeError) and not is_disk_full(error):
+                raise
+            log.info("%s: cannot save the rebuilt %s index (%s); it stays in memory", self.folder, kind, error)
 
     def put(self, record: VideoRecord) -> int:
         """Add or replace one video (catalog first, atomically; then the indexes)."""
@@ -146,7 +217,13 @@ class Library:
         if not self._dirty or (not force and time.monotonic() - self._saved_at < SAVE_EVERY_S):
             return
         for kind in sorted(self._dirty):
-            self.store.save(kind)
+            try:
+                self.store.save(kind)
+            except (OSError, RuntimeError) as error:
+                if is_disk_full(error):  # the old file stays whole (atomic save); the next run rebuilds it
+                    self._dirty.clear()
+                    raise disk_full(error, f"saving the {kind} vector index", path=self.store.path(kind)) from None
+                raise
         self._dirty.clear()
         self._saved_at = time.monotonic()
 
@@ -176,7 +253,14 @@ class Library:
         data = self.catalog.thumbnail(segment_id)
         if not data:
             return None
-        return write_bytes_atomic(path, data)
+        made = not path.parent.exists()
+        try:
+            return write_bytes_atomic(path, data)
+        except OSError:  # full, read-only, not ours
+            with contextlib.suppress(OSError):
+                if made:
+                    path.parent.rmdir()
+            return None  # a result without its picture rather than no result (the thumbnail is a cache)
 
     # -- settings ---------------------------------------------------------------------------------
 
@@ -191,12 +275,45 @@ class Library:
         self.catalog.set_setting(BLUR_FACES_SETTING, "1" if on else "0")
 
     def check(self) -> dict[str, Any]:
-        """Integrity of the catalog and agreement of every index with it (indexes found stale are rebuilt)."""
+        """Integrity of the catalog (SQLite's page check, the full-text index's own check, our consistency
+        checks) and agreement of every vector index with it. Reads only, except that an index found stale
+        is rebuilt from the catalog and saved when no other process is writing and the disk has room
+        (else it is rebuilt in memory only). A damaged catalog: see :meth:`repair`."""
         problems = self.catalog.check()
-        for kind in self.catalog.vector_kinds():
-            self._verified.discard(kind)
-            self._verify(kind)
-        return {"ok": not problems, "problems": problems, "rebuilt": sorted(set(self.rebuilt))}
+        if not problems:
+            for kind in self.catalog.vector_kinds():
+                self._verified.discard(kind)
+                self._verify(kind)
+        return {"ok": not problems, "problems": problems, "rebuilt": sorted(set(self.rebuilt)),
+                "hint": REPAIR_HINT if problems else None}
+
+    def repair(self) -> dict[str, Any]:
+        """Check, and rebuild what can be rebuilt: a damaged catalog is copied row by row into a new one
+        (:func:`vidlens.library.repair.recover_catalog`: only whole videos are kept; the others are
+        analysed again by the next ``index``), then the full-text and vector indexes are rebuilt from it."""
+        from .repair import recover_catalog
+
+        with self.writing():
+            problems = self.catalog.check()
+            recovery = None
+            if problems:
+                self._dirty.clear()
+                self.catalog.close()
+                try:
+                    recovery = recover_catalog(self.folder / CATALOG_FILE, self.store.names())
+                finally:
+                    self.catalog = Catalog(self.folder / CATALOG_FILE)
+                for name in self.store.names():
+                    self.store.drop(name)
+                shutil.rmtree(self.folder / THUMBS_FOLDER, ignore_errors=True)
+                self._verified.clear()
+                self._dims.clear()
+            for kind in self.catalog.vector_kinds():
+                self._verified.discard(kind)
+                self._verify(kind)
+            remaining = self.catalog.check()
+        return {"ok": not remaining, "problems": problems, "remaining": remaining,
+                "recovered": recovery.to_dict() if recovery else None, "rebuilt": sorted(set(self.rebuilt))}
 
     def stats(self) -> dict[str, Any]:
         out = self.catalog.stats()
@@ -208,3 +325,70 @@ class Library:
             if index is not None:
                 out["indexes"][kind] = {"dim": index.dim, "count": len(index), "structure": index.structure.value}
         return out
+
+
+def lock_folder(folder: Path, *, wait: bool = True, on_wait: Callable[[str], None] | None = None) -> int | None:
+    """Take the writer lock of the library in ``folder``; returns the file descriptor that holds it (close it,
+    or ``flock(fd, LOCK_UN)``, to release), None where there is no ``flock`` (Windows)."""
+    if fcntl is None:  # one writer at a time is then up to the user
+        return None
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _flock(fd, folder, wait, on_wait)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _flock(fd: int, folder: Path, wait: bool, on_wait: Callable[[str], None] | None) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+        message = f"another vidlens (pid {holder}) is writing to the library {folder}"
+        if not wait:
+            raise UsageError(f"{message}; try again when it has finished") from None
+        if on_wait is not None:
+            on_wait(f"{message}; waiting for it to finish (Ctrl-C to stop)")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    with contextlib.suppress(OSError):  # who holds it, for the message above: best effort (a full disk)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+
+
+def repair_library(folder: str | Path | None = None) -> dict[str, Any]:
+    """:meth:`Library.repair` for the library in ``folder``, also when its catalog is too damaged to open."""
+    from .repair import recover_catalog
+
+    path = Path(folder).expanduser() if folder is not None else default_library_dir()
+    recovered = None
+    try:
+        lib = Library(path, create=False)
+    except CatalogDamagedError as error:
+        fd = lock_folder(path)
+        try:
+            recovered = recover_catalog(path / CATALOG_FILE, VectorStore(path / VECTORS_FOLDER).names())
+        finally:
+            if fd is not None:
+                os.close(fd)
+        lib = Library(path, create=False)
+        problem = str(error)
+    with lib:
+        result = lib.repair()
+    if recovered is not None:
+        result["problems"] = [problem, *result["problems"]]
+        result["recovered"] = recovered.to_dict()
+    return result
+
+
+def _explained(error: BaseException) -> BaseException:
+    """A damaged catalog or a full disk met while using the library, as the one-line error that says what to
+    do; any other error unchanged."""
+    if isinstance(error, VidlensError):
+        return error
+    if is_disk_full(error):
+        return disk_full(error, "writing to the library")
+    if is_damage(error):
+        return CatalogDamagedError(f"the library catalog is damaged ({error}); {REPAIR_HINT}")
+    return error

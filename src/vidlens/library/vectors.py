@@ -353,10 +353,12 @@ class FaissIndex:
                 self._compact()
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
             tmp = Path(tmp_name)
             try:
-                faiss.write_index(self._index, str(tmp))
+                # through Python, not FAISS's own FILE*: that one only prints a failed close (a full disk)
+                # and leaves a short file behind as if it had been written
+                with os.fdopen(fd, "wb") as handle:
+                    faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
                 size, digest = _file_sha256(tmp, fsync=True)
                 os.replace(tmp, path)
             except BaseException:
@@ -476,7 +478,8 @@ class VectorStore:
     def __init__(self, folder: str | Path, *, settings: IndexSettings | None = None,
                  threads: int | None = None) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # a reader on a full or read-only disk still opens; saving makes it
+            self.folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
         self.settings = settings or IndexSettings()
         if threads is not None:
             set_threads(threads)
@@ -533,10 +536,11 @@ class VectorStore:
         return {name: self.save(name) for name in names}
 
     def rebuild(self, name: str, ids: np.ndarray, vectors: np.ndarray,
-                kind: IndexKind | str = IndexKind.AUTO) -> FaissIndex:
+                kind: IndexKind | str = IndexKind.AUTO, *, save: bool = True) -> FaissIndex:
         """Recreate ``name`` from the catalog's ``ids`` and ``vectors`` (e.g. float16 blobs), save it and open it.
 
-        Works whatever state the old files are in; the generation continues past the old one's.
+        Works whatever state the old files are in; the generation continues past the old one's. With
+        ``save=False`` it is only opened (in memory; :meth:`save` it later).
         """
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
@@ -549,7 +553,8 @@ class VectorStore:
             with contextlib.suppress(CorruptIndexError, FileNotFoundError):
                 previous.append(read_info(path).generation)
             index.generation = max(previous, default=0)
-            index.save(path)
+            if save:
+                index.save(path)
             self._indexes[name] = index
         return index
 

@@ -1,0 +1,225 @@
+"""Repair a damaged catalog: copy every row that can still be read into a new file, keep only whole videos.
+
+SQLite stores each table as a b-tree of pages; a damaged page makes the rows on it (or, for an inner
+page, below it) unreadable while the rest still reads. :func:`recover_catalog` scans each table in key
+order, steps over what fails (probing forward for the next key that reads), and remembers the key
+ranges it could not read. A video is kept only when nothing of it was lost: its row and timeline read,
+it has every segment its timeline says it has, and no unreadable range of the tags, vectors or
+full-text rows falls among its segments. The others are left out, so the next ``vidlens index`` sees
+them as new and analyses them again; the full-text index and the vector indexes are then built afresh
+from the rows kept. The damaged file is kept beside the new one, never deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import FTS_COLUMNS, Catalog
+
+_LOW, _HIGH = -(2**63), 2**63 - 1
+#: Vector kinds the ingest writes (others are found in the catalog or the vectors folder).
+KNOWN_KINDS = ("visual", "facts", "conse")
+
+_UNREADABLE: Any = object()  # a video row whose info or timeline does not parse
+Gap = tuple[int | None, int | None]  # keys read just before and just after an unreadable range (None: open)
+
+
+@dataclass
+class Recovery:
+    """What :func:`recover_catalog` kept and left out."""
+
+    videos: int = 0
+    segments: int = 0
+    removed: list[str] = field(default_factory=list)  # paths of videos left out (analysed again by the next index)
+    unreadable_videos: int = 0  # video rows lost with their path (found again by the next index of their folder)
+    backup: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"videos": self.videos, "segments": self.segments, "removed": self.removed,
+                "unreadable_videos": self.unreadable_videos, "backup": self.backup}
+
+
+def salvage(db: sqlite3.Connection, table: str, columns: str, key: str, where: str = "",
+            params: Sequence[Any] = ()) -> tuple[list[tuple], list[Gap]]:
+    """Every row of ``table`` that reads, in ``key`` order (key first), and the ranges that did not."""
+    condition = f"{where} AND " if where else ""
+    sql = f"SELECT {key}, {columns} FROM {table} WHERE {condition}{key} > ? ORDER BY {key}"
+    rows: list[tuple] = []
+    gaps: list[Gap] = []
+    last = _LOW
+    while True:
+        try:
+            for row in db.execute(sql, (*params, last)):
+                rows.append(tuple(row))
+                last = row[0]
+            return rows, gaps
+        except sqlite3.DatabaseError:
+            resume = _next_readable(db, sql + " LIMIT 1", params, last)
+            gaps.append((None if last == _LOW else last, resume))
+            if resume is None:
+                return rows, gaps
+            last = resume - 1
+
+
+def _next_readable(db: sqlite3.Connection, sql: str, params: Sequence[Any], last: int) -> int | None:
+    """The first key after ``last`` from which ``sql`` reads again (None if nothing after it does)."""
+    def reads(start: int) -> tuple[bool, Any]:
+        try:
+            return True, db.execute(sql, (*params, start)).fetchone()
+        except sqlite3.DatabaseError:
+            return False, None
+
+    step = 1
+    while True:
+        probe = min(_HIGH, last + step)
+        ok, _ = reads(probe)
+        if ok:
+            break
+        if probe == _HIGH:
+            return None
+        step *= 2
+    low, high = last + step // 2 if step > 1 else last, probe  # reads(low) failed (or low == last), reads(high) works
+    while high - low > 1:
+        middle = (low + high) // 2
+        if reads(middle)[0]:
+            high = middle
+        else:
+            low = middle
+    _, row = reads(high)
+    return None if row is None else int(row[0])
+
+
+def _in_gaps(key: int, gaps: Iterable[Gap]) -> bool:
+    return any((a is None or key >= a) and (b is None or key <= b) for a, b in gaps)
+
+
+def _expected_segments(timeline: dict[str, Any]) -> int:
+    """How many segments the ingest made of this timeline (see ``FactsBuilder.segments``)."""
+    return len(timeline.get("segments") or timeline.get("shots") or [])
+
+
+def recover_catalog(path: Path, extra_kinds: Iterable[str] = ()) -> Recovery:
+    """Rebuild the catalog at ``path`` from its readable rows (the file must not be open elsewhere).
+
+    The damaged file (with its ``-wal``/``-shm``) is renamed ``<name>.damaged-<time>``; the new one takes
+    its place only once it is complete.
+    """
+    old = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    try:
+        found = _read_all(old, extra_kinds)
+    finally:
+        old.close()
+    videos, segments, tags, vectors, fts, gaps, meta = found
+    result = Recovery(unreadable_videos=len(gaps["videos"]))
+
+    seg_video = {s[0]: s[1] for s in segments if s[1] in videos}
+    by_video: dict[int, list[tuple]] = {}
+    for s in segments:
+        by_video.setdefault(s[1], []).append(s)
+
+    def videos_in(gap_list: list[Gap]) -> set[int]:
+        return {v for s, v in seg_video.items() if _in_gaps(s, gap_list)}
+
+    # lost segments and full-text rows show exactly (a video then lacks some: below); lost tags do not, so
+    # every video with a segment in the range of an unreadable run of tags is left out
+    tag_segment = {t[0]: t[1] for t in tags}
+    lost = videos_in([(None if a is None else tag_segment[a], None if b is None else tag_segment[b])
+                      for a, b in gaps["tags"]])
+    have_vector = {(v[0], v[1]) for v in vectors}
+    for kind, kind_gaps in gaps["vectors"].items():  # a segment in an unreadable run that has no vector of it
+        lost |= {v for s, v in seg_video.items() if (kind, s) not in have_vector
+                 and any((a is None or s > a) and (b is None or s < b) for a, b in kind_gaps)}
+    fts_ids = {r[0] for r in fts}
+    for video_id, row in videos.items():
+        timeline = row[-1]
+        mine = by_video.get(video_id, [])
+        if (timeline is _UNREADABLE or (timeline is not None and len(mine) != _expected_segments(timeline))
+                or any(s[0] not in fts_ids for s in mine)):
+            lost.add(video_id)
+    kept = {v: row for v, row in videos.items() if v not in lost}
+    result.removed = sorted(videos[v][1] for v in lost if v in videos)
+    kept_segments = [s for s in segments if s[1] in kept]
+    kept_ids = {s[0] for s in kept_segments}
+    result.videos, result.segments = len(kept), len(kept_segments)
+
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    fresh = path.with_name(f"{path.name}.repairing")
+    for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+        leftover.unlink(missing_ok=True)
+    new = Catalog(fresh)
+    try:
+        _fill(new, kept, kept_segments, kept_ids, tags, vectors, fts, meta)
+    except BaseException:
+        new.close()
+        for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+            leftover.unlink(missing_ok=True)
+        raise
+    new.close()
+    backup = path.with_name(f"{path.name}.damaged-{stamp}")
+    os.replace(path, backup)
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            os.replace(side, Path(f"{backup}{suffix}"))
+    os.replace(fresh, path)
+    result.backup = str(backup)
+    return result
+
+
+def _fill(new: Catalog, kept: dict[int, tuple], kept_segments: list[tuple], kept_ids: set[int], tags: list[tuple],
+          vectors: list[tuple], fts: list[tuple], meta: dict[str, str]) -> None:
+    """Write the rows kept into the new catalog, in one transaction."""
+    with new.transaction() as db:
+        db.executemany("INSERT INTO videos(id, path, size, mtime_ns, sha256, duration, fps, frame_count, width,"
+                       " height, info, timeline, complete, warnings, analyzers, indexed_at)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [row[:-1] for row in kept.values()])
+        db.executemany("INSERT INTO segments(id, video_id, idx, shot, start_frame, end_frame, start_time,"
+                       " end_time, facts, data, thumbnail) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kept_segments)
+        db.executemany("INSERT INTO tags(segment_id, kind, name, value) VALUES (?,?,?,?)",
+                       [t[1:] for t in tags if t[1] in kept_ids])
+        db.executemany("INSERT OR IGNORE INTO vectors(kind, segment_id, vec) VALUES (?,?,?)",
+                       [v for v in vectors if v[1] in kept_ids])
+        db.executemany(f"INSERT INTO facts_fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES (?,?,?,?,?)",
+                       [r for r in fts if r[0] in kept_ids])
+        generation = int(meta.get("generation", "0") or 0) + 1
+        db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+
+
+def _read_all(db: sqlite3.Connection, extra_kinds: Iterable[str]) -> tuple[Any, ...]:
+    gaps: dict[str, Any] = {}
+    rows, gaps["videos"] = salvage(db, "videos", "path, size, mtime_ns, sha256, duration, fps, frame_count, width,"
+                                   " height, info, timeline, complete, warnings, analyzers, indexed_at", "id")
+    videos: dict[int, tuple] = {}
+    for row in rows:
+        try:
+            json.loads(row[10]), json.loads(row[13]), json.loads(row[14])
+            timeline = json.loads(zlib.decompress(row[11])) if row[11] is not None else None
+        except (ValueError, TypeError, zlib.error):
+            timeline = _UNREADABLE
+        videos[row[0]] = (*row, timeline)
+    segments, gaps["segments"] = salvage(db, "segments", "video_id, idx, shot, start_frame, end_frame, start_time,"
+                                         " end_time, facts, data, thumbnail", "id")
+    tags, gaps["tags"] = salvage(db, "tags", "segment_id, kind, name, value", "rowid")
+    fts, gaps["fts"] = salvage(db, "facts_fts_content", "c0, c1, c2, c3", "id")
+    kinds = set(KNOWN_KINDS) | set(extra_kinds)
+    with contextlib.suppress(sqlite3.DatabaseError):  # if unreadable, the kinds above are all the ingest writes
+        kinds |= {r[0] for r in db.execute("SELECT DISTINCT kind FROM vectors")}
+    vectors: list[tuple] = []
+    gaps["vectors"] = {}
+    for kind in sorted(kinds):
+        found, gaps["vectors"][kind] = salvage(db, "vectors", "kind, vec", "segment_id", "kind = ?", (kind,))
+        vectors += [(k, s, v) for s, k, v in found]
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.DatabaseError:
+        meta = {}
+    return videos, segments, tags, vectors, fts, gaps, meta
