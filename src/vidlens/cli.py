@@ -27,6 +27,7 @@ from .cli_library import search as search_command
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
 from .cli_train import register as register_train_commands
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
+from .offline import redirect_caches, telemetry_status
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
 from .timeline import Timeline
@@ -368,6 +369,8 @@ def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, 
     """Print the vidlens version (with --all: the libraries a bug report needs)."""
     out.print(f"vidlens {__version__}", highlight=False)
     if all_:
+        from importlib.metadata import version as installed
+
         import cv2
         import numpy
 
@@ -376,6 +379,7 @@ def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, 
         out.print(f"python {sys.version.split()[0]}", highlight=False)
         out.print(library_versions(), highlight=False)
         out.print(f"numpy {numpy.__version__}, opencv {cv2.__version__}", highlight=False)
+        out.print(f"onnxruntime {installed('onnxruntime')}, telemetry {telemetry_status()}", highlight=False)
 
 
 app.add_typer(library_app)
@@ -390,6 +394,7 @@ app.command("export")(export_command)
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn vidlens errors into one line and a documented exit code."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    redirect_caches()  # a vidlens process: dependencies' caches go into vidlens' cache folder
     try:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int):
