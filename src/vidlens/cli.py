@@ -27,6 +27,7 @@ from .cli_params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
 from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
 from .cli_train import register as register_train_commands
 from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
+from .offline import redirect_caches, telemetry_status
 from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
@@ -394,13 +395,15 @@ def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, 
     """Print the vidlens version (with --all: the libraries a bug report needs)."""
     facts = {"vidlens": __version__}
     if all_:
+        from importlib.metadata import version as installed
+
         import cv2
         import numpy
 
         from .media import library_versions
 
         facts |= {"python": sys.version.split()[0], "media": library_versions(), "numpy": numpy.__version__,
-                  "opencv": cv2.__version__}
+                  "opencv": cv2.__version__, "onnxruntime": installed("onnxruntime"), "telemetry": telemetry_status()}
     if as_json:
         print_json(facts)
         return
@@ -409,6 +412,7 @@ def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, 
         out.print(f"python {facts['python']}", highlight=False)
         out.print(facts["media"], highlight=False)
         out.print(f"numpy {facts['numpy']}, opencv {facts['opencv']}", highlight=False)
+        out.print(f"onnxruntime {facts['onnxruntime']}, telemetry {facts['telemetry']}", highlight=False)
 
 
 app.add_typer(library_app)
@@ -453,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn vidlens errors into one line and a documented exit code."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("vidlens").setLevel(logging.ERROR)
+    redirect_caches()  # a vidlens process: dependencies' caches go into vidlens' cache folder
     usage_errors, aborts = _click_errors()
     try:
         code = app(args=argv, prog_name="vidlens", standalone_mode=False)

@@ -74,8 +74,10 @@ class OcrEngine:
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         from rapidocr import RapidOCR
 
+        from ..offline import quiet_onnxruntime
         from ..runtime import default_threads
 
+        quiet_onnxruntime()  # rapidocr makes its own ONNX Runtime sessions
         threads = threads or default_threads()
         self.min_score = min_score
         self._engine = RapidOCR(params={

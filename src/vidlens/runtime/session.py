@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from ..offline import quiet_onnxruntime
 from .registry import ModelEntry, model_entry
 
 _sessions: dict[tuple[Path, int, int, int], ort.InferenceSession] = {}
@@ -69,6 +70,7 @@ def session_for(path: Path, threads: int | None = None) -> ort.InferenceSession:
     with _lock:
         session = _sessions.get(key)
         if session is None:
+            quiet_onnxruntime()  # no telemetry events (ORT_DISABLE_TELEMETRY is set on import: vidlens.offline)
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

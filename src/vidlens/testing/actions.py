@@ -226,7 +226,7 @@ def render_action_clip(label: str, rng: np.random.Generator, *, frames: int = 16
         step = min(speed * h, (h - oh_px) / max(1, n - 1))
         speed = step / h
         dy = -step if label == "object_up" else step
-        travel = step * (n - 1)
+        travel = min(step * (n - 1), h - oh_px)  # the clamped step times n - 1 can exceed the room by rounding
         top = rng.uniform(travel, h - oh_px) if label == "object_up" else rng.uniform(0, h - oh_px - travel)
         left = rng.uniform(0, w - sprite.shape[1])
         for t, frame in enumerate(out):

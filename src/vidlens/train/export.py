@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import VidlensError
+from ..offline import quiet_onnxruntime
 from .bundle import ONNX_FILE, OUTPUT_NAME, load_bundle, read_meta, write_meta
 
 #: Largest |ONNX - torch| logit difference accepted, relative to the largest logit magnitude (at least 1):
@@ -90,6 +91,7 @@ def export_onnx(bundle_dir: str | Path, *, opset: int = 17) -> Path:
                               input_names=names, output_names=[OUTPUT_NAME],
                               dynamic_axes={name: {0: "batch"} for name in [*names, OUTPUT_NAME]})
         inputs = check_inputs(model, CHECK_BATCH)
+        quiet_onnxruntime()
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         onnx_logits = session.run([OUTPUT_NAME], {n: t.numpy() for n, t in zip(names, inputs)})[0]
         with torch.no_grad():
