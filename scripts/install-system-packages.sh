@@ -6,8 +6,10 @@
 #                            decodes through PyAV, which bundles FFmpeg's libraries)
 #   asterisk-core-sounds-en-wav  recorded human speech (voice prompts, CC-BY-SA-3.0) for the speech tests
 #                            and the Silero VAD check in tools/convert_models.py
+#   strace                   tests/test_offline.py traces vidlens' network system calls (no connection,
+#                            no host look-up) with it
 set -euo pipefail
-packages=(opencv-doc forensics-samples-files ffmpeg asterisk-core-sounds-en-wav)
+packages=(opencv-doc forensics-samples-files ffmpeg asterisk-core-sounds-en-wav strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
