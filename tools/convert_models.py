@@ -302,8 +302,13 @@ def log(msg: str) -> None:
     print(f"[convert] {msg}", flush=True)
 
 
+#: Every tool we start runs with its telemetry off (ONNX Runtime reads this when it is imported).
+NO_TELEMETRY = {"ORT_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
+
+
 def run(cmd: list, **kw) -> None:
     log("$ " + " ".join(str(c) for c in cmd))
+    kw["env"] = {**(kw.get("env") or os.environ), **NO_TELEMETRY}
     subprocess.run([str(c) for c in cmd], check=True, **kw)
 
 
