@@ -76,7 +76,8 @@ def open_container(path: str | Path) -> av.container.InputContainer:
     """Open a media file for reading, turning every failure into a one-line vidlens error.
 
     FFmpeg's return code alone can mislead (a 20000x20000 frame size comes back as "Device or resource
-    busy"), so its last error log line is captured while opening and given as the reason.
+    busy"), so its last error log line is given as the reason; the capture keeps that line (and any
+    other) off stderr.
     """
     p = Path(path)
     if (reason := why_not_readable(p)) is not None:
@@ -89,7 +90,9 @@ def open_container(path: str | Path) -> av.container.InputContainer:
         with av.logging.Capture() as logs:
             return av.open(str(p), mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as error:
-        detail = logs[-1][2].strip() if logs else (error.strerror or str(error))
+        # the exception carries FFmpeg's last error line (the capture alone misses a repeated one)
+        last = getattr(error, "log", None) or (logs[-1] if logs else None)
+        detail = last[2].strip() if last else (error.strerror or str(error))
         raise InvalidMediaError(f"not a readable media file ({detail})", path=p) from None
     except (UnicodeDecodeError, OSError, ValueError) as error:
         raise InvalidMediaError(f"not a readable media file ({error})", path=p) from None
