@@ -60,7 +60,11 @@ def _progress_bar(quiet: bool) -> tuple[Progress | None, Any]:
 def _waiting(event: str, detail: dict[str, Any]) -> None:
     """Another index holds the library: say so once, on stderr (the run then waits for it)."""
     if event == "wait":
-        err.print(detail["message"], highlight=False)
+        _say(detail["message"])
+
+
+def _say(message: str) -> None:
+    err.print(message, highlight=False)
 
 
 def index(
@@ -219,7 +223,7 @@ def stats(library: LibraryOpt = None,
 def prune(library: LibraryOpt = None,
           under: Annotated[list[Path] | None, typer.Argument(help="Only videos under these folders.")] = None) -> None:
     """Forget indexed videos whose files no longer exist."""
-    gone = api.prune_library(library=library, under=under)
+    gone = api.prune_library(library=library, under=under, on_wait=_say)
     out.print(f"pruned {len(gone)} video(s)", highlight=False)
     for path in gone:
         out.print(f"  {path}", highlight=False)
@@ -234,7 +238,7 @@ def check(library: LibraryOpt = None,
 
     Exit 0 healthy (or repaired), 3 damaged (run it again with --repair).
     """
-    result = api.check_library(library=library, repair=repair)
+    result = api.check_library(library=library, repair=repair, on_wait=_say)
     if as_json:
         out.print_json(json.dumps(result))
     else:

@@ -439,3 +439,29 @@ def test_repair_survives_damage_to_any_table(healthy: tuple[Path, Path], tmp_pat
                 kept = {v.path for v in opened.catalog.videos()}
             recovered = result["recovered"]
             assert recovered is None or len(kept) == recovered["videos"], (name, offset, result)
+
+
+@pytest.mark.parametrize("command", [["library", "prune"], ["library", "check", "--repair"]])
+def test_the_other_writers_wait_for_the_lock_and_say_so(healthy: tuple[Path, Path], tmp_path: Path,
+                                                        command: list[str]) -> None:
+    from vidlens.library.library import lock_folder
+
+    lib = tmp_path / "lib"
+    shutil.copytree(healthy[1], lib)
+    held = lock_folder(lib)
+    assert held is not None
+    proc = subprocess.Popen([sys.executable, "-m", "vidlens.cli", *command, "-L", str(lib)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        import select
+
+        assert proc.stderr is not None
+        ready, _, _ = select.select([proc.stderr], [], [], 60)  # the waiting notice, or the end of the run
+        line = proc.stderr.readline() if ready else ""
+        assert f"another vidlens (pid {os.getpid()}) is writing to the library" in line, line
+        time.sleep(0.3)
+        assert proc.poll() is None, "it did not wait"
+    finally:
+        os.close(held)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err

@@ -388,10 +388,11 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
                 commit(job, record, error)
 
 
-def prune(library: Any, under: Iterable[str | Path] | None = None) -> list[str]:
+def prune(library: Any, under: Iterable[str | Path] | None = None, *,
+          on_wait: Callable[[str], None] | None = None) -> list[str]:
     """Forget videos whose files no longer exist (only those under the given folders, if any)."""
     roots = [str(Path(p).resolve()) for p in under] if under else None
-    with library.writing():
+    with library.writing(on_wait=on_wait):
         return _prune(library, roots)
 
 
