@@ -465,3 +465,22 @@ def test_the_other_writers_wait_for_the_lock_and_say_so(healthy: tuple[Path, Pat
         os.close(held)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
+
+
+def test_index_with_a_full_temporary_folder_stops_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from vidlens.errors import DiskFullError
+    from vidlens.library.ingest import ingest
+    from vidlens.library.library import Library
+
+    videos = _videos(tmp_path / "videos", 2, frames=40)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    _fill(monkeypatch, temp)  # the segments analyzer writes its thumbnails there
+    with Library(tmp_path / "lib") as lib:
+        with pytest.raises(DiskFullError, match=f"analysing, in the temporary folder {temp}"):
+            ingest(lib, [videos], analyzers=FAST)
+        assert lib.catalog.videos() == [] and lib.check()["ok"]
+    assert not list(temp.iterdir()), "the analysis left its temporary files"
