@@ -307,23 +307,26 @@ def library_stats(*, library: str | Path | None = None) -> dict[str, Any]:
         return lib.stats()
 
 
-def prune_library(*, library: str | Path | None = None, under: Sequence[str | Path] | None = None) -> list[str]:
-    """Forget indexed videos whose files are gone; returns their paths."""
+def prune_library(*, library: str | Path | None = None, under: Sequence[str | Path] | None = None,
+                  on_wait: Any = None) -> list[str]:
+    """Forget indexed videos whose files are gone; returns their paths. Another process writing the library,
+    this waits for it (``on_wait(message)`` is told)."""
     from .library.ingest import prune as prune_missing
     from .library.library import Library
 
     with Library(library, create=False) as lib:
-        return prune_missing(lib, under)
+        return prune_missing(lib, under, on_wait=on_wait)
 
 
-def check_library(*, library: str | Path | None = None, repair: bool = False) -> dict[str, Any]:
+def check_library(*, library: str | Path | None = None, repair: bool = False, on_wait: Any = None) -> dict[str, Any]:
     """SQLite integrity check, full-text index check, catalog consistency, and indexes rebuilt where they
     disagree with the catalog. ``repair``: a damaged catalog is rebuilt from the rows that still read
-    (whole videos only; the others are analysed again by the next ``index``), then every index from it."""
+    (whole videos only; the others are analysed again by the next ``index``), then every index from it;
+    it waits for another process writing the library (``on_wait(message)`` is told)."""
     from .library.library import Library, repair_library
 
     if repair:
-        return repair_library(library)
+        return repair_library(library, on_wait=on_wait)
     with Library(library, create=False) as lib:
         return lib.check()
 

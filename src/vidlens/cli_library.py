@@ -59,7 +59,11 @@ def _progress_bar(quiet: bool) -> tuple[Progress | None, Any]:
 def _waiting(event: str, detail: dict[str, Any]) -> None:
     """Another index holds the library: say so once, on stderr (the run then waits for it)."""
     if event == "wait":
-        err.print(detail["message"], highlight=False)
+        _say(detail["message"])
+
+
+def _say(message: str) -> None:
+    err.print(message, highlight=False)
 
 
 def index(
@@ -231,7 +235,7 @@ def prune(library: LibraryOpt = None,
           under: Annotated[list[Path] | None, typer.Argument(help="Only videos under these folders.")] = None,
           as_json: JsonOpt = False) -> None:
     """Forget indexed videos whose files no longer exist."""
-    gone = api.prune_library(library=library, under=under)
+    gone = api.prune_library(library=library, under=under, on_wait=_say)
     if as_json:
         print_json({"pruned": gone})
         return
@@ -249,7 +253,7 @@ def check(library: LibraryOpt = None,
 
     Exit 0 healthy (or repaired), 3 damaged (run it again with --repair).
     """
-    result = api.check_library(library=library, repair=repair)
+    result = api.check_library(library=library, repair=repair, on_wait=_say)
     if as_json:
         print_json(result)
     else:

@@ -334,6 +334,12 @@ def _ingest(library: Any, paths: Iterable[str | Path], workers: int, names: tupl
     return report
 
 
+def _analysing() -> str:
+    """Where a full disk stopped an analysis: its temporary files (keyframes, thumbnails) go to the temp folder."""
+    return (f"analysing, in the temporary folder {tempfile.gettempdir()} ($TMPDIR moves it); the videos indexed so"
+            " far are kept")
+
+
 def _guarded(run: Callable[[], VideoRecord]) -> tuple[VideoRecord | None, str | None]:
     try:
         return run(), None
@@ -341,7 +347,7 @@ def _guarded(run: Callable[[], VideoRecord]) -> tuple[VideoRecord | None, str | 
         raise
     except Exception as error:
         if is_disk_full(error):  # every other video would fail the same way: stop, keep what is committed
-            raise disk_full(error, "analysing (the videos indexed so far are kept)") from error
+            raise disk_full(error, _analysing()) from error
         if isinstance(error, VidlensError):
             return None, str(error)
         # one bad file must not stop the run; the list at the end names it
@@ -380,15 +386,16 @@ def _run_pool(jobs: list[_Job], names: Sequence[str], options: dict[str, dict[st
                     if is_disk_full(exc):
                         for other in pending:
                             other.cancel()
-                        raise disk_full(exc, "analysing (the videos indexed so far are kept)") from exc
+                        raise disk_full(exc, _analysing()) from exc
                     record, error = None, str(exc) if isinstance(exc, VidlensError) else f"{type(exc).__name__}: {exc}"
                 commit(job, record, error)
 
 
-def prune(library: Any, under: Iterable[str | Path] | None = None) -> list[str]:
+def prune(library: Any, under: Iterable[str | Path] | None = None, *,
+          on_wait: Callable[[str], None] | None = None) -> list[str]:
     """Forget videos whose files no longer exist (only those under the given folders, if any)."""
     roots = [str(Path(p).resolve()) for p in under] if under else None
-    with library.writing():
+    with library.writing(on_wait=on_wait):
         return _prune(library, roots)
 
 

@@ -287,13 +287,13 @@ class Library:
         return {"ok": not problems, "problems": problems, "rebuilt": sorted(set(self.rebuilt)),
                 "hint": REPAIR_HINT if problems else None}
 
-    def repair(self) -> dict[str, Any]:
+    def repair(self, on_wait: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Check, and rebuild what can be rebuilt: a damaged catalog is copied row by row into a new one
         (:func:`vidlens.library.repair.recover_catalog`: only whole videos are kept; the others are
         analysed again by the next ``index``), then the full-text and vector indexes are rebuilt from it."""
         from .repair import recover_catalog
 
-        with self.writing():
+        with self.writing(on_wait=on_wait):
             problems = self.catalog.check()
             recovery = None
             if problems:
@@ -357,7 +357,8 @@ def _flock(fd: int, folder: Path, wait: bool, on_wait: Callable[[str], None] | N
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
 
 
-def repair_library(folder: str | Path | None = None) -> dict[str, Any]:
+def repair_library(folder: str | Path | None = None, *,
+                   on_wait: Callable[[str], None] | None = None) -> dict[str, Any]:
     """:meth:`Library.repair` for the library in ``folder``, also when its catalog is too damaged to open."""
     from .repair import recover_catalog
 
@@ -366,7 +367,7 @@ def repair_library(folder: str | Path | None = None) -> dict[str, Any]:
     try:
         lib = Library(path, create=False)
     except CatalogDamagedError as error:
-        fd = lock_folder(path)
+        fd = lock_folder(path, on_wait=on_wait)
         try:
             recovered = recover_catalog(path / CATALOG_FILE, VectorStore(path / VECTORS_FOLDER).names())
         finally:
@@ -375,7 +376,7 @@ def repair_library(folder: str | Path | None = None) -> dict[str, Any]:
         lib = Library(path, create=False)
         problem = str(error)
     with lib:
-        result = lib.repair()
+        result = lib.repair(on_wait=on_wait)
     if recovered is not None:
         result["problems"] = [problem, *result["problems"]]
         result["recovered"] = recovered.to_dict()

@@ -12,13 +12,15 @@ from the rows kept. The damaged file is kept beside the new one, never deleted.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,25 +51,62 @@ class Recovery:
 
 
 def salvage(db: sqlite3.Connection, table: str, columns: str, key: str, where: str = "",
-            params: Sequence[Any] = ()) -> tuple[list[tuple], list[Gap]]:
-    """Every row of ``table`` that reads, in ``key`` order (key first), and the ranges that did not."""
+            params: Sequence[Any] = (), valid: Callable[[tuple], bool] | None = None) -> tuple[list[tuple], list[Gap]]:
+    """Every row of ``table`` that reads, in ``key`` order (key first), and the ranges that did not; a row that
+    reads but is not ``valid`` (garbage from a damaged page: NULLs, wrong types) counts as unreadable."""
+    rows, gaps = _salvage(db, table, columns, key, where, params)
+    if valid is None:
+        return rows, gaps
+    kept: list[tuple] = []
+    for i, row in enumerate(rows):
+        if _valid(valid, row):
+            kept.append(row)
+        else:
+            after = next((r[0] for r in rows[i + 1:] if _valid(valid, r)), None)
+            gaps.append((kept[-1][0] if kept else None, after))
+    return kept, gaps
+
+
+def _valid(check: Callable[[tuple], bool], row: tuple) -> bool:
+    try:
+        return bool(check(row))
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
+def _salvage(db: sqlite3.Connection, table: str, columns: str, key: str, where: str,
+             params: Sequence[Any]) -> tuple[list[tuple], list[Gap]]:
     condition = f"{where} AND " if where else ""
     sql = f"SELECT {key}, {columns} FROM {table} WHERE {condition}{key} > ? ORDER BY {key}"
     rows: list[tuple] = []
     gaps: list[Gap] = []
+    one = sql + " LIMIT 1"
     last = _LOW
     while True:
         try:
             for row in db.execute(sql, (*params, last)):
+                if row[0] <= last:  # a damaged page can hand back keys out of order
+                    raise sqlite3.DatabaseError("keys out of order")
                 rows.append(tuple(row))
                 last = row[0]
             return rows, gaps
         except sqlite3.DatabaseError:
-            resume = _next_readable(db, sql + " LIMIT 1", params, last)
+            pass
+        # a cursor fails on the row *before* an unreadable one (it reads ahead): go one row at a time here
+        try:
+            row = db.execute(one, (*params, last)).fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+            resume = _next_readable(db, one, params, last)
             gaps.append((None if last == _LOW else last, resume))
-            if resume is None:
+            if resume is None or resume <= last:
                 return rows, gaps
             last = resume - 1
+            continue
+        if row is None or row[0] <= last:
+            return rows, gaps
+        rows.append(tuple(row))
+        last = row[0]
 
 
 def _next_readable(db: sqlite3.Connection, sql: str, params: Sequence[Any], last: int) -> int | None:
@@ -131,9 +170,16 @@ def recover_catalog(path: Path, extra_kinds: Iterable[str] = ()) -> Recovery:
 
     # lost segments and full-text rows show exactly (a video then lacks some: below); lost tags do not, so
     # every video with a segment in the range of an unreadable run of tags is left out
-    tag_segment = {t[0]: t[1] for t in tags}
-    lost = videos_in([(None if a is None else tag_segment[a], None if b is None else tag_segment[b])
-                      for a, b in gaps["tags"]])
+    tag_keys = [t[0] for t in tags]  # in key order
+
+    def segment_at(key: int | None, before: bool) -> int | None:
+        """The segment of the nearest tag read at or before (after) ``key``: where an unreadable run begins (ends)."""
+        if key is None:
+            return None
+        i = bisect.bisect_right(tag_keys, key) - 1 if before else bisect.bisect_left(tag_keys, key)
+        return tags[i][1] if 0 <= i < len(tags) else None
+
+    lost = videos_in([(segment_at(a, True), segment_at(b, False)) for a, b in gaps["tags"]])
     have_vector = {(v[0], v[1]) for v in vectors}
     for kind, kind_gaps in gaps["vectors"].items():  # a segment in an unreadable run that has no vector of it
         lost |= {v for s, v in seg_video.items() if (kind, s) not in have_vector
@@ -146,7 +192,9 @@ def recover_catalog(path: Path, extra_kinds: Iterable[str] = ()) -> Recovery:
                 or any(s[0] not in fts_ids for s in mine)):
             lost.add(video_id)
     kept = {v: row for v, row in videos.items() if v not in lost}
-    result.removed = sorted(videos[v][1] for v in lost if v in videos)
+    named = [videos[v][1] for v in lost if v in videos]
+    result.removed = sorted(p for p in named if isinstance(p, str))
+    result.unreadable_videos += len(named) - len(result.removed)  # a row whose path itself is garbage
     kept_segments = [s for s in segments if s[1] in kept]
     kept_ids = {s[0] for s in kept_segments}
     result.videos, result.segments = len(kept), len(kept_segments)
@@ -201,25 +249,51 @@ def _read_all(db: sqlite3.Connection, extra_kinds: Iterable[str]) -> tuple[Any, 
     videos: dict[int, tuple] = {}
     for row in rows:
         try:
+            if not (isinstance(row[1], str) and _ints(*row[2:4], row[12]) and isinstance(row[15], str)):
+                raise ValueError("a damaged row")
             json.loads(row[10]), json.loads(row[13]), json.loads(row[14])
             timeline = json.loads(zlib.decompress(row[11])) if row[11] is not None else None
         except (ValueError, TypeError, zlib.error):
             timeline = _UNREADABLE
         videos[row[0]] = (*row, timeline)
     segments, gaps["segments"] = salvage(db, "segments", "video_id, idx, shot, start_frame, end_frame, start_time,"
-                                         " end_time, facts, data, thumbnail", "id")
-    tags, gaps["tags"] = salvage(db, "tags", "segment_id, kind, name, value", "rowid")
-    fts, gaps["fts"] = salvage(db, "facts_fts_content", "c0, c1, c2, c3", "id")
+                                         " end_time, facts, data, thumbnail", "id", valid=_segment_ok)
+    tags, gaps["tags"] = salvage(db, "tags", "segment_id, kind, name, value", "rowid", valid=lambda r: (
+        _ints(r[1]) and isinstance(r[2], str) and isinstance(r[3], str) and _numbers(r[4])))
+    fts, gaps["fts"] = salvage(db, "facts_fts_content", "c0, c1, c2, c3", "id",
+                               valid=lambda r: all(isinstance(c, str) for c in r[1:]))
     kinds = set(KNOWN_KINDS) | set(extra_kinds)
     with contextlib.suppress(sqlite3.DatabaseError):  # if unreadable, the kinds above are all the ingest writes
-        kinds |= {r[0] for r in db.execute("SELECT DISTINCT kind FROM vectors")}
+        kinds |= {r[0] for r in db.execute("SELECT DISTINCT kind FROM vectors")
+                  if isinstance(r[0], str) and re.fullmatch(r"[a-z0-9_-]{1,64}", r[0])}  # not garbage
     vectors: list[tuple] = []
     gaps["vectors"] = {}
     for kind in sorted(kinds):
-        found, gaps["vectors"][kind] = salvage(db, "vectors", "kind, vec", "segment_id", "kind = ?", (kind,))
+        found, gaps["vectors"][kind] = salvage(db, "vectors", "kind, vec", "segment_id", "kind = ?", (kind,),
+                                               valid=lambda r: isinstance(r[2], bytes) and len(r[2]) > 0
+                                               and len(r[2]) % 2 == 0)
+        sizes = [len(v) for _, _, v in found]
+        common = max(set(sizes), key=sizes.count) if sizes else 0
+        for s, _, v in found:  # a vector of another length than its kind's is garbage too
+            if len(v) != common:
+                gaps["vectors"][kind].append((s - 1, s + 1))
+        found = [r for r in found if len(r[2]) == common]
         vectors += [(k, s, v) for s, k, v in found]
     try:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.DatabaseError:
         meta = {}
     return videos, segments, tags, vectors, fts, gaps, meta
+
+
+def _ints(*values: Any) -> bool:
+    return all(isinstance(v, int) for v in values)
+
+
+def _numbers(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) for v in values)
+
+
+def _segment_ok(r: tuple) -> bool:
+    return (_ints(*r[1:6]) and _numbers(r[6], r[7]) and isinstance(r[8], str) and isinstance(r[9], str)
+            and isinstance(json.loads(r[9]), dict) and (r[10] is None or isinstance(r[10], bytes)))
