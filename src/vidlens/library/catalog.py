@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,26 +197,27 @@ class Catalog:
     def _open_without_shared_memory(self) -> bool:
         """On a full disk SQLite cannot create the ``-shm`` file WAL readers share; in exclusive locking mode it
         keeps that index in memory instead, so searches, stats and checks still read (a writer waits)."""
-        try:
-            self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self.db.execute("PRAGMA locking_mode=EXCLUSIVE")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._check_version(create=False)
-        except sqlite3.DatabaseError:
-            with contextlib.suppress(sqlite3.DatabaseError):
-                self.db.close()
-            return False
-        self.read_only_fallback = True
-        return True
+        def connect() -> sqlite3.Connection:
+            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("PRAGMA foreign_keys=ON")
+            return db
+
+        return self._open_for_reading(connect)
 
     def _open_immutable(self) -> bool:
         """On read-only storage (a snapshot, a backup disk) SQLite cannot make the files WAL readers share;
         nothing can change the file there, so it is read as immutable."""
+        return self._open_for_reading(lambda: sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True,
+                                                              isolation_level=None))
+
+    def _open_for_reading(self, connect: Callable[[], sqlite3.Connection]) -> bool:
+        """Open with ``connect`` for reading only; False (nothing left open) when even that fails."""
         try:
-            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?immutable=1", uri=True, isolation_level=None)
+            self.db = connect()
             self._check_version(create=False)
         except sqlite3.DatabaseError:
-            with contextlib.suppress(sqlite3.DatabaseError):
+            with contextlib.suppress(sqlite3.DatabaseError, AttributeError):
                 self.db.close()
             return False
         self.read_only_fallback = True
