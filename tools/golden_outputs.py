@@ -7,7 +7,8 @@ from elapsed times") is checked by recording the digests before it and comparing
     python tools/golden_outputs.py compare tools/golden/baseline.json  # after it: exit 1 on any difference
 
 Each file of each output folder is hashed after removing what legitimately changes from run to run: the
-elapsed and speed figures (in ``timeline.json`` and wherever the report repeats them), the video's absolute
+elapsed and speed figures (in ``timeline.json`` and the report's run table; nothing is blanked by value,
+which could hide a result that happens to equal one), the video's absolute
 path and the vidlens version. Model outputs are floating point: compare on the machine that recorded the
 baseline (another CPU's SIMD can move a confidence in its last digit).
 """
@@ -45,45 +46,35 @@ def _video(spec: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def _run_values(timeline: dict[str, Any]) -> list[str]:
-    """The strings a run's own measurements appear as (to blank them in the report)."""
-    analysis = timeline.get("analysis", {})
-    values = [str(analysis.get(k)) for k in ("elapsed_s", "speed_fps") if analysis.get(k) is not None]
-    values += [f"{float(analysis['elapsed_s']):.2f}"] if analysis.get("elapsed_s") is not None else []
-    values += [str(v) for v in (analysis.get("stages_s") or {}).values()]
-    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
-
-
 def digest_folder(folder: Path, video: Path, *, ranged: bool = False) -> dict[str, str]:
     """``relative path -> sha256`` of every file, run-specific values removed."""
     timeline = json.loads((folder / "timeline.json").read_text(encoding="utf-8"))
-    blanks = _run_values(timeline)
     decoded = timeline.get("analysis", {}).get("decode", {}).get("frames") if ranged else None
-    digests = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        if path.name == "timeline.json":
-            clean = json.loads(data)
-            analysis = clean.get("analysis", {})
-            for key in RUN_KEYS:
-                analysis.pop(key, None)
-            if ranged:  # with --end, the decode thread's read-ahead past the end varies run to run (issue 13)
-                analysis.get("decode", {}).pop("frames", None)
-            data = json.dumps(clean, sort_keys=True).encode()
-        elif path.suffix in (".html", ".json", ".csv", ".edl", ".svg"):
-            text = data.decode("utf-8", errors="replace")
-            for value in blanks:
-                text = re.sub(rf"(?<![\d.]){re.escape(value)}(?![\d])", "<run>", text)
-            if path.suffix == ".html":  # the report's run table shows the same figures rounded
-                text = re.sub(r"[\d.]+ (s|frames/s)</td>", r"<run> \1</td>", text)
-                text = re.sub(r'class="bar" style="width: [\d.]+%"', 'class="bar" style="width: <run>%"', text)
-                if decoded is not None:
-                    text = text.replace(f"<td>{decoded}</td>", "<td><run></td>")
-            text = re.sub(r"vidlens \d+\.\d+\.\d+\S*", "vidlens <version>", text)
-            data = text.encode()
-        data = data.replace(str(video).encode(), b"<video>")
-        digests[str(path.relative_to(folder))] = hashlib.sha256(data).hexdigest()
-    return digests
+    return {str(path.relative_to(folder)): hashlib.sha256(normalised(path, video, decoded)).hexdigest()
+            for path in sorted(p for p in folder.rglob("*") if p.is_file())}
+
+
+def normalised(path: Path, video: Path, decoded: int | None) -> bytes:
+    """The bytes of ``path`` without this run's own figures (see :func:`digest_folder`)."""
+    data = path.read_bytes()
+    if path.name == "timeline.json":
+        clean = json.loads(data)
+        analysis = clean.get("analysis", {})
+        for key in RUN_KEYS:
+            analysis.pop(key, None)
+        if decoded is not None:  # with --end, the decode thread's read-ahead past the end varies run to run
+            analysis.get("decode", {}).pop("frames", None)
+        data = json.dumps(clean, sort_keys=True).encode()
+    elif path.suffix in (".html", ".json", ".csv", ".edl", ".svg"):
+        text = data.decode("utf-8", errors="replace")
+        if path.suffix == ".html":  # the report's run table: elapsed, speed, per-stage seconds and their bars
+            text = re.sub(r"[\d.]+ (s|frames/s)</td>", r"<run> \1</td>", text)
+            text = re.sub(r'class="bar" style="width: [\d.]+%"', 'class="bar" style="width: <run>%"', text)
+            if decoded is not None:
+                text = text.replace(f"<td>{decoded}</td>", "<td><run></td>")
+        text = re.sub(r"vidlens \d+\.\d+\.\d+\S*", "vidlens <version>", text)
+        data = text.encode()
+    return data.replace(str(video).encode(), b"<video>")
 
 
 def record_all() -> dict[str, Any]:
