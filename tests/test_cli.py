@@ -198,3 +198,18 @@ def test_clip_export_cuts_the_stream_that_was_analysed(two_streams: Path, tmp_pa
     moment = {"path": str(two_streams), "start": {"frame": 25}, "end": {"frame": 50}}
     (clip,) = api.export_clips([moment], tmp_path)
     assert clip["method"] == "copy" and probe(clip["path"]).width == 320
+
+
+def test_an_end_past_a_truncated_files_last_frame_still_says_truncated(tmp_path: Path) -> None:
+    """``--end`` once marked every run as cancelled, so a file cut short inside the range passed as complete."""
+    source = samples.movie_hello("mp4")
+    if source is None:
+        pytest.skip("forensics-samples-files not installed")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(source.read_bytes()[:2_000_000])
+    past = run("analyze", cut, "-o", tmp_path / "past", "-q", "--end", "10:00:00")
+    assert past.returncode == 0 and "truncated" in past.stderr, past.stderr
+    assert json.loads((tmp_path / "past" / "timeline.json").read_text())["analysis"]["complete"] is False
+    inside = run("analyze", cut, "-o", tmp_path / "inside", "-q", "--end", "1s")  # stopped before the cut
+    assert inside.returncode == 0 and "truncated" not in inside.stderr, inside.stderr
+    assert json.loads((tmp_path / "inside" / "timeline.json").read_text())["analysis"]["complete"] is True

@@ -99,6 +99,7 @@ def run_pipeline(
     first_frame: int | None = None
     times: list[float] = []
     interrupted = False
+    reached_end = False  # stopped at --end: what lies after it was not read, so it cannot count as missing
     decode_seconds = [0.0]
 
     converters: dict[tuple, FrameConverter] = {}
@@ -127,6 +128,7 @@ def run_pipeline(
             if cancel.requested:
                 raise KeyboardInterrupt
             if frame.time >= end_s:
+                reached_end = True
                 reader.stop()
                 break
             times.append(float(frame.time))
@@ -166,7 +168,7 @@ def run_pipeline(
         raise UsageError(f"the range is outside the video: --start {start} is at {begin_s:.3f}s, and the last "
                          f"frame is at {times[-1]:.3f}s")
     stats = reader.stats
-    stats.cancelled = interrupted or end is not None
+    stats.cancelled = interrupted or reached_end  # a file that ends before --end is still judged for truncation
     warnings = info.notes + stats.warnings() + warnings
     clock = FrameClock(times, info.fps)
     complete = stats.complete and not interrupted
