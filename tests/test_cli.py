@@ -123,12 +123,18 @@ def test_a_tiny_video_is_analyzed_and_summarised(tmp_path: Path, size: tuple[int
     assert (tmp_path / "s.mp4").stat().st_size > 0 and (tmp_path / "s.gif").stat().st_size > 0
 
 
-def test_truncated_video_is_analyzed_and_marked(tmp_path: Path) -> None:
+@pytest.fixture
+def cut(tmp_path: Path) -> Path:
+    """The first 2 MB of the forensics samples' movie-hello.mp4: a file cut short."""
     source = samples.movie_hello("mp4")
     if source is None:
         pytest.skip("forensics-samples-files not installed")
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(source.read_bytes()[:2_000_000])
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(source.read_bytes()[:2_000_000])
+    return path
+
+
+def test_truncated_video_is_analyzed_and_marked(cut: Path, tmp_path: Path) -> None:
     result = run("analyze", cut, "-o", tmp_path / "out", "-q")
     assert result.returncode == 0, result.stderr
     assert "truncated" in result.stderr
@@ -200,13 +206,8 @@ def test_clip_export_cuts_the_stream_that_was_analysed(two_streams: Path, tmp_pa
     assert clip["method"] == "copy" and probe(clip["path"]).width == 320
 
 
-def test_an_end_past_a_truncated_files_last_frame_still_says_truncated(tmp_path: Path) -> None:
+def test_an_end_past_a_truncated_files_last_frame_still_says_truncated(cut: Path, tmp_path: Path) -> None:
     """``--end`` once marked every run as cancelled, so a file cut short inside the range passed as complete."""
-    source = samples.movie_hello("mp4")
-    if source is None:
-        pytest.skip("forensics-samples-files not installed")
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(source.read_bytes()[:2_000_000])
     past = run("analyze", cut, "-o", tmp_path / "past", "-q", "--end", "10:00:00")
     assert past.returncode == 0 and "truncated" in past.stderr, past.stderr
     assert json.loads((tmp_path / "past" / "timeline.json").read_text())["analysis"]["complete"] is False
