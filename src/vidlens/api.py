@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .analyzers import create_analyzers
-from .diskfull import cleans_up_on_disk_full
+from .diskfull import cleans_up_on_disk_full, remove_written
 from .errors import UsageError, VidlensError
 from .media import VideoInfo, VideoReader, probe
 from .paths import refuse_input_as_output
@@ -64,9 +63,9 @@ def analyze(
     built = create_analyzers(analyzers, options, blur_faces=blur_faces)
     try:
         timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
-    except VidlensError:  # a bad input or range: leave no empty output folder behind
+    except VidlensError:  # a bad input or range: leave no output folder behind that this run made
         if created:
-            _remove_empty_folders(out)
+            remove_written(out, created=True, before={})
         raise
     timeline.analysis["blur_faces"] = bool(blur_faces)
     if out is not None:
@@ -82,15 +81,6 @@ def analyze(
             discard(out, stale)
             remove_stale(out, set())  # subfolders the discarded files leave empty
     return timeline
-
-
-def _remove_empty_folders(folder: Path) -> None:
-    """Remove ``folder`` and the folders in it if no file was written there (never a file)."""
-    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):
-            sub.rmdir()
-    with contextlib.suppress(OSError):
-        folder.rmdir()
 
 
 def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
