@@ -215,3 +215,19 @@ def test_tables_in_a_pipe_are_plain_and_whole() -> None:
     assert header[:2] == ["name", "variant"] and rows
     assert all(len(row) == len(header) for row in rows)
     assert "…" not in result.stdout and "all_minilm_l6_v2" in [row[0] for row in rows]  # names were cut at 80
+
+
+def test_an_oserror_outside_vidlens_code_is_disk_full_or_a_named_path(short_clip: Path, monkeypatch, capsys) -> None:
+    """An unwrapped ENOSPC (which also names a path) is exit 4, not the exit 2 of a refused path."""
+    import errno
+
+    from vidlens import api
+
+    for code, number in ((4, errno.ENOSPC), (2, errno.EACCES)):
+        def refuse(path, number=number):
+            raise OSError(number, os.strerror(number), str(path))
+
+        monkeypatch.setattr(api, "probe", refuse)  # stands for a file system refusing the write
+        assert main(["info", str(short_clip)]) == code
+        message = capsys.readouterr().err
+        assert "internal error" not in message and str(short_clip) in message, message

@@ -474,20 +474,23 @@ def main(argv: list[str] | None = None) -> int:
     except usage_errors as error:
         error.show()  # Click's own message (usage line, hint and "Error: ..."), as with any Click program
         return 2
-    except OSError as error:
-        if error.filename is None:
-            return _internal_error(error)
-        # the file system refused a path the user named or vidlens was told to write (permissions, space)
+    except Exception as error:
+        return _unexpected_error(error)
+    return 0
+
+
+def _unexpected_error(error: Exception) -> int:
+    """An exception no vidlens code turned into a :class:`VidlensError`: a full disk is exit 4, a path the
+    file system refused (permissions, a read-only folder) exit 2 naming it, anything else a bug (exit 1)."""
+    from .errors import disk_full, is_disk_full
+
+    if is_disk_full(error):  # checked first: an ENOSPC OSError names a path too
+        err.print(f"[red]error:[/] {disk_full(error, 'writing')}", highlight=False)
+        return 4
+    if isinstance(error, OSError) and error.filename is not None:
         err.print(f"[red]error:[/] {error.filename}: {error.strerror or error}", highlight=False)
         return 2
-    except Exception as error:
-        from .errors import disk_full, is_disk_full
-
-        if is_disk_full(error):  # a writer we did not wrap: still one line, not an internal error
-            err.print(f"[red]error:[/] {disk_full(error, 'writing')}", highlight=False)
-            return 4
-        return _internal_error(error)
-    return 0
+    return _internal_error(error)
 
 
 def _internal_error(error: BaseException) -> int:
