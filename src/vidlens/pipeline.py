@@ -156,6 +156,10 @@ def run_pipeline(
         raise
     finally:
         cancel.restore()
+    if cancel.requested and not interrupted:  # pressed after the last check, before the handler was removed
+        interrupted = True
+        reader.stop()
+        warnings.append(f"interrupted by the user after {len(times)} frames; results are partial")
     for lane in lanes:
         _feed(lane, warnings)
     if tap is not None and reader.origin is not None:

@@ -320,6 +320,9 @@ def test_ctrl_c_stops_cleanly_and_keeps_no_partial_video(reels: Path, tmp_path: 
     assert proc.poll() is None, "the ingest finished before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
+    if proc.returncode != 130:  # say why a video came out partial: that is the bug to look for
+        with sqlite3.connect(lib_dir / "catalog.sqlite") as db:
+            stderr += repr(db.execute("SELECT path, warnings FROM videos WHERE NOT complete").fetchall())
     assert proc.returncode == 130, stderr
     assert "run the same command again" in stderr and "Traceback" not in stderr
     with Library(lib_dir, create=False) as lib:

@@ -13,6 +13,7 @@ import contextlib
 import heapq
 import logging
 import queue
+import signal
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -190,6 +191,16 @@ class DecodeStats:
         }
 
 
+def _keep_signals_for_the_main_thread() -> None:
+    """Block Ctrl-C and SIGTERM in this (background) thread so the kernel delivers them to the main thread.
+
+    Python runs signal handlers only in the main thread anyway; a signal the kernel hands to the decode
+    thread instead interrupts whatever system call that thread is in (a read inside FFmpeg), which can
+    end decoding early and make a stop request look like a damaged file."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 class _Stop(Exception):
     """Raised inside the decode thread when the consumer cancelled."""
 
@@ -270,6 +281,7 @@ class VideoReader:
             raise _Stop
 
         def work() -> None:
+            _keep_signals_for_the_main_thread()
             try:
                 for frame in self._decode():
                     if prepare is not None:
