@@ -123,10 +123,10 @@ def vidlens_faces(video: Path, source: str, timeline_dir: Path | None, wrapper: 
     if timeline_dir is not None:
         return Timeline.load(timeline_dir / f"{video.stem}.timeline.json")
     if source == "analyzer":
+        from vidlens import pipeline
         from vidlens.analyzers import create_analyzers
-        from vidlens.pipeline import run_pipeline
 
-        return run_pipeline(video, create_analyzers(["faces"]), hash_file=False)
+        return pipeline.run(video, create_analyzers(["faces"]), hash_file=False).timeline
     assert wrapper is not None
     return wrapper.timeline(video)
 

@@ -14,8 +14,8 @@ Methods:
       ``prefetch=32``; (e2) the same through one ``FrameConverter`` (a reused swscale context)
   (f) ``VideoReader`` making the shot detector's frames (``FrameSpec(max_side=128)``), ``prefetch=32``;
       (f2) the same through one ``FrameConverter``
-  (g) ``run_pipeline(path, hash_file=False)``: the default analyzers (shots + keyframes)
-  (h) ``run_pipeline(path, ["shots"], hash_file=False)``
+  (g) ``pipeline.run(path, hash_file=False).timeline``: the default analyzers (shots + keyframes)
+  (h) ``pipeline.run(path, ["shots"], hash_file=False).timeline``
 
 Note: the ffmpeg CLI on the machine need not be the FFmpeg that PyAV bundles; both versions are
 printed. Run from the repository root: ``python bench/decode_speed.py``.
@@ -36,9 +36,9 @@ from pathlib import Path
 import av
 
 from _common import DATA_DIR, finish_run, hello_720p_long, looped_copy, markdown_table, print_machine_info
+from vidlens import pipeline
 from vidlens.media import FrameSpec, VideoReader
 from vidlens.media.reader import FrameConverter
-from vidlens.pipeline import run_pipeline
 from vidlens.testing import samples
 
 #: Target of the issue: VideoReader delivering full-size RGB at >= 0.9x raw PyAV decode-to-RGB.
@@ -155,7 +155,7 @@ def _reader_converter(spec: FrameSpec) -> Measure:
 
 def _pipeline(analyzers: list[str] | None) -> Measure:
     def run(path: Path, threads: int) -> int:
-        timeline = run_pipeline(path, analyzers, threads=threads, hash_file=False)
+        timeline = pipeline.run(path, analyzers, threads=threads, hash_file=False).timeline
         if not timeline.analysis["complete"]:
             raise RuntimeError(f"pipeline incomplete on {path}: {timeline.analysis['warnings']}")
         return int(timeline.video["frame_count"])
@@ -176,8 +176,8 @@ def methods() -> list[Method]:
                _reader_prepared(FrameSpec(max_side=128, pixel_format="rgb24"))),
         Method("f2", "same as (f) via FrameConverter",
                _reader_converter(FrameSpec(max_side=128, pixel_format="rgb24"))),
-        Method("g", "run_pipeline default (shots+keyframes)", _pipeline(None)),
-        Method("h", "run_pipeline ['shots']", _pipeline(["shots"])),
+        Method("g", "pipeline.run default (shots+keyframes)", _pipeline(None)),
+        Method("h", "pipeline.run ['shots']", _pipeline(["shots"])),
     ]
 
 

@@ -11,7 +11,7 @@ painting, a colour wheel, coins, text pages, an aerial view, a circuit board, sw
 
 Four videos, one per camera motion (static, pan, zoom, shake; ``vidlens.testing.synth``), each
 with every photo as one shot (hard cuts between different photos, shot order rotated per video, view
-and centre varied). They run through ``run_pipeline(path, ["shots", "labels"])`` with the default
+and centre varied). They run through ``pipeline.run(path, ["shots", "labels"]).timeline`` with the default
 labels analyzer (EfficientNet-Lite0 fp32, 2 frames/s, top-k 5, min confidence 0.15, category 0.35).
 
 Per shot (the true shot; the detected shot holding its middle frame is what the analyzer labelled):
@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
+from vidlens import pipeline
 from vidlens.analyzers.labels import LabelsAnalyzer, _class_names
 from vidlens.analyzers.shots import ShotsAnalyzer
-from vidlens.pipeline import run_pipeline
 from vidlens.runtime import model_entry
 from vidlens.testing.photos import list_photos
 from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
@@ -148,7 +148,7 @@ def main() -> int:
     records = []
     for motion, path, order, starts in videos:
         labels = LabelsAnalyzer(crops=args.crops)
-        timeline = run_pipeline(path, [ShotsAnalyzer(), labels], hash_file=False)
+        timeline = pipeline.run(path, [ShotsAnalyzer(), labels], hash_file=False).timeline
         detected = timeline.shots
         exact = [s["start"]["frame"] for s in detected] == starts
         print(f"{motion}: {path.name}, {len(starts)} true shots, {len(detected)} detected, "

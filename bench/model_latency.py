@@ -58,7 +58,7 @@ from vidlens.testing.captions import Caption, draw_caption
 
 VIDEOS = {"bikes": samples.bikes, "bigbuckbunny": samples.bigbuckbunny, "vtest": samples.vtest,
           "megamind": samples.megamind}
-PIPELINE_BATCH = 16  # run_pipeline's default batch_size: what labels and people get per call
+PIPELINE_BATCH = 16  # pipeline.run's default batch_size: what labels and people get per call
 TRANSNET_BATCH = TransNetParams().batch  # windows per call in the shots analyzer
 
 

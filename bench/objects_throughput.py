@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 from _common import finish_run, hello_720p_long, markdown_table, print_machine_info
+from vidlens import pipeline
 from vidlens.analyzers.objects import ObjectsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.media import FrameSpec, VideoReader, probe
 from vidlens.media.reader import FrameConverter
-from vidlens.pipeline import run_pipeline
 from vidlens.testing import samples
 
 
@@ -43,7 +43,7 @@ def raw_decode(path: Path, max_side: int) -> tuple[int, float]:
 
 def analysis(path: Path, **kwargs) -> tuple[int, float, dict]:
     t0 = time.perf_counter()
-    timeline = run_pipeline(path, [ShotsAnalyzer(), ObjectsAnalyzer(**kwargs)], hash_file=False)
+    timeline = pipeline.run(path, [ShotsAnalyzer(), ObjectsAnalyzer(**kwargs)], hash_file=False).timeline
     seconds = time.perf_counter() - t0
     return timeline.video["frame_count"], seconds, timeline["object_summary"]["frames"] | {
         "tracks": len(timeline["objects"])}

@@ -24,10 +24,10 @@ import cv2
 import numpy as np
 
 from _common import finish_run, hello_720p_long, markdown_table, print_machine_info
+from vidlens import pipeline
 from vidlens.analyzers.people import INPUT, PeopleAnalyzer, _run, person_masks
 from vidlens.analyzers.registry import DEFAULT_ANALYZERS
 from vidlens.media import VideoReader
-from vidlens.pipeline import run_pipeline
 from vidlens.testing import samples
 
 
@@ -65,7 +65,7 @@ def raw_decode_fps(path: Path) -> float:
 
 def analyze_fps(path: Path, analyzers: list[str]) -> tuple[float, dict]:
     t0 = time.perf_counter()
-    timeline = run_pipeline(path, analyzers, hash_file=False)
+    timeline = pipeline.run(path, analyzers, hash_file=False).timeline
     return timeline.video["frame_count"] / (time.perf_counter() - t0), timeline.analysis["stages_s"]
 
 
@@ -111,7 +111,7 @@ def main() -> int:
     print(f"\n{path.name} (720p, 2000 frames):\n")
     print(markdown_table(list(rows[0]), [list(r.values()) for r in rows]))
 
-    timeline = run_pipeline(samples.vtest(), [PeopleAnalyzer(fps=2)], hash_file=False)
+    timeline = pipeline.run(samples.vtest(), [PeopleAnalyzer(fps=2)], hash_file=False).timeline
     people = timeline["people"]
     fractions = np.asarray(people["samples"]["fractions"])
     numbers["vtest"] = {

@@ -1,6 +1,6 @@
 """Shot-boundary accuracy and speed of vidlens against PySceneDetect, measured in the same run.
 
-For every video, vidlens (``run_pipeline(path, ["shots"], hash_file=False)``, in process) and each
+For every video, vidlens (``pipeline.run(path, ["shots"], hash_file=False).timeline``, in process) and each
 PySceneDetect detector (ContentDetector, AdaptiveDetector, HashDetector, HistogramDetector, default
 parameters, run by ``bench/_scenedetect_runner.py`` in the separate venv ``bench/.venv-scenedetect``)
 report the first frames of new shots; they are scored with ``vidlens.testing.scoring``.
@@ -45,9 +45,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from _common import BENCH_DIR, DATA_DIR, finish_run, hello_720p_long, markdown_table, print_machine_info
+from vidlens import pipeline
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.media import probe
-from vidlens.pipeline import run_pipeline
 from vidlens.testing import samples
 from vidlens.testing.scoring import BoundaryScore, combine, score_boundaries
 from vidlens.testing.synth import (
@@ -158,9 +158,9 @@ VIDLENS_METHODS: dict[str, tuple[str, str | None]] = {
 
 
 def run_vidlens(path: Path, detector: str = "classical", variant: str | None = None) -> Detection:
-    """vidlens' shot detector through the pipeline; wall time of the whole ``run_pipeline`` call."""
+    """vidlens' shot detector through the pipeline; wall time of the whole ``pipeline.run`` call."""
     c0, t0 = _cpu_seconds(), time.perf_counter()
-    timeline = run_pipeline(path, [ShotsAnalyzer(detector, model_variant=variant)], hash_file=False)
+    timeline = pipeline.run(path, [ShotsAnalyzer(detector, model_variant=variant)], hash_file=False).timeline
     seconds = time.perf_counter() - t0
     cpu = _cpu_seconds() - c0
     shots = timeline.shots

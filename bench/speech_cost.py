@@ -7,7 +7,7 @@
    blocks of 256 chunks, one thread) and BS.1770 loudness (48 kHz stereo).
 2. End to end on forensics-samples' 720p ``movie-hello.mp4`` looped 8 times with its AAC stereo
    track (66 s, ~2000 frames), interleaved rounds, best wall time of ``--repeat``:
-   (d) VideoReader decode only (audio demuxed and decoded, as always), (s) ``run_pipeline(['speech'])``,
+   (d) VideoReader decode only (audio demuxed and decoded, as always), (s) ``pipeline.run(['speech']).timeline``,
    (g) the default analyzers, (g+s) the default analyzers plus speech.
    The speech analyzer's own time (its stage seconds: VAD + loudness + finish, on the main thread
    while the decode thread runs) is given as a share of the decode time (d).
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from _common import finish_run, hello_720p_long, markdown_table, print_machine_info
+from vidlens import pipeline
 from vidlens.analyzers import DEFAULT_ANALYZERS
 from vidlens.analyzers.speech import VAD_SPEC, SpeechAnalyzer
 from vidlens.loudness import LoudnessMeter
 from vidlens.media import AudioChunk, VideoReader, probe
-from vidlens.pipeline import run_pipeline
 
 SPEECH = Path("/usr/share/asterisk/sounds/en_US_f_Allison/demo-instruct.wav")
 
@@ -72,10 +72,10 @@ def probe_stub():
 def end_to_end(path: Path, repeat: int) -> dict:
     runs = {
         "d": ("VideoReader decode only", lambda: sum(1 for _ in VideoReader(path).frames(prefetch=32))),
-        "s": ("run_pipeline ['speech']", lambda: run_pipeline(path, ["speech"], hash_file=False)),
-        "g": (f"run_pipeline default {list(DEFAULT_ANALYZERS)}", lambda: run_pipeline(path, None, hash_file=False)),
-        "g+s": ("run_pipeline default + speech",
-                lambda: run_pipeline(path, [*DEFAULT_ANALYZERS, "speech"], hash_file=False)),
+        "s": ("pipeline.run ['speech']", lambda: pipeline.run(path, ["speech"], hash_file=False)),
+        "g": (f"pipeline.run default {list(DEFAULT_ANALYZERS)}", lambda: pipeline.run(path, None, hash_file=False)),
+        "g+s": ("pipeline.run default + speech",
+                lambda: pipeline.run(path, [*DEFAULT_ANALYZERS, "speech"], hash_file=False).timeline),
     }
     times: dict[str, list[float]] = {k: [] for k in runs}
     stage: dict[str, list[float]] = {"s": [], "g+s": []}

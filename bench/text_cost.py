@@ -26,8 +26,8 @@ from pathlib import Path
 import av
 
 from _common import DATA_DIR, finish_run, hello_720p_long, looped_copy, markdown_table, print_machine_info
+from vidlens import pipeline
 from vidlens.analyzers.registry import DEFAULT_ANALYZERS
-from vidlens.pipeline import run_pipeline
 from vidlens.testing import samples
 from vidlens.testing.captions import Caption, caption_video, video_frames
 
@@ -72,7 +72,7 @@ def main() -> int:
     print_machine_info()
     files = videos()
     with_text = [*DEFAULT_ANALYZERS, "text"]
-    run_pipeline(samples.bikes() or files["captions720p (8 captions)"], with_text, hash_file=False)  # warm-up: sessions
+    pipeline.run(samples.bikes() or files["captions720p (8 captions)"], with_text, hash_file=False)  # warm-up: sessions
     print(f"load average at start: {os.getloadavg()}")
     rows, numbers = [], []
     for run in range(1, args.runs + 1):
@@ -82,7 +82,7 @@ def main() -> int:
             row = {"run": run, "video": label, "frames": frames, "decode fps": round(decode_fps, 1)}
             for name, analyzers in (("default", list(DEFAULT_ANALYZERS)), ("default+text", with_text)):
                 t0 = time.perf_counter()
-                timeline = run_pipeline(path, analyzers, hash_file=False)
+                timeline = pipeline.run(path, analyzers, hash_file=False).timeline
                 fps = frames / (time.perf_counter() - t0)
                 row[f"{name} fps"] = round(fps, 1)
                 row[f"{name} ratio"] = round(fps / decode_fps, 2)

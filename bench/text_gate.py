@@ -24,8 +24,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
+from vidlens import pipeline
 from vidlens.analyzers.text import TextAnalyzer
-from vidlens.pipeline import run_pipeline
 from vidlens.testing import samples
 from vidlens.testing.captions import Caption, available_fonts, caption_video, panning_photo, video_frames
 from vidlens.testing.photos import list_photos, load_photo
@@ -117,7 +117,7 @@ def main() -> None:
         truth = caption_video(path, background, caps, fps=FPS)
         for mode, gate in (("gate", True), ("every frame", False)):
             t0 = time.perf_counter()
-            timeline = run_pipeline(path, [TextAnalyzer(gate=gate)], hash_file=False)
+            timeline = pipeline.run(path, [TextAnalyzer(gate=gate)], hash_file=False).timeline
             seconds = time.perf_counter() - t0
             stats = timeline["text_gate"]
             s = score(truth, timeline["text"])

@@ -163,10 +163,10 @@ def test_an_unknown_object_class_or_detector_is_exit_2(short_clip: Path, capsys)
 
 
 def test_text_at_an_absurd_sampling_rate_takes_every_frame_without_hanging(short_clip: Path, capsys) -> None:
+    from vidlens import pipeline
     from vidlens.analyzers.text import TextAnalyzer
-    from vidlens.pipeline import run_pipeline
 
-    timeline = run_pipeline(short_clip, [TextAnalyzer(fps=1e9)], hash_file=False)
+    timeline = pipeline.run(short_clip, [TextAnalyzer(fps=1e9)], hash_file=False).timeline
     assert timeline.analysis["frames_sampled"]["text"] == 20
 
 

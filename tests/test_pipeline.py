@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from vidlens import pipeline
 from vidlens.analyzers import AnalyzerContext, FrameBatch, TimelinePart
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.api import analyze
 from vidlens.errors import InvalidMediaError, UsageError
 from vidlens.media import FrameSpec, VideoInfo
-from vidlens.pipeline import run_pipeline
 from vidlens.timebase import TimeSpec
 from vidlens.timeline import SCHEMA, Timeline
 
@@ -52,7 +55,7 @@ class Recorder:
 def test_each_analyzer_gets_its_frames_at_its_size(bikes: Path) -> None:
     every_third = Recorder(FrameSpec(step=3, width=64, height=32, pixel_format="gray"))
     shots = ShotsAnalyzer()
-    timeline = run_pipeline(bikes, [shots, every_third], hash_file=False)
+    timeline = pipeline.run(bikes, [shots, every_third], hash_file=False).timeline
     assert every_third.indices == list(range(0, 250, 3))
     assert every_third.shapes == {(32, 64)}
     assert len(timeline.shots) == 6
@@ -60,7 +63,7 @@ def test_each_analyzer_gets_its_frames_at_its_size(bikes: Path) -> None:
 
 
 def test_a_failing_analyzer_does_not_sink_the_others(bikes: Path) -> None:
-    timeline = run_pipeline(bikes, [ShotsAnalyzer(), Recorder(FrameSpec(), fail_at=100)], hash_file=False)
+    timeline = pipeline.run(bikes, [ShotsAnalyzer(), Recorder(FrameSpec(), fail_at=100)], hash_file=False).timeline
     assert [s["start"]["frame"] for s in timeline.shots] == [0, 30, 76, 137, 187, 242]
     assert any("recorder failed at frame" in w for w in timeline.warnings)
     assert "recorded" not in timeline.sections
@@ -69,18 +72,76 @@ def test_a_failing_analyzer_does_not_sink_the_others(bikes: Path) -> None:
 
 
 def test_a_clean_run_is_complete_with_no_failed_analyzers(bikes: Path) -> None:
-    timeline = run_pipeline(bikes, [ShotsAnalyzer()], hash_file=False, end=TimeSpec.parse("1s"))
+    timeline = pipeline.run(bikes, [ShotsAnalyzer()], hash_file=False, end=TimeSpec.parse("1s")).timeline
     assert timeline.complete and timeline.analysis["failed_analyzers"] == []
 
 
 def test_interruption_keeps_partial_results(bikes: Path) -> None:
-    timeline = run_pipeline(bikes, [ShotsAnalyzer(), Recorder(FrameSpec(), interrupt_at=150)], hash_file=False)
+    timeline = pipeline.run(bikes, [ShotsAnalyzer(), Recorder(FrameSpec(), interrupt_at=150)], hash_file=False).timeline
     assert timeline.analysis["interrupted"] is True
     assert timeline.complete is False
     assert 140 <= timeline.video["frame_count"] < 250
     starts = [s["start"]["frame"] for s in timeline.shots]
     assert starts[:4] == [0, 30, 76, 137]  # shots seen before the interruption are kept
     assert any("interrupted" in w for w in timeline.warnings)
+
+
+class SwallowsInterrupts(Recorder):
+    """Starts like a model whose loader turns any exception into its own (OmegaConf, under rapidocr, does):
+    a KeyboardInterrupt raised while it loads would come out as a broken analyzer."""
+
+    def start(self, info: VideoInfo) -> None:
+        super().start(info)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the analyzers start
+        try:
+            time.sleep(0.2)
+        except BaseException as error:
+            raise RuntimeError("config failed") from error
+
+
+def test_ctrl_c_while_analyzers_start_is_an_interruption(bikes: Path) -> None:
+    timeline = pipeline.run(bikes, [ShotsAnalyzer(), SwallowsInterrupts(FrameSpec())], hash_file=False).timeline
+    assert timeline.analysis["interrupted"] is True and not timeline.complete
+    assert not timeline.analysis["failed_analyzers"] and not any("could not start" in w for w in timeline.warnings)
+    assert timeline.video["frame_count"] < 250  # it stopped instead of analysing the whole video
+
+
+class ShotNotes(Recorder):
+    """Adds a field to each shot, the way labels, faces or objects do."""
+
+    name = "notes"
+    after = ("shots",)
+
+    def finish(self, context: AnalyzerContext) -> TimelinePart:
+        shots = context.parts["shots"].sections["shots"]
+        return TimelinePart(shot_fields={s["index"]: {"note": f"shot {s['index']}"} for s in shots})
+
+
+class Impostor(ShotNotes):
+    name = "impostor"
+
+    def finish(self, context: AnalyzerContext) -> TimelinePart:
+        return TimelinePart(sections={"shots": []})
+
+
+class Mover(ShotNotes):
+    name = "mover"
+
+    def finish(self, context: AnalyzerContext) -> TimelinePart:
+        return TimelinePart(shot_fields={0: {"start": context.clock.moment(5)}})
+
+
+def test_shot_fields_are_joined_into_the_shots_section(bikes: Path) -> None:
+    timeline = pipeline.run(bikes, [ShotsAnalyzer(), ShotNotes(FrameSpec(step=25))], hash_file=False,
+                            end=TimeSpec.parse("3s")).timeline
+    assert [s["note"] for s in timeline.shots] == [f"shot {s['index']}" for s in timeline.shots]
+    assert list(timeline.sections) == ["shots"]  # no section of its own
+
+
+@pytest.mark.parametrize("analyzer", [Impostor, Mover])
+def test_an_analyzer_may_not_take_over_another_ones_section(bikes: Path, analyzer: type) -> None:
+    with pytest.raises(RuntimeError, match="shots"):
+        pipeline.run(bikes, [ShotsAnalyzer(), analyzer(FrameSpec(step=25))], hash_file=False, end=TimeSpec.parse("1s"))
 
 
 def test_timeline_schema_and_moments(bikes: Path, tmp_path: Path) -> None:
@@ -109,18 +170,18 @@ def test_timeline_schema_and_moments(bikes: Path, tmp_path: Path) -> None:
 
 def test_unknown_analyzer_is_a_usage_error(bikes: Path) -> None:
     with pytest.raises(UsageError, match="unknown analyzer"):
-        run_pipeline(bikes, ["shots", "telepathy"])
+        pipeline.run(bikes, ["shots", "telepathy"])
 
 
 def test_bad_input_is_refused_before_work(tmp_path: Path) -> None:
     path = tmp_path / "notes.mp4"
     path.write_text("not a video")
     with pytest.raises(InvalidMediaError):
-        run_pipeline(path)
+        pipeline.run(path)
 
 
 def test_time_range_keeps_exact_indices(bikes: Path) -> None:
-    timeline = run_pipeline(bikes, start=TimeSpec.parse("50f"), end=TimeSpec.parse("8s"), hash_file=False)
+    timeline = pipeline.run(bikes, start=TimeSpec.parse("50f"), end=TimeSpec.parse("8s"), hash_file=False).timeline
     assert [(s["start"]["frame"], s["end"]["frame"]) for s in timeline.shots] == [
         (50, 76), (76, 137), (137, 187), (187, 200)]
     assert timeline.shots[0]["start"]["time"] == pytest.approx(2.0)
@@ -129,4 +190,4 @@ def test_time_range_keeps_exact_indices(bikes: Path) -> None:
 
 def test_empty_time_range_is_refused(bikes: Path) -> None:
     with pytest.raises(UsageError, match="empty"):
-        run_pipeline(bikes, start=TimeSpec.parse("5s"), end=TimeSpec.parse("2s"))
+        pipeline.run(bikes, start=TimeSpec.parse("5s"), end=TimeSpec.parse("2s"))

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tests.media._make import FPS, count_frames, make_video
+from vidlens import pipeline
 from vidlens.errors import UsageError
-from vidlens.pipeline import run_pipeline
 from vidlens.summary import _knapsack, candidate_segments, piece_seconds, preview_indices, summarize
 
 #: One look recurs three times between two distinct ones: A B A C A, 2 s each (cuts every 50 frames).
@@ -84,7 +84,7 @@ def test_preview_alone_decodes_its_own_frames(repeats: Path, tmp_path: Path) -> 
 
 
 def test_given_timeline_is_reused(repeats: Path) -> None:
-    timeline = run_pipeline(repeats, ["shots"], hash_file=False)
+    timeline = pipeline.run(repeats, ["shots"], hash_file=False).timeline
     reused = summarize(repeats, ratio=0.4, timeline=timeline)
     fresh = summarize(repeats, ratio=0.4)
     assert [s.start for s in reused.segments] == [s.start for s in fresh.segments]

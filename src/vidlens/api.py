@@ -6,18 +6,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import outputs, pipeline
 from .analyzers import create_analyzers
 from .diskfull import cleans_up_on_disk_full, remove_written
 from .errors import UsageError, VidlensError
 from .media import VideoInfo, VideoReader, probe
 from .paths import refuse_input_as_output
-from .pipeline import ProgressCallback, run_pipeline
+from .pipeline import ProgressCallback
 from .timebase import TimeSpec
-from .timeline import Timeline, write_text_atomic
+from .timeline import PRIVATE_DIR_MODE, Timeline
 
 __all__ = ["analyze", "annotate", "anonymize", "check_library", "count_frames", "detect_shots", "export_clips",
            "find_duplicates", "index", "library_stats", "probe", "prune_library", "read_text", "search", "search_like",
-           "track_objects", "write_outputs"]
+           "track_objects"]
 
 
 @cleans_up_on_disk_full  # a full disk: exit 4, and what this run wrote into the folder is removed
@@ -61,32 +62,34 @@ def analyze(
     created = out is not None and not out.exists()
     previous = _previous_outputs(out, passphrase) if out is not None else set()
     built = create_analyzers(analyzers, options, blur_faces=blur_faces)
+    if out is not None:
+        out.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)  # a folder that cannot be made fails now
     try:
-        timeline = run_pipeline(path, built, output_dir=out, progress=progress, start=start, end=end)
+        analysis = pipeline.run(path, built, progress=progress, start=start, end=end)
     except VidlensError:  # a bad input or range: leave no output folder behind that this run made
         if created:
             remove_written(out, created=True, before={})
         raise
+    timeline = analysis.timeline
     timeline.analysis["blur_faces"] = bool(blur_faces)
     if out is not None:
-        write_outputs(timeline, out, report=report)
+        outputs.write(analysis, out, report=report)
         stale = previous - set(timeline.analysis["outputs"])
-        from .privacy.outputs import remove_stale
-
-        remove_stale(out, stale)  # the previous video's keyframes, thumbnails... must not pass for this one's
+        outputs.remove_stale(out, stale)  # the previous video's keyframes, thumbnails... must not pass for this one's
         if passphrase is not None:
             from .privacy.vault import discard, lock
 
             lock(out, passphrase)
             discard(out, stale)
-            remove_stale(out, set())  # subfolders the discarded files leave empty
+            outputs.remove_stale(out, set())  # subfolders the discarded files leave empty
+    analysis.discard()
     return timeline
 
 
 def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
     """What an earlier analysis wrote into ``folder`` (from its timeline), so a new one can remove what it
     does not write again; empty when there is no vidlens timeline there. A locked folder needs the passphrase."""
-    from .privacy.outputs import written_outputs
+    from .outputs import written_outputs
     from .privacy.vault import folder_state, read_timeline
 
     state = folder_state(folder)
@@ -103,26 +106,6 @@ def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
     return set()
 
 
-def write_outputs(timeline: Timeline, output_dir: Path, *, report: bool = True) -> dict[str, Path]:
-    """Write the timeline JSON, the shot lists (CSV, EDL) and the HTML report into ``output_dir``."""
-    from .export import shots_csv, shots_edl
-    from .privacy.outputs import written_outputs
-
-    timeline.analysis.pop("outputs", None)
-    names = written_outputs(timeline, report=report) | ({"shots.csv", "shots.edl"} if "shots" in timeline.sections
-                                                         else set())
-    timeline.analysis["outputs"] = sorted(names)  # what this run wrote, so a rerun into the folder can clean up
-    written = {"timeline": timeline.save(output_dir / "timeline.json")}
-    if "shots" in timeline.sections:
-        written["csv"] = write_text_atomic(output_dir / "shots.csv", shots_csv(timeline))
-        written["edl"] = write_text_atomic(output_dir / "shots.edl", shots_edl(timeline))
-    if report:
-        from .report import write_report
-
-        written["report"] = write_report(timeline, output_dir)
-    return written
-
-
 def detect_shots(path: str | Path, *, detector: str = "classical",
                  progress: ProgressCallback | None = None) -> list[dict]:
     """Only the shots of a video, in timeline form (no keyframes, no files written).
@@ -132,7 +115,7 @@ def detect_shots(path: str | Path, *, detector: str = "classical",
     """
     from .analyzers.shots import ShotsAnalyzer
 
-    return run_pipeline(path, [ShotsAnalyzer(detector)], progress=progress, hash_file=False).shots
+    return pipeline.run(path, [ShotsAnalyzer(detector)], progress=progress, hash_file=False).timeline.shots
 
 
 def read_text(path: str | Path, *, fps: float = 2.0, progress: ProgressCallback | None = None,
@@ -140,8 +123,8 @@ def read_text(path: str | Path, *, fps: float = 2.0, progress: ProgressCallback 
     """Only the on-screen text of a video: timed segments with text, confidence and box (no files written)."""
     from .analyzers.text import TextAnalyzer
 
-    return run_pipeline(path, [TextAnalyzer(fps=fps)], progress=progress, hash_file=False,
-                        start=start, end=end)["text"]
+    return pipeline.run(path, [TextAnalyzer(fps=fps)], progress=progress, hash_file=False,
+                        start=start, end=end).timeline["text"]
 
 
 @cleans_up_on_disk_full
@@ -149,15 +132,21 @@ def track_objects(path: str | Path, *, rules: str | Path | None = None, detector
                   classes: Sequence[str] | None = None, poses: bool = False, output_dir: str | Path | None = None,
                   progress: ProgressCallback | None = None, start: TimeSpec | None = None,
                   end: TimeSpec | None = None) -> Timeline:
-    """Objects as tracks (and, with ``rules``, line/zone events and counts) — shots come along for free."""
+    """Objects as tracks (and, with ``rules``, line/zone events and counts) — shots come along for free.
+
+    With ``output_dir`` the timeline, shot lists and the tracks' thumbnails are written there."""
     from .analyzers.objects import ObjectsAnalyzer
     from .analyzers.shots import ShotsAnalyzer
 
     out = Path(output_dir) if output_dir is not None else None
     analyzer = ObjectsAnalyzer(detector=detector, classes=list(classes) if classes else None, rules=rules,
                                poses=poses, thumbnails=out is not None)
-    return run_pipeline(path, [ShotsAnalyzer(), analyzer], output_dir=out, progress=progress, hash_file=False,
-                        start=start, end=end)
+    analysis = pipeline.run(path, [ShotsAnalyzer(), analyzer], progress=progress, hash_file=False, start=start,
+                            end=end)
+    if out is not None:
+        refuse_input_as_output(out, path, folder=True)
+        outputs.write(analysis, out, report=False)
+    return analysis.timeline
 
 
 def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str | Path | None = None,
@@ -195,7 +184,7 @@ def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str 
         if missing:
             raise UsageError(f"anonymize needs the {', '.join(missing)} analyzer, which this vidlens does not "
                              "have; pass --timeline with a timeline.json that has a faces section")
-        timeline = run_pipeline(path, create_analyzers(needed), progress=progress, hash_file=False)
+        timeline = pipeline.run(path, create_analyzers(needed), progress=progress, hash_file=False).timeline
     elif not isinstance(timeline, Timeline):
         timeline = Timeline.load(timeline)
         _check_timeline_video(timeline, path)

@@ -213,16 +213,16 @@ def shots(
     as_json: JsonFormatOpt = False,
 ) -> None:
     """List shot boundaries (cut / dissolve / fade) with frame, time and timecode."""
+    from . import pipeline
     from .analyzers.shots import ShotsAnalyzer
     from .export import shots_csv, shots_edl, shots_json
-    from .pipeline import run_pipeline
 
     _file_output(output, video)
     fmt = ShotFormat.json if as_json else fmt
     if int8 and detector != "transnetv2":
         raise UsageError("--int8 applies to --detector transnetv2 only")
     analyzer = ShotsAnalyzer(detector, model_variant="int8" if int8 else None)
-    timeline = _run(run_pipeline, video, [analyzer], hash_file=False, quiet=quiet, **_span(start, end))
+    timeline = _run(pipeline.run, video, [analyzer], hash_file=False, quiet=quiet, **_span(start, end)).timeline
     _emit({"json": shots_json, "csv": shots_csv, "edl": shots_edl}[fmt.value](timeline), output)
     _report_warnings(timeline)
 
@@ -241,13 +241,14 @@ def text(
     as_json: JsonFormatOpt = False,
 ) -> None:
     """Read the on-screen text (captions, titles, signs) as timed segments: subtitles or JSON."""
+    from . import pipeline
     from .analyzers.text import TextAnalyzer
     from .export import text_json, text_srt, text_vtt
-    from .pipeline import run_pipeline
 
     _file_output(output, video)
     fmt = TextFormat.json if as_json else fmt
-    timeline = _run(run_pipeline, video, [TextAnalyzer(fps=fps)], hash_file=False, quiet=quiet, **_span(start, end))
+    timeline = _run(pipeline.run, video, [TextAnalyzer(fps=fps)], hash_file=False, quiet=quiet,
+                    **_span(start, end)).timeline
     _emit({"srt": text_srt, "vtt": text_vtt, "json": text_json}[fmt.value](timeline), output)
     _report_warnings(timeline)
 

@@ -1,10 +1,13 @@
-"""Decode once, fan frames out to analyzers in batches, and assemble the timeline.
+"""Decode once, fan frames out to analyzers in batches, and assemble the analysis in memory.
 
-The decode thread decodes every frame, runs each analyzer's sampler, and converts the frame once
-per distinct look (size + pixel format) that some analyzer wants; the main thread feeds batches
-to the analyzers. A failing analyzer is reported in ``analysis.warnings`` and the others go on.
-Ctrl-C stops decoding, finishes the analyzers on what they saw, and returns a timeline marked
-incomplete.
+:func:`run` is the engine: the decode thread decodes every frame, runs each analyzer's sampler, and
+converts the frame once per distinct look (size + pixel format) that some analyzer wants, while the
+main thread feeds batches to the analyzers (decoding runs ahead of analysis through a bounded
+queue). At the end each analyzer's part is joined into one :class:`~vidlens.analysis.Analysis`: its
+sections (a name written twice is a bug, refused), its fields per shot (joined into the shots
+section) and its artifacts. Nothing is written to disk here; ``vidlens.outputs.write`` does that.
+A failing analyzer is reported in ``analysis.warnings`` and the others go on. Ctrl-C stops decoding,
+finishes the analyzers on what they saw, and returns an analysis marked incomplete.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .analyzers import Analyzer, AnalyzerContext, FrameBatch, create_analyzers
+from .analysis import Analysis, Artifact
+from .analyzers import Analyzer, AnalyzerContext, FrameBatch, TimelinePart, create_analyzers
 from .errors import DiskFullError, UsageError, disk_full, is_disk_full
 from .media import AudioChunk, AudioTap, DecodedFrame, Sampler, VideoInfo, VideoReader, probe
 from .media.reader import FrameConverter
 from .timebase import TimeSpec
-from .timeline import PRIVATE_DIR_MODE, FrameClock, Timeline
+from .timeline import FrameClock, Timeline
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +53,29 @@ class _Lane:
     failed: str | None = None
 
 
-def run_pipeline(
+@dataclass
+class _Decoded:
+    """What the decode loop saw: every frame's time, where the range began, and how it stopped."""
+
+    times: list[float] = field(default_factory=list)
+    first_frame: int | None = None
+    interrupted: bool = False
+    reached_end: bool = False  # stopped at --end: what lies after it was not read, so it cannot count as missing
+    convert_seconds: float = 0.0
+
+
+def run(
     path: str | Path,
     analyzers: Sequence[str] | Sequence[Analyzer] | None = None,
     *,
-    output_dir: Path | None = None,
     batch_size: int = 16,
     threads: int = 0,
     progress: ProgressCallback | None = None,
     hash_file: bool = True,
     start: TimeSpec | None = None,
     end: TimeSpec | None = None,
-) -> Timeline:
-    """Analyze one video; returns its timeline (``analysis.complete`` is False if it was cut short).
+) -> Analysis:
+    """Analyze one video in memory; ``analysis.complete`` is False if it was cut short.
 
     ``start``/``end`` limit the analysis to a time range. Frames before it are still decoded (not
     converted), so frame indices stay exact; decoding stops at ``end``.
@@ -69,15 +83,72 @@ def run_pipeline(
     """
     started = time.perf_counter()
     info = probe(path)
-    if output_dir is not None:
-        output_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)  # owner-only, like its files
-    built = (
-        list(analyzers) if analyzers and not isinstance(analyzers[0], str)  # type: ignore[index]
-        else create_analyzers(analyzers)  # type: ignore[arg-type]
-    )
     warnings: list[str] = []
-    lanes: list[_Lane] = []
-    failed: list[str] = []  # analyzers whose results are missing or cut short: the timeline is then incomplete
+    failed: list[str] = []  # analyzers whose results are missing or cut short: the analysis is then incomplete
+    begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
+    end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
+    if end_s <= begin_s:
+        raise UsageError(f"the time range is empty: --end {end} is not after --start {start or '0s'}")
+    # from here on the first Ctrl-C is a request, not an exception: raised inside a model's loader (the OCR
+    # engine's config library turns it into an error of its own), it would pass for a broken analyzer
+    cancel = _CtrlC()
+    try:
+        lanes = _start_lanes(_build(analyzers), info, warnings, failed)
+        audio_lanes = [lane for lane in lanes if getattr(lane.analyzer, "audio", ())]
+        tap = AudioTap(s for lane in audio_lanes for s in lane.analyzer.audio) if audio_lanes and info.has_audio \
+            else None
+        skim = bool(lanes) and all(lane.sampler is not None and lane.sampler.spec.keyframes_only for lane in lanes)
+        reader = VideoReader(path, info=info, threads=threads, keyframes_only=skim, audio_sink=tap)
+        decoded = _decode(reader, lanes, (begin_s, end_s), batch_size, progress, started, warnings,
+                          (tap, audio_lanes), cancel)
+    finally:
+        cancel.restore()
+    if cancel.requested and not decoded.interrupted:  # pressed while the last batches were analysed
+        decoded.interrupted = True
+        warnings.append(f"interrupted by the user after {len(decoded.times)} frames; results are partial")
+    if decoded.first_frame is None and decoded.times and begin_s > 0 and not decoded.interrupted:
+        raise UsageError(f"the range is outside the video: --start {start} is at {begin_s:.3f}s, and the last "
+                         f"frame is at {decoded.times[-1]:.3f}s")
+    stats = reader.stats
+    stats.cancelled = decoded.interrupted or decoded.reached_end  # a file ending before --end is still judged
+    warnings[:0] = info.notes + stats.warnings()
+    clock = FrameClock(decoded.times, info.fps)
+    context = AnalyzerContext(info=info, clock=clock, parts={}, complete=stats.complete and not decoded.interrupted,
+                              first_frame=decoded.first_frame if decoded.first_frame is not None
+                              else len(decoded.times))
+    stage_seconds = _finish_lanes(lanes, context, warnings, failed)
+    if not decoded.times:
+        warnings.append("no frame could be decoded")
+    sections, artifacts = _join(context.parts)
+    elapsed = time.perf_counter() - started
+    analysis = {
+        "vidlens_version": __version__,
+        "analyzers": {lane.analyzer.name: lane.analyzer.params() for lane in lanes},
+        "elapsed_s": round(elapsed, 3),
+        "complete": context.complete and bool(decoded.times) and not failed,
+        "interrupted": decoded.interrupted,
+        "failed_analyzers": failed,
+        "warnings": warnings,
+        "stages_s": {"decode_and_convert": round(decoded.convert_seconds, 4), **stage_seconds},
+        "frames_sampled": {lane.analyzer.name: lane.sampled for lane in lanes},
+        "decode": stats.to_dict(),
+        "speed_fps": round(len(decoded.times) / elapsed, 2) if elapsed > 0 else None,
+        "range": None if start is None and end is None else {
+            "start": clock.moment(context.first_frame), "end": clock.moment(len(decoded.times)),
+        },
+    }
+    timeline = Timeline(video=_video_facts(info, clock, hash_file), analysis=analysis, sections=sections)
+    return Analysis(timeline=timeline, clock=clock, artifacts=artifacts)
+
+
+def _build(analyzers: Sequence[str] | Sequence[Analyzer] | None) -> list[Analyzer]:
+    if analyzers and not isinstance(analyzers[0], str):
+        return list(analyzers)  # type: ignore[arg-type]
+    return create_analyzers(analyzers)  # type: ignore[arg-type]
+
+
+def _start_lanes(built: list[Analyzer], info: VideoInfo, warnings: list[str], failed: list[str]) -> list[_Lane]:
+    lanes = []
     for analyzer in built:
         try:
             analyzer.start(info)
@@ -88,96 +159,97 @@ def run_pipeline(
             log.debug("analyzer %s could not start", analyzer.name, exc_info=True)
             warnings.append(f"analyzer {analyzer.name} could not start: {error}")
             failed.append(analyzer.name)
-    begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
-    end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
-    if end_s <= begin_s:
-        raise UsageError(f"the time range is empty: --end {end} is not after --start {start or '0s'}")
-    skim = bool(lanes) and all(lane.sampler is not None and lane.sampler.spec.keyframes_only for lane in lanes)
-    audio_lanes = [lane for lane in lanes if getattr(lane.analyzer, "audio", ())]
-    tap = AudioTap(s for lane in audio_lanes for s in lane.analyzer.audio) if audio_lanes and info.has_audio else None
-    reader = VideoReader(path, info=info, threads=threads, keyframes_only=skim, audio_sink=tap)
-    first_frame: int | None = None
-    times: list[float] = []
-    interrupted = False
-    reached_end = False  # stopped at --end: what lies after it was not read, so it cannot count as missing
-    decode_seconds = [0.0]
+    return lanes
 
-    converters: dict[tuple, FrameConverter] = {}
 
-    def prepare(frame: DecodedFrame) -> dict[int, np.ndarray]:
-        """Runs in the decode thread: sample and convert once per distinct look."""
-        t0 = time.perf_counter()
-        looks: dict[tuple, np.ndarray] = {}
-        out: dict[int, np.ndarray] = {}
-        if not begin_s - 1e-9 <= frame.time < end_s:
-            return out
-        for i, lane in enumerate(lanes):
-            if lane.failed or lane.sampler is None or not lane.sampler.wants(frame.index, frame.time, frame.key_frame):
-                continue
-            spec = lane.analyzer.needs
-            if spec.look not in looks:
-                convert = converters.setdefault(spec.look, FrameConverter(spec))
-                looks[spec.look] = convert(frame.av_frame, frame.rotation)
-            out[i] = looks[spec.look]
-        decode_seconds[0] += time.perf_counter() - t0
-        return out
-
-    cancel = _CtrlC()
+def _decode(reader: VideoReader, lanes: list[_Lane], span: tuple[float, float], batch_size: int,
+            progress: ProgressCallback | None, started: float, warnings: list[str],
+            audio: tuple[AudioTap | None, list[_Lane]], cancel: _CtrlC) -> _Decoded:
+    """The decode loop: frames (converted in the decode thread) go to their lanes in batches; Ctrl-C
+    (``cancel``) or ``span``'s end stops it. Every lane is fed its last, short batch before this returns."""
+    begin_s, end_s = span
+    tap, audio_lanes = audio
+    seen = _Decoded()
+    expected = reader.info.frame_count
     try:
-        for frame in reader.frames(prepare=prepare, prefetch=max(8, 2 * batch_size)):
+        if cancel.requested:  # pressed while the analyzers were starting
+            raise KeyboardInterrupt
+        for frame in reader.frames(prepare=_Converter(lanes, span, seen), prefetch=max(8, 2 * batch_size)):
             if cancel.requested:
                 raise KeyboardInterrupt
             if frame.time >= end_s:
-                reached_end = True
+                seen.reached_end = True
                 reader.stop()
                 break
-            times.append(float(frame.time))
-            if first_frame is None and frame.time >= begin_s - 1e-9:
-                first_frame = frame.index
-            for i, array in frame.payload.items():
-                lane = lanes[i]
-                lane.frames.append(array)
-                lane.indices.append(frame.index)
-                lane.times.append(float(frame.time))
-                if len(lane.frames) >= batch_size:
-                    _feed(lane, warnings)
+            seen.times.append(float(frame.time))
+            if seen.first_frame is None and frame.time >= begin_s - 1e-9:
+                seen.first_frame = frame.index
+            _deal(frame, lanes, batch_size, warnings)
             if tap is not None:
                 _feed_audio(tap.drain(), audio_lanes, float(reader.origin), begin_s, end_s, warnings)
             if progress is not None and frame.index % 10 == 0:
-                progress(len(times), info.frame_count, time.perf_counter() - started)
+                progress(len(seen.times), expected, time.perf_counter() - started)
         if cancel.requested:  # pressed while the last frames were being analysed: still a request to stop
             raise KeyboardInterrupt
     except KeyboardInterrupt:
-        interrupted = True
-        reader.stop()
-        warnings.append(f"interrupted by the user after {len(times)} frames; results are partial")
+        seen.interrupted = True
     except DiskFullError:
         reader.stop()
         raise
-    finally:
-        cancel.restore()
-    if cancel.requested and not interrupted:  # pressed after the last check, before the handler was removed
-        interrupted = True
+    if seen.interrupted:
         reader.stop()
-        warnings.append(f"interrupted by the user after {len(times)} frames; results are partial")
+        warnings.append(f"interrupted by the user after {len(seen.times)} frames; results are partial")
     for lane in lanes:
         _feed(lane, warnings)
     if tap is not None and reader.origin is not None:
         tap.flush()
         _feed_audio(tap.drain(), audio_lanes, float(reader.origin), begin_s, end_s, warnings)
     if progress is not None:
-        progress(len(times), len(times), time.perf_counter() - started)
+        progress(len(seen.times), len(seen.times), time.perf_counter() - started)
+    return seen
 
-    if first_frame is None and times and begin_s > 0 and not interrupted:
-        raise UsageError(f"the range is outside the video: --start {start} is at {begin_s:.3f}s, and the last "
-                         f"frame is at {times[-1]:.3f}s")
-    stats = reader.stats
-    stats.cancelled = interrupted or reached_end  # a file that ends before --end is still judged for truncation
-    warnings = info.notes + stats.warnings() + warnings
-    clock = FrameClock(times, info.fps)
-    complete = stats.complete and not interrupted
-    context = AnalyzerContext(info=info, clock=clock, output_dir=output_dir, parts={}, complete=complete,
-                              first_frame=first_frame if first_frame is not None else len(times))
+
+class _Converter:
+    """Runs in the decode thread for each frame: ask each lane's sampler, and convert the frame once per
+    distinct look (size + pixel format) the lanes that want it need. Frames outside the range are skipped."""
+
+    def __init__(self, lanes: list[_Lane], span: tuple[float, float], seen: _Decoded) -> None:
+        self.lanes, self.span, self.seen = lanes, span, seen
+        self.converters: dict[tuple, FrameConverter] = {}
+
+    def __call__(self, frame: DecodedFrame) -> dict[int, np.ndarray]:
+        t0 = time.perf_counter()
+        looks: dict[tuple, np.ndarray] = {}
+        out: dict[int, np.ndarray] = {}
+        if not self.span[0] - 1e-9 <= frame.time < self.span[1]:
+            return out
+        for i, lane in enumerate(self.lanes):
+            if lane.failed or lane.sampler is None or not lane.sampler.wants(frame.index, frame.time, frame.key_frame):
+                continue
+            spec = lane.analyzer.needs
+            if spec.look not in looks:
+                convert = self.converters.setdefault(spec.look, FrameConverter(spec))
+                looks[spec.look] = convert(frame.av_frame, frame.rotation)
+            out[i] = looks[spec.look]
+        self.seen.convert_seconds += time.perf_counter() - t0
+        return out
+
+
+def _deal(frame: DecodedFrame, lanes: list[_Lane], batch_size: int, warnings: list[str]) -> None:
+    """Put the frame's converted pixels into the lanes that sampled it; a full batch goes to its analyzer."""
+    for i, array in frame.payload.items():
+        lane = lanes[i]
+        lane.frames.append(array)
+        lane.indices.append(frame.index)
+        lane.times.append(float(frame.time))
+        if len(lane.frames) >= batch_size:
+            _feed(lane, warnings)
+
+
+def _finish_lanes(lanes: list[_Lane], context: AnalyzerContext, warnings: list[str],
+                  failed: list[str]) -> dict[str, float]:
+    """Each analyzer's ``finish``, in order; a part's shot fields are joined into the shots section at once,
+    so a later analyzer reads them as if the shots analyzer had written them. Returns seconds per stage."""
     stage_seconds: dict[str, float] = {}
     for lane in lanes:
         name = lane.analyzer.name
@@ -194,35 +266,46 @@ def run_pipeline(
             warnings.append(f"analyzer {name} failed: {type(error).__name__}: {error}")
             failed.append(name)
             continue
+        _join_shot_fields(name, part, context.parts.get("shots"))
         context.parts[name] = part
         warnings.extend(f"{name}: {w}" for w in part.warnings)
         stage_seconds[name] = round(lane.seconds + time.perf_counter() - t0, 4)
-    if not times:
-        warnings.append("no frame could be decoded")
-    complete = complete and bool(times) and not failed
+    return stage_seconds
 
+
+def _join_shot_fields(name: str, part: TimelinePart, shots_part: TimelinePart | None) -> None:
+    """Add an analyzer's per-shot fields to the shots it names (the shots section stays the shots analyzer's:
+    an analyzer may add fields to a shot, not replace the ones the shots analyzer wrote)."""
+    if shots_part is None or not part.shot_fields:
+        return
+    by_index = {shot["index"]: shot for shot in shots_part.sections.get("shots", [])}
+    owned = {"index", "start", "end", "duration"}
+    for index, fields in part.shot_fields.items():
+        shot = by_index.get(index)
+        if shot is None:
+            raise RuntimeError(f"analyzer {name} adds fields to shot {index}, which does not exist")
+        clash = owned & fields.keys()
+        if clash:
+            raise RuntimeError(f"analyzer {name} may not change the shots' {sorted(clash)}")
+        shot.update(fields)
+
+
+def _join(parts: dict[str, TimelinePart]) -> tuple[dict[str, Any], dict[str, Artifact]]:
+    """All parts' sections and artifacts; two analyzers writing the same section or file is a bug."""
     sections: dict[str, Any] = {}
-    for part in context.parts.values():
-        sections.update(part.sections)
-    elapsed = time.perf_counter() - started
-    analysis = {
-        "vidlens_version": __version__,
-        "analyzers": {lane.analyzer.name: lane.analyzer.params() for lane in lanes},
-        "elapsed_s": round(elapsed, 3),
-        "complete": complete,
-        "interrupted": interrupted,
-        "failed_analyzers": failed,
-        "warnings": warnings,
-        "stages_s": {"decode_and_convert": round(decode_seconds[0], 4), **stage_seconds},
-        "frames_sampled": {lane.analyzer.name: lane.sampled for lane in lanes},
-        "decode": stats.to_dict(),
-        "speed_fps": round(len(times) / elapsed, 2) if elapsed > 0 else None,
-        "range": None if start is None and end is None else {
-            "start": clock.moment(context.first_frame), "end": clock.moment(len(times)),
-        },
-    }
-    timeline = Timeline(video=_video_facts(info, clock, hash_file), analysis=analysis, sections=sections)
-    return timeline
+    artifacts: dict[str, Artifact] = {}
+    owner: dict[str, str] = {}
+    for name, part in parts.items():
+        for key, value in part.sections.items():
+            if key in owner:
+                raise RuntimeError(f"analyzers {owner[key]} and {name} both write the timeline section {key!r}")
+            owner[key] = name
+            sections[key] = value
+        for file, artifact in part.artifacts.items():
+            if file in artifacts:
+                raise RuntimeError(f"two analyzers produce the output file {file!r} (the second is {name})")
+            artifacts[file] = artifact
+    return sections, artifacts
 
 
 class _CtrlC:

@@ -23,11 +23,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from . import pipeline
 from .analyzers import AnalyzerContext, FrameBatch, TimelinePart, create_analyzers
 from .errors import InvalidMediaError, UsageError
 from .media import DecodedFrame, FrameSpec, VideoInfo, VideoReader
 from .media.writers import WriteResult, write_animated_preview, write_clip_segments
-from .pipeline import run_pipeline
 from .timeline import FrameClock, Timeline
 
 #: Descriptors per second of video: enough to average out motion, cheap at 128 px.
@@ -110,9 +110,9 @@ def summarize(path: str | Path, *, ratio: float = 0.15, output: Path | None = No
     t0 = time.perf_counter()
     features = _FeatureAnalyzer()
     if timeline is None:
-        timeline = run_pipeline(path, [*create_analyzers(["shots", "keyframes"]), features], hash_file=False)
+        timeline = pipeline.run(path, [*create_analyzers(["shots", "keyframes"]), features], hash_file=False).timeline
     else:
-        run_pipeline(path, [features], hash_file=False)
+        pipeline.run(path, [features], hash_file=False)
     timings["analysis"] = time.perf_counter() - t0
     clock = features.clock()
     warnings = list(timeline.warnings)

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vidlens import outputs, pipeline
 from vidlens.analyzers.labels import LabelsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
-from vidlens.pipeline import run_pipeline
 from vidlens.testing.photos import list_photos
 from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
 
@@ -30,8 +30,8 @@ def four_shots(tmp_path_factory) -> Path:
     return render_video(path, shots, [TransitionSpec.cut()] * 3, size=(480, 270)).path
 
 
-def test_shots_get_their_labels_and_categories(four_shots: Path, tmp_path: Path) -> None:
-    timeline = run_pipeline(four_shots, ["shots", "labels"], output_dir=tmp_path)
+def test_shots_get_their_labels_and_categories(four_shots: Path) -> None:
+    timeline = pipeline.run(four_shots, ["shots", "labels"]).timeline
     assert not timeline.warnings
     shots = timeline.shots
     assert [s["start"]["frame"] for s in shots] == [0, 40, 80, 120]
@@ -48,9 +48,12 @@ def test_shots_get_their_labels_and_categories(four_shots: Path, tmp_path: Path)
 
 
 def test_embeddings_sidecar(four_shots: Path, tmp_path: Path) -> None:
-    timeline = run_pipeline(four_shots, ["shots", "labels"], output_dir=tmp_path)
-    info = timeline.sections["embeddings"]
+    analysis = pipeline.run(four_shots, ["shots", "labels"])
+    info = analysis.timeline.sections["embeddings"]
+    held = analysis.arrays(info["file"])  # in memory: what ingest and query by clip read
+    outputs.write(analysis, tmp_path, report=False)
     data = np.load(tmp_path / info["file"])
+    assert sorted(data.files) == sorted(held) and all(np.array_equal(data[k], held[k]) for k in held)
     assert data["shot_features"].shape == (4, 1280) and data["frame_features"].shape[1] == 1280
     shots = data["shot_features"].astype(np.float32)
     assert np.allclose(np.linalg.norm(shots, axis=1), 1, atol=1e-2)
@@ -62,7 +65,7 @@ def test_a_one_frame_flicker_is_not_a_label(tmp_path: Path) -> None:
     frames_coffee = ShotSpec(photo("coffee.png"), 50)
     path = render_video(tmp_path / "coffee.mp4", [frames_coffee], [], size=(320, 180)).path
     labels = LabelsAnalyzer(fps=25)
-    timeline = run_pipeline(path, [ShotsAnalyzer(), labels], hash_file=False)
+    timeline = pipeline.run(path, [ShotsAnalyzer(), labels], hash_file=False).timeline
     assert "espresso" in {entry["name"] for entry in timeline["labels"]}
     # the same analysis over the frames, with one frame of a cat spliced in, must not say "cat"
     frames = np.stack(labels._probs)

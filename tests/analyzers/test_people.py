@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 import pytest
 
+from vidlens import outputs, pipeline
 from vidlens.analyzers.people import MASKS_FILE, PeopleAnalyzer, person_mask, person_masks
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.errors import UsageError
 from vidlens.media import VideoReader
-from vidlens.pipeline import run_pipeline
 from vidlens.testing.photos import list_photos
 from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
 
@@ -90,7 +90,7 @@ def pasted_walk(n: int, enter: int, leave: int, size: tuple[int, int] = (320, 18
 
 def test_presence_segments_follow_the_person(make_video) -> None:
     path = make_video("walk.mp4", pasted_walk(200, enter=50, leave=150), fps=25)
-    timeline = run_pipeline(path, [PeopleAnalyzer(fps=5)], hash_file=False)
+    timeline = pipeline.run(path, [PeopleAnalyzer(fps=5)], hash_file=False).timeline
     assert not timeline.warnings
     people = timeline["people"]
     segments = [(s["start"]["time"], s["end"]["time"]) for s in people["segments"]]
@@ -135,8 +135,9 @@ def test_per_shot_fractions_and_mask_video(tmp_path: Path) -> None:
     shots = [ShotSpec(photo("astronaut.png"), 40, view=0.9), ShotSpec(photo("rocket.jpg"), 40)]
     path = render_video(tmp_path / "two.mp4", shots, [TransitionSpec.cut()], size=(320, 180)).path
     out = tmp_path / "out"
-    timeline = run_pipeline(path, [ShotsAnalyzer(), PeopleAnalyzer(fps=5, masks=True)], output_dir=out,
-                            hash_file=False)
+    analysis = pipeline.run(path, [ShotsAnalyzer(), PeopleAnalyzer(fps=5, masks=True)], hash_file=False)
+    outputs.write(analysis, out, report=False)
+    timeline = analysis.timeline
     assert not timeline.warnings
     assert [s["start"]["frame"] for s in timeline.shots] == [0, 40]
     first, second = (s["people"] for s in timeline.shots)
@@ -157,8 +158,12 @@ def test_per_shot_fractions_and_mask_video(tmp_path: Path) -> None:
     assert not list(out.glob(".*"))  # no partial files left behind
 
 
-def test_masks_without_an_output_folder_warn(make_video) -> None:
+def test_the_mask_video_is_a_spill_file_until_written(make_video) -> None:
     path = make_video("walk.mp4", pasted_walk(20, enter=0, leave=20), fps=25)
-    timeline = run_pipeline(path, [PeopleAnalyzer(fps=5, masks=True)], hash_file=False)
-    assert timeline["people"]["masks"] is None
-    assert any("output folder" in w for w in timeline.warnings)
+    analysis = pipeline.run(path, [PeopleAnalyzer(fps=5, masks=True)], hash_file=False)
+    masks = analysis.timeline["people"]["masks"]
+    artifact = analysis.artifacts[masks["file"]]
+    assert artifact.spill is not None and artifact.spill.stat().st_size > 0
+    folder = artifact.spill_dir
+    analysis.discard()  # what a caller that keeps only the timeline does: the temporary folder goes at once
+    assert not folder.exists()

@@ -11,9 +11,9 @@ import av
 import numpy as np
 import pytest
 
+from vidlens import pipeline
 from vidlens.analyzers.speech import speech_segments
 from vidlens.media import AudioSpec, AudioTap
-from vidlens.pipeline import run_pipeline
 
 from ..conftest import gradient_frames
 
@@ -61,7 +61,7 @@ def video_with_audio(path: Path, audio: np.ndarray, seconds: float, rate: int = 
 def test_recorded_speech_is_found_at_its_place(tmp_path: Path) -> None:
     clips = [(1.0, recording("all-circuits-busy-now.wav")), (5.0, recording("agent-newlocation.wav"))]
     video = video_with_audio(tmp_path / "talk.mp4", soundtrack(10.0, clips), 10.0)
-    timeline = run_pipeline(video, ["speech"], hash_file=False)
+    timeline = pipeline.run(video, ["speech"], hash_file=False).timeline
     speech = timeline["speech"]
     assert timeline.analysis["warnings"] == []
     for start, clip in clips:
@@ -88,7 +88,7 @@ def test_tones_and_silence_are_not_speech(tmp_path: Path) -> None:
     on = (t % 4) < 2  # 2 s of tone, 2 s of silence, three times
     track = np.where(on, 0.1 * np.sin(2 * np.pi * 1000 * t) + 0.05 * np.sin(2 * np.pi * 350 * t), 0.0)
     video = video_with_audio(tmp_path / "tones.mp4", track.astype(np.float32), 12.0)
-    timeline = run_pipeline(video, ["speech"], hash_file=False)
+    timeline = pipeline.run(video, ["speech"], hash_file=False).timeline
     assert timeline["speech"] == []
     silence = [(s["start_s"], s["end_s"]) for s in timeline["silence"]]
     assert len(silence) == 3
@@ -101,14 +101,14 @@ def test_loudness_of_a_stereo_sine_in_a_video(tmp_path: Path) -> None:
     t = np.arange(6 * 48000) / 48000
     tone = (0.1 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # -20 dBFS on both channels: -20.0 LUFS
     video = video_with_audio(tmp_path / "sine.mp4", np.stack([tone, tone]), 6.0, rate=48000)
-    summary = run_pipeline(video, ["speech"], hash_file=False)["audio"]
+    summary = pipeline.run(video, ["speech"], hash_file=False).timeline["audio"]
     assert summary["channels"] == ["FL", "FR"]
     assert summary["integrated_lufs"] == pytest.approx(-20.0, abs=0.2)  # AAC coding costs a little
     assert summary["sample_peak_dbfs"] == pytest.approx(-20.0, abs=1.5)  # AAC rings a little at the onset
 
 
 def test_video_without_audio_gets_a_warning_not_an_error(make_video) -> None:
-    timeline = run_pipeline(make_video(), ["speech"], hash_file=False)
+    timeline = pipeline.run(make_video(), ["speech"], hash_file=False).timeline
     assert timeline.complete
     assert timeline["speech"] == [] and timeline["audio"] == {"has_audio": False}
     assert any("no audio track" in w for w in timeline.analysis["warnings"])
@@ -119,7 +119,7 @@ def test_cut_file_keeps_the_speech_before_the_cut(tmp_path: Path) -> None:
     whole = video_with_audio(tmp_path / "talk.mkv", soundtrack(10.0, clips), 10.0)
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.45)])
-    timeline = run_pipeline(cut, ["speech"], hash_file=False)
+    timeline = pipeline.run(cut, ["speech"], hash_file=False).timeline
     assert not timeline.complete
     speech = timeline["speech"]
     assert speech and speech[0]["start_s"] == pytest.approx(1.0 + voiced_extent(clips[0][1])[0], abs=TOLERANCE_S)

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vidlens import pipeline
 from vidlens.analyzers.objects import ObjectsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.media import probe
 from vidlens.media.encode import encode_video
 from vidlens.objects.tracks import track_box_at
 from vidlens.objects.types import box_iou_matrix
-from vidlens.pipeline import run_pipeline
 from vidlens.testing.tracks import crossing_scene, write_scene
 
 CLI = [sys.executable, "-m", "vidlens.cli"]
@@ -32,7 +32,8 @@ def crossing_timeline(crossing):
     rules = {"lines": [{"name": "middle", "points": [[0.5, 0.0], [0.5, 1.0]], "classes": ["person"]}]}
     from vidlens.objects.rules import parse_rules
 
-    return run_pipeline(crossing[0], [ShotsAnalyzer(), ObjectsAnalyzer(rules=parse_rules(rules))], hash_file=False)
+    return pipeline.run(crossing[0], [ShotsAnalyzer(), ObjectsAnalyzer(rules=parse_rules(rules))],
+                        hash_file=False).timeline
 
 
 def truth_box(truth, tid: int, frame: int) -> np.ndarray | None:
@@ -75,7 +76,7 @@ def test_a_still_scene_without_objects_gives_no_tracks_and_few_detector_runs(tmp
     rng = np.random.default_rng(1)
     base = rng.integers(60, 90, (360, 640, 3), dtype=np.uint8)  # grey texture, nothing to find
     path = encode_video(tmp_path / "still.mp4", [base] * 100)
-    timeline = run_pipeline(path, [ShotsAnalyzer(), ObjectsAnalyzer()], hash_file=False)
+    timeline = pipeline.run(path, [ShotsAnalyzer(), ObjectsAnalyzer()], hash_file=False).timeline
     assert timeline["objects"] == []
     assert timeline["object_summary"]["frames"]["frames_detected"] <= 3  # every 1.5 s on a still scene (4 s)
 

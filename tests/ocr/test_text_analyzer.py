@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vidlens import pipeline
 from vidlens.cli import app
 from vidlens.ocr import GateVerdict, OcrEngine, TextGate
 from vidlens.ocr.engine import box_iou
-from vidlens.pipeline import run_pipeline
 from vidlens.testing.captions import Caption, caption_video, draw_caption, panning_photo
 from vidlens.testing.photos import list_photos, load_photo
 
@@ -37,7 +37,7 @@ def captioned(tmp_path_factory) -> tuple[Path, list[dict]]:
 
 @pytest.fixture(scope="module")
 def timeline(captioned):
-    return run_pipeline(captioned[0], ["text"])
+    return pipeline.run(captioned[0], ["text"]).timeline
 
 
 def test_engine_reads_a_rendered_line() -> None:

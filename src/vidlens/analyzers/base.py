@@ -1,8 +1,11 @@
 """The Analyzer protocol and the types that cross the pipeline ↔ analyzer seam.
 
 An analyzer declares the frames it wants (``needs``), receives them in batches with their exact
-indices and times (``process``), and returns what it adds to the timeline (``finish``). It never
-opens files. ``after`` names analyzers whose parts it reads in ``finish`` (keyframes need shots).
+indices and times (``process``), and returns what it adds to the timeline (``finish``): its own sections,
+fields for each shot (the pipeline joins them into the shots section, which belongs to the shots
+analyzer) and artifacts (the files an output folder will hold, in memory). It never writes into an
+output folder and never edits another analyzer's section. ``after`` names analyzers whose parts it
+reads in ``finish`` (keyframes need shots).
 An analyzer that listens to the soundtrack also declares ``audio`` (a tuple of ``AudioSpec``) and
 gets ``process_audio(chunk)`` calls, decoded in the same pass as the frames; ``needs`` is ``None``
 when it wants no frames at all.
@@ -11,11 +14,11 @@ when it wants no frames at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..analysis import Artifact
 from ..media import FrameSpec, VideoInfo
 from ..timeline import FrameClock
 
@@ -34,21 +37,25 @@ class FrameBatch:
 
 @dataclass
 class TimelinePart:
-    """What one analyzer adds: timeline sections, its parameters, warnings, and files it wrote."""
+    """What one analyzer adds: its timeline sections, fields per shot, its parameters, warnings, artifacts.
+
+    ``shot_fields`` maps a shot's index to the fields this analyzer adds to it (``{"labels": [...]}``);
+    ``artifacts`` maps a file name relative to the output folder (``keyframes/000123.jpg``) to its contents."""
 
     sections: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)  # in-memory data for later analyzers
+    shot_fields: dict[int, dict[str, Any]] = field(default_factory=dict)
+    artifacts: dict[str, Artifact] = field(default_factory=dict)
 
 
 @dataclass
 class AnalyzerContext:
-    """Everything ``finish`` may need: the clock, the output folder, earlier analyzers' parts."""
+    """Everything ``finish`` may need: the clock and earlier analyzers' parts (their shot fields already
+    joined into the shots section)."""
 
     info: VideoInfo
     clock: FrameClock
-    output_dir: Path | None
     parts: dict[str, TimelinePart]
     complete: bool = True
     first_frame: int = 0  # first frame of the analysed range; the clock's end is its end
@@ -70,7 +77,8 @@ class Analyzer(Protocol):
 
 
 def shots_or_whole(context: AnalyzerContext) -> list[dict[str, Any]]:
-    """The shots part's shots (analyzers annotate these dicts), or one shot spanning the analysed range."""
+    """The shots part's shots (read them; add fields through ``TimelinePart.shot_fields``), or one shot
+    spanning the analysed range."""
     if "shots" in context.parts:
         return context.parts["shots"].sections["shots"]
     return [{"index": 0, "start": context.clock.moment(context.first_frame),

@@ -141,16 +141,16 @@ class FacesAnalyzer:
                 track["emotion"] = self._emotions.track_summary(record.track_id, clock, self.emotion_step_s)
             tracks.append(track)
         tracks.sort(key=lambda t: (t["start"]["frame"], t["id"]))
-        if self.thumbnails and context.output_dir is not None:
-            self._crops.write(tracks, context.output_dir, FACES_DIR, blur=self.blur_thumbnails)
+        artifacts = self._crops.images(tracks, FACES_DIR, blur=self.blur_thumbnails) if self.thumbnails else {}
         face_stats = class_summary(tracks, clock.frame_count, self.fps)["classes"].get(
             FACE, {"tracks": 0, "max_simultaneous": 0, "screen_time_s": 0.0, "count_series": []})
+        fields: dict[int, dict[str, Any]] = {}
         for shot in shots_or_whole(context):
-            shot["faces"] = len(overlapping(tracks, shot["start"]["frame"], shot["end"]["frame"]))
+            fields[shot["index"]] = {"faces": len(overlapping(tracks, shot["start"]["frame"], shot["end"]["frame"]))}
             if self.emotions:
-                shot["mood"] = self._emotions.shot_mood(shot["start"]["frame"], shot["end"]["frame"])
+                fields[shot["index"]]["mood"] = self._emotions.shot_mood(shot["start"]["frame"], shot["end"]["frame"])
         return TimelinePart(sections={"faces": tracks, "face_summary": {**face_stats, "frames": stats}},
-                            params=self.params())
+                            params=self.params(), shot_fields=fields, artifacts=artifacts)
 
 
 def _face_crops(frame: np.ndarray, index: int, tracked: Any) -> list[tuple[int, int, np.ndarray]]:

@@ -5,7 +5,7 @@ scored as they stream past (every few frames: sharpness, exposure, a colour sign
 similar candidates keep only their best member, as JPEG bytes in a temporary spill file, so memory
 stays flat on long videos. At the end each shot picks, among its candidates away from
 transitions, well-exposed sharp frames closest to the shot's average look; long shots get more,
-chosen for diversity. With ``blur_faces`` the keyframes and the contact sheet are written with the
+chosen for diversity. With ``blur_faces`` the keyframes and the contact sheet are made with the
 run's faces blurred (:mod:`vidlens.privacy.derived`).
 """
 
@@ -18,11 +18,15 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..analysis import Artifact
 from ..media import FrameSpec, VideoInfo
 from ..media.images import contact_sheet, decode_jpeg, encode_jpeg
 from ..privacy.derived import NO_FACES_WARNING, face_blur
-from ..timeline import write_bytes_atomic
 from .base import AnalyzerContext, FrameBatch, TimelinePart
+
+#: Where the keyframe images go in an output folder (``keyframes/<frame>.jpg``), and the contact sheet.
+KEYFRAMES_DIR = "keyframes"
+CONTACT_SHEET_FILE = "contact_sheet.jpg"
 
 #: One extra keyframe per this many seconds of shot, up to ``max_per_shot``.
 SECONDS_PER_KEYFRAME = 10.0
@@ -110,43 +114,41 @@ class KeyframesAnalyzer:
     def finish(self, context: AnalyzerContext) -> TimelinePart:
         self._flush()
         shots = context.parts["shots"].sections["shots"] if "shots" in context.parts else []
-        out_dir = context.output_dir
-        warnings: list[str] = []
+        part = TimelinePart(params=self.params())
+        keep_images = True
         blur = face_blur(context) if self.blur_faces else None
-        if self.blur_faces and blur is None and out_dir is not None:
-            warnings.append(NO_FACES_WARNING)
-            out_dir = None  # a sharp face must not be written when blurring was asked for
-        chosen_all: list[tuple[dict, _Candidate]] = []
-        pictures: dict[int, bytes] = {}  # frame -> the JPEG written (faces blurred when asked)
+        if self.blur_faces and blur is None:
+            part.warnings.append(NO_FACES_WARNING)
+            keep_images = False  # a sharp face must not be kept when blurring was asked for
+        chosen: list[tuple[dict, bytes | None]] = []
         for shot in shots:
-            picks = self._pick(shot, context)
-            for cand in picks:
+            entries = []
+            for cand in self._pick(shot, context):
                 entry: dict[str, Any] = {"frame": cand.frame, "time": round(cand.time, 6),
                                          "timecode": context.clock.moment(cand.frame)["timecode"],
                                          "sharpness": round(cand.sharpness, 2), "image": None}
-                if out_dir is not None:
-                    rel = f"keyframes/{cand.frame:06d}.jpg"
+                data = None
+                if keep_images:
                     data = self._image(cand)
                     if blur is not None:
                         rgb = decode_jpeg(data)
                         hidden = blur.image(rgb, cand.frame)
                         data = data if hidden is rgb else encode_jpeg(hidden)
-                    pictures[cand.frame] = data
-                    write_bytes_atomic(out_dir / rel, data)
-                    entry["image"] = rel
-                shot["keyframes"].append(entry)
-                chosen_all.append((entry, cand))
-        extra: dict[str, Any] = {}
-        if out_dir is not None and self.make_contact_sheet and chosen_all:
-            images = [decode_jpeg(pictures[c.frame]) for _, c in chosen_all]
-            sheet = contact_sheet(images, [e["timecode"] for e, _ in chosen_all])
+                    entry["image"] = f"{KEYFRAMES_DIR}/{cand.frame:06d}.jpg"
+                    part.artifacts[entry["image"]] = Artifact(data=data)
+                entries.append(entry)
+                chosen.append((entry, data))
+            part.shot_fields[shot["index"]] = {"keyframes": [*shot.get("keyframes", []), *entries]}
+        part.sections["contact_sheet"] = None
+        if keep_images and self.make_contact_sheet and chosen:
+            images = [decode_jpeg(data) for _, data in chosen]
+            sheet = contact_sheet(images, [e["timecode"] for e, _ in chosen])
             ok, buf = cv2.imencode(".jpg", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
             if ok:
-                write_bytes_atomic(out_dir / "contact_sheet.jpg", buf.tobytes())
-                extra["contact_sheet"] = "contact_sheet.jpg"
+                part.artifacts[CONTACT_SHEET_FILE] = Artifact(data=buf.tobytes())
+                part.sections["contact_sheet"] = CONTACT_SHEET_FILE
         self._spill.close()
-        return TimelinePart(params=self.params(), extra=extra, warnings=warnings,
-                            sections={"contact_sheet": extra.get("contact_sheet")})
+        return part
 
     def _pick(self, shot: dict, context: AnalyzerContext) -> list[_Candidate]:
         start, end = shot["start"]["frame"], shot["end"]["frame"]

@@ -12,7 +12,6 @@ probabilities (what the library's ConSE search embeds).
 from __future__ import annotations
 
 import json
-import os
 from fractions import Fraction
 from functools import cache
 from itertools import pairwise
@@ -21,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis import Artifact
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
-from ..timeline import make_private
 from .base import AnalyzerContext, FrameBatch, TimelinePart, sampled_in_range, shots_or_whole
 
 MODEL = "efficientnet_lite0"
@@ -105,35 +104,33 @@ class LabelsAnalyzer:
         features = np.stack(self._features)
         shots = shots_or_whole(context)
         labels: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        fields: dict[int, dict[str, Any]] = {}
         shot_features = []
         for shot in shots:
             members = sampled_in_range(indices, shot["start"]["frame"], shot["end"]["frame"])
             mean = probs[members].mean(axis=0)
             found = self._shot_labels(mean, probs[members])
-            shot["labels"] = [{"name": n, "confidence": c} for n, c, s in found if s != "category"]
-            shot["categories"] = [{"name": n, "confidence": c} for n, c, s in found if s == "category"]
+            fields[shot["index"]] = {
+                "labels": [{"name": n, "confidence": c} for n, c, s in found if s != "category"],
+                "categories": [{"name": n, "confidence": c} for n, c, s in found if s == "category"]}
             for name, confidence, source in found:
                 _add_segment(labels.setdefault((name, source), []), shot, confidence)
             feature = features[members].mean(axis=0)
             shot_features.append(feature / max(float(np.linalg.norm(feature)), 1e-12))
         section = [{"name": name, "source": source, "segments": segments}
                    for (name, source), segments in sorted(labels.items(), key=lambda kv: -_screen_time(kv[1]))]
-        part = TimelinePart(sections={"labels": section}, params=self.params())
-        if context.output_dir is not None:
-            tmp = context.output_dir / f".{EMBEDDINGS_FILE}.partial.npz"
-            np.savez_compressed(
-                tmp,
-                frame_indices=indices, frame_times=np.asarray(self._times),
-                frame_features=_normalise(features).astype(np.float16),
-                frame_top_classes=np.argsort(-probs, axis=1)[:, :SIDECAR_TOP_K].astype(np.int16),
-                frame_top_probs=-np.sort(-probs, axis=1)[:, :SIDECAR_TOP_K].astype(np.float16),
-                shot_indices=np.asarray([s["index"] for s in shots]),
-                shot_features=np.stack(shot_features).astype(np.float16),
-            )
-            make_private(tmp)
-            os.replace(tmp, context.output_dir / EMBEDDINGS_FILE)  # atomic: never half a sidecar
-            part.sections["embeddings"] = {"file": EMBEDDINGS_FILE, "model": MODEL, "dim": int(features.shape[1]),
-                                           "frames": len(indices), "shots": len(shots), "normalised": True}
+        embeddings = {
+            "frame_indices": indices, "frame_times": np.asarray(self._times),
+            "frame_features": _normalise(features).astype(np.float16),
+            "frame_top_classes": np.argsort(-probs, axis=1)[:, :SIDECAR_TOP_K].astype(np.int16),
+            "frame_top_probs": -np.sort(-probs, axis=1)[:, :SIDECAR_TOP_K].astype(np.float16),
+            "shot_indices": np.asarray([s["index"] for s in shots]),
+            "shot_features": np.stack(shot_features).astype(np.float16),
+        }
+        part = TimelinePart(sections={"labels": section}, params=self.params(), shot_fields=fields,
+                            artifacts={EMBEDDINGS_FILE: Artifact(arrays=embeddings)})
+        part.sections["embeddings"] = {"file": EMBEDDINGS_FILE, "model": MODEL, "dim": int(features.shape[1]),
+                                       "frames": len(indices), "shots": len(shots), "normalised": True}
         return part
 
     def _shot_labels(self, mean: np.ndarray, frames: np.ndarray) -> list[tuple[str, float, str]]:

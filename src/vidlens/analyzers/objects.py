@@ -117,18 +117,19 @@ class ObjectsAnalyzer:
             tracks.append(track)
         tracks.sort(key=lambda t: (t["start"]["frame"], t["id"]))
         part = TimelinePart(sections={"objects": tracks}, params=self.params())
-        if self.thumbnails and context.output_dir is not None:
+        if self.thumbnails:
             blur = face_blur(context) if self.blur_faces else None
             if self.blur_faces and blur is None:
                 part.warnings.append(NO_FACES_WARNING)  # no sharp face when blurring was asked for
             else:
                 hide = (lambda c: blur.crop(c.pixels, c.frame, c.frame_size, c.origin, c.factor)) if blur else None
-                self._crops.write(tracks, context.output_dir, TRACKS_DIR, hide=hide)
+                part.artifacts.update(self._crops.images(tracks, TRACKS_DIR, hide=hide))
         summary = class_summary(tracks, clock.frame_count, self.fps)
         summary["frames"] = stats
         part.sections["object_summary"] = summary
         for shot in shots_or_whole(context):
-            shot["objects"] = _shot_objects(tracks, shot["start"]["frame"], shot["end"]["frame"])
+            part.shot_fields[shot["index"]] = {"objects": _shot_objects(tracks, shot["start"]["frame"],
+                                                                        shot["end"]["frame"])}
         if self.rules:
             counter = RuleCounter(self.rules, (width, height))
             first = min((t["boxes"][0][0] for t in tracks), default=0)

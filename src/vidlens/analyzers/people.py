@@ -22,7 +22,6 @@ is ``fps`` set to the video's rate.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -33,10 +32,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..analysis import Artifact
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
 from ..media.encode import VideoEncoder
-from ..timeline import make_private
 from .base import AnalyzerContext, FrameBatch, TimelinePart, sampled_in_range, shots_or_whole
 
 MODEL = "selfie_segmentation"
@@ -150,9 +149,9 @@ class PeopleAnalyzer:
         fractions = np.asarray(self._fractions)
         for shot in shots_or_whole(context):
             members = sampled_in_range(indices, shot["start"]["frame"], shot["end"]["frame"])
-            shot["people"] = {"mean_fraction": round(float(fractions[members].mean()), 4),
+            part.shot_fields[shot["index"]] = {"people": {"mean_fraction": round(float(fractions[members].mean()), 4),
                               "max_fraction": round(float(fractions[members].max()), 4),
-                              "present_share": round(float(np.mean(fractions[members] >= self.presence_on)), 4)}
+                              "present_share": round(float(np.mean(fractions[members] >= self.presence_on)), 4)}}
         segments = [{"start": context.clock.moment(a), "end": context.clock.moment(b),
                      "mean_fraction": round(float(fractions[sel].mean()), 4),
                      "max_fraction": round(float(fractions[sel].max()), 4)}
@@ -190,25 +189,21 @@ class PeopleAnalyzer:
         return [(a, b) for a, b in merged if time(b) - time(a) >= self.min_duration_s - 1e-9]
 
     def _finish_masks(self, context: AnalyzerContext, part: TimelinePart) -> dict[str, Any] | None:
-        """Close the mask video and move it into the output folder (atomically: never half a file)."""
+        """Close the mask video; it becomes a spill-file artifact (its temporary folder goes with it)."""
         if self._encoder is None or self._mask_dir is None:
             return None
-        try:
-            if not self._encoder.frames:
-                self._encoder.abort()
-                part.warnings.append("no mask video: no frame was sampled")
-                return None
-            self._encoder.close()
-            if context.output_dir is None:
-                part.warnings.append("masks=True needs an output folder; the mask video was not kept")
-                return None
-            tmp = context.output_dir / f".{MASKS_FILE}.partial.mp4"
-            shutil.copyfile(self._encoder.path, tmp)
-            make_private(tmp)
-            os.replace(tmp, context.output_dir / MASKS_FILE)
-            w, h = self._mask_size
-            return {"file": MASKS_FILE, "frames": self._encoder.frames, "width": w, "height": h,
-                    "rate": "sampled", "fps": self.fps,
-                    "encoding": "grey = round(255 x person probability); each frame shown at its source frame's time"}
-        finally:
+        if not self._encoder.frames:
+            self._encoder.abort()
             shutil.rmtree(self._mask_dir, ignore_errors=True)
+            part.warnings.append("no mask video: no frame was sampled")
+            return None
+        try:
+            self._encoder.close()
+        except BaseException:
+            shutil.rmtree(self._mask_dir, ignore_errors=True)
+            raise
+        part.artifacts[MASKS_FILE] = Artifact(spill=self._encoder.path, spill_dir=self._mask_dir)
+        w, h = self._mask_size
+        return {"file": MASKS_FILE, "frames": self._encoder.frames, "width": w, "height": h,
+                "rate": "sampled", "fps": self.fps,
+                "encoding": "grey = round(255 x person probability); each frame shown at its source frame's time"}

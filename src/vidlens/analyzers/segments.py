@@ -23,11 +23,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..analysis import Artifact
 from ..errors import UsageError
 from ..media import FrameSpec, VideoInfo
 from ..media.images import decode_jpeg, encode_jpeg
 from ..privacy.derived import NO_FACES_WARNING, face_blur
-from ..timeline import PRIVATE_DIR_MODE, write_bytes_atomic
 from .base import AnalyzerContext, FrameBatch, TimelinePart, shots_or_whole
 
 THUMBNAIL_SIDE = 256
@@ -106,14 +106,12 @@ class SegmentsAnalyzer:
         indices = np.asarray(self._indices)
         colours = np.stack(self._colours)
         segments: list[dict[str, Any]] = []
-        folder = context.output_dir / FOLDER if context.output_dir is not None else None
         warnings: list[str] = []
+        artifacts: dict[str, Artifact] | None = {}
         self._blur = face_blur(context) if self.blur_faces else None
-        if self.blur_faces and self._blur is None and folder is not None:
+        if self.blur_faces and self._blur is None:
             warnings.append(NO_FACES_WARNING)
-            folder = None  # a sharp face must not be written when blurring was asked for
-        if folder is not None:
-            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            artifacts = None  # a sharp face must not be kept when blurring was asked for
         for shot in shots_or_whole(context):
             first, end = shot["start"]["frame"], shot["end"]["frame"]
             length = shot["end"]["time"] - shot["start"]["time"]
@@ -124,11 +122,12 @@ class SegmentsAnalyzer:
                 if b <= a:
                     continue
                 segments.append(self._segment(len(segments), shot["index"], int(a), int(b), indices, colours,
-                                              inside_shot, clock, folder))
-        return TimelinePart(sections={"segments": segments}, params=self.params(), warnings=warnings)
+                                              inside_shot, clock, artifacts))
+        return TimelinePart(sections={"segments": segments}, params=self.params(), warnings=warnings,
+                            artifacts=artifacts or {})
 
     def _segment(self, number: int, shot: int, a: int, b: int, indices: np.ndarray, colours: np.ndarray,
-                 inside_shot: set[int], clock: Any, folder: Any) -> dict[str, Any]:
+                 inside_shot: set[int], clock: Any, artifacts: dict[str, Artifact] | None) -> dict[str, Any]:
         members = np.flatnonzero((indices >= a) & (indices < b))
         # a window shorter than the sampling step borrows the nearest sampled frame of its own shot if any
         fallback = np.asarray(sorted(inside_shot)) if inside_shot else np.arange(len(indices))
@@ -145,13 +144,12 @@ class SegmentsAnalyzer:
         item: dict[str, Any] = {"index": number, "shot": shot, "start": clock.moment(a), "end": clock.moment(b),
                                 "keyframe": clock.moment(int(indices[key])), "colours": named,
                                 "motion": {"value": round(motion, 4), "level": motion_word(motion)}}
-        if folder is not None:
-            name = f"{number:05d}.jpg"
+        if artifacts is not None:
             data = self._thumbs[key]
             if self._blur is not None:
                 rgb = decode_jpeg(data)
                 hidden = self._blur.image(rgb, int(indices[key]))
                 data = data if hidden is rgb else encode_jpeg(hidden, quality=80)
-            write_bytes_atomic(folder / name, data)
-            item["thumbnail"] = f"{FOLDER}/{name}"
+            item["thumbnail"] = f"{FOLDER}/{number:05d}.jpg"
+            artifacts[item["thumbnail"]] = Artifact(data=data)
         return item

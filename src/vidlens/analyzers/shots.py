@@ -53,8 +53,7 @@ class ShotsAnalyzer:
     def finish(self, context: AnalyzerContext) -> TimelinePart:
         transitions = self.detector.finish()
         shots = shots_from_transitions(transitions, context.clock, context.first_frame)
-        return TimelinePart(sections={"shots": shots}, params=self.params(),
-                            extra={"transitions": transitions})
+        return TimelinePart(sections={"shots": shots}, params=self.params())
 
 
 def shots_from_transitions(transitions: list[Transition], clock: FrameClock, first: int = 0) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """What the library knows about each moment: facts in words, tags for filters, and three vectors.
 
-From one analysed video (its timeline and the labels analyzer's embeddings sidecar) every segment
+From one analysed video, in memory (its timeline and the labels analyzer's embeddings), every segment
 (a shot, or a window of a long shot) becomes:
 
 - a **facts** sentence ("tabby cat, Egyptian cat (cat, animal). 2 persons, 1 cup. Text: "OPEN". 1 face,
@@ -18,11 +18,11 @@ From one analysed video (its timeline and the labels analyzer's embeddings sidec
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..analysis import Analysis
 from ..analyzers.labels import EMBEDDINGS_FILE, class_categories, class_names, shot_labels
 from ..runtime import model_entry
 from ..search.conse import CLASSIFIER, conse_embed
@@ -63,20 +63,18 @@ def _meets(items: list[dict[str, Any]], a: int, b: int) -> list[dict[str, Any]]:
 class FactsBuilder:
     """Turns one analysed video into catalog rows and vectors (the sentence embedder runs here)."""
 
-    def __init__(self, timeline: dict[str, Any], output_dir: Path) -> None:
-        self.timeline, self.output_dir = timeline, output_dir
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self.timeline = analysis.timeline.to_dict()
         self.names, self.lemmas, self.members = _label_tables()
         self.class_of = {name: i for i, name in enumerate(self.names)}
-        self.sidecar = self._load_sidecar()
+        self.sidecar = self._sidecar()
 
-    def _load_sidecar(self) -> dict[str, np.ndarray] | None:
-        path = self.output_dir / EMBEDDINGS_FILE
-        if not path.exists():
+    def _sidecar(self) -> dict[str, np.ndarray] | None:
+        arrays = self.analysis.arrays(EMBEDDINGS_FILE)
+        if arrays is None or "frame_top_classes" not in arrays:
             return None
-        with np.load(path) as z:
-            if "frame_top_classes" not in z:
-                return None
-            return {k: z[k] for k in ("frame_indices", "frame_features", "frame_top_classes", "frame_top_probs")}
+        return {k: arrays[k] for k in ("frame_indices", "frame_features", "frame_top_classes", "frame_top_probs")}
 
     def segments(self) -> list[dict[str, Any]]:
         """The timeline's segments, or windows made from its shots when the segments analyzer did not run."""
@@ -181,9 +179,7 @@ class FactsBuilder:
             fts["other"].append(motion["level"])
         seconds = seg["end"]["time"] - seg["start"]["time"]
         sentence.append(f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s")
-        thumbnail = None
-        if seg.get("thumbnail") and (self.output_dir / seg["thumbnail"]).exists():
-            thumbnail = (self.output_dir / seg["thumbnail"]).read_bytes()
+        thumbnail = self.analysis.data(seg["thumbnail"]) if seg.get("thumbnail") else None
         return SegmentRow(idx=seg["index"], shot=seg["shot"], start_frame=a, end_frame=b,
                           start_time=seg["start"]["time"], end_time=seg["end"]["time"],
                           facts=". ".join(sentence) + ".", fts={k: " ".join(v) for k, v in fts.items()},

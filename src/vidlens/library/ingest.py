@@ -112,20 +112,22 @@ def analyse_for_library(path: str, analyzers: Sequence[str], options: dict[str, 
     """Analyse one video and build everything the catalog stores for it (runs in a worker process).
 
     ``blur_faces``: the thumbnails stored are written with the faces blurred (``info["blur_faces"]`` says so)."""
-    from .. import api
+    from .. import pipeline
+    from ..analyzers import create_analyzers
     from .facts import FactsBuilder
 
     source = Path(path)
     stat = source.stat()
-    work = Path(tempfile.mkdtemp(prefix="vidlens-ingest-"))
+    built = create_analyzers(list(analyzers), options, blur_faces=blur_faces)
+    analysis = pipeline.run(source, built,
+                            progress=(lambda done, total, _elapsed: progress(done, total)) if progress else None)
     try:
-        timeline = api.analyze(source, analyzers=list(analyzers), options=options, output_dir=work, report=False,
-                               progress=(lambda done, total, _elapsed: progress(done, total)) if progress else None,
-                               blur_faces=blur_faces)
+        timeline = analysis.timeline
         if timeline.analysis.get("interrupted"):
             raise AnalysisInterrupted("interrupted by the user; this video was not indexed", path=source)
+        timeline.analysis["blur_faces"] = bool(blur_faces)
+        rows, vectors = FactsBuilder(analysis).build()
         data = timeline.to_dict()
-        rows, vectors = FactsBuilder(data, work).build()
         video = data["video"]
         info = {k: video.get(k) for k in ("duration", "fps", "frame_count", "width", "height", "codec", "has_audio")}
         info["blur_faces"] = bool(blur_faces)
@@ -134,7 +136,7 @@ def analyse_for_library(path: str, analyzers: Sequence[str], options: dict[str, 
                            complete=timeline.complete, warnings=list(timeline.warnings),
                            analyzers=list(analyzers), segments=rows, vectors=vectors)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        analysis.discard()
 
 
 # -- worker processes -------------------------------------------------------------------------------

@@ -248,15 +248,14 @@ def example_vector(path: str | Path) -> np.ndarray:
         _, features = classify_frames(load_model(MODEL), [rgb])
         vector = features[0]
     else:
-        import tempfile
-
-        from .. import api
+        from .. import pipeline
         from ..analyzers.labels import EMBEDDINGS_FILE
 
-        with tempfile.TemporaryDirectory(prefix="vidlens-like-") as work:
-            api.analyze(source, analyzers=["labels"], output_dir=work, report=False)
-            with np.load(Path(work) / EMBEDDINGS_FILE) as z:
-                vector = z["frame_features"].astype(np.float32).mean(axis=0)
+        analysis = pipeline.run(source, ["labels"], hash_file=False)
+        arrays = analysis.arrays(EMBEDDINGS_FILE)
+        if arrays is None:  # not one frame could be sampled
+            raise UsageError("no frame of the example clip could be analysed", path=source)
+        vector = arrays["frame_features"].astype(np.float32).mean(axis=0)
     return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
 

@@ -1,8 +1,8 @@
-"""The best-scoring crop of each track, kept while a video is analysed and written as JPEGs at the end.
+"""The best-scoring crop of each track, kept while a video is analysed and encoded as JPEGs at the end.
 
 Shared by the objects and faces analyzers.  A face thumbnail is personal data in a report that may
-be passed around, so ``write(..., blur=True)`` stores it blurred: the report shows where a face was
-without showing whose it was (the face analyzer's default). ``write(..., hide=...)`` instead hides
+be passed around, so ``images(..., blur=True)`` keeps it blurred: the report shows where a face was
+without showing whose it was (the face analyzer's default). ``images(..., hide=...)`` instead hides
 only what ``hide`` covers in each crop (``--blur-faces``: the faces inside a person's thumbnail).
 Each crop remembers the frame it was cut from and where, so the faces of that frame can be found in it.
 """
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from ..analysis import Artifact
 from ..media.images import encode_jpeg
-from ..timeline import PRIVATE_DIR_MODE, write_bytes_atomic
 from .types import Detections
 
 THUMB_SIDE = 128
@@ -50,7 +49,7 @@ class BestCrops:
 
     def offer(self, frame: np.ndarray, tracked: Detections, index: int = -1) -> None:
         """Keep the crops of ``tracked``'s confirmed boxes that beat their track's best score (``index``: the
-        frame's number, so :meth:`write`'s ``hide`` can find what else was on it)."""
+        frame's number, so :meth:`images`' ``hide`` can find what else was on it)."""
         for box, score, tid in zip(tracked.boxes, tracked.scores.tolist(), tracked.track_ids.tolist(), strict=True):
             best = self._best.get(tid)
             if tid < 0 or (best is not None and score <= best.score):
@@ -70,22 +69,23 @@ class BestCrops:
                 crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
             self._best[tid] = Crop(score, np.ascontiguousarray(crop), int(index), (w, h), (left, top), factor)
 
-    def write(self, tracks: list[dict[str, Any]], output_dir: Path, folder: str, *, blur: bool = False,
-              hide: CropHider | None = None) -> None:
-        """``<output_dir>/<folder>/track_<id>.jpg`` for each track with a crop; sets ``track["thumbnail"]``.
+    def images(self, tracks: list[dict[str, Any]], folder: str, *, blur: bool = False,
+               hide: CropHider | None = None) -> dict[str, Artifact]:
+        """``<folder>/track_<id>.jpg`` (JPEG bytes) for each track with a crop; sets ``track["thumbnail"]``.
 
-        ``blur`` blurs each whole crop; else ``hide`` gives the pixels to write for each crop."""
-        (output_dir / folder).mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        ``blur`` blurs each whole crop; else ``hide`` gives the pixels to keep for each crop."""
+        out: dict[str, Artifact] = {}
         for track in tracks:
             best = self._best.get(track["id"])
             if best is None:
                 continue
             crop = blurred(best.pixels) if blur else hide(best) if hide is not None else best.pixels
-            path = output_dir / folder / f"track_{track['id']}.jpg"
-            write_bytes_atomic(path, encode_jpeg(crop, quality=85))
-            track["thumbnail"] = f"{folder}/{path.name}"
+            name = f"{folder}/track_{track['id']}.jpg"
+            out[name] = Artifact(data=encode_jpeg(crop, quality=85))
+            track["thumbnail"] = name
             if blur:
                 track["thumbnail_blurred"] = True
+        return out
 
 
 def blurred(rgb: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ The derived data of a video is its output folder (``VIDEO.vidlens/`` by default)
 that folder only when it can tell the folder holds nothing but vidlens outputs: a vidlens timeline
 (plain or locked) and only names vidlens writes (or their ``.enc`` form), at its top level and in the
 analyzers' own subfolders (``keyframes/``, ``segments/``, ``faces/``, ``objects/``; see
-:mod:`vidlens.privacy.outputs`). A folder with anything else in it — the video itself after ``-o .``,
+:mod:`vidlens.outputs`). A folder with anything else in it — the video itself after ``-o .``,
 a user's own files — is refused with the names that stopped it, because deleting a user's file is
 worse than leaving derived data behind. The source video is never deleted.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
-from .outputs import OUTPUT_NAMES, foreign_entries
+from ..outputs import OUTPUT_NAMES, foreign_entries
 from .vault import folder_state
 
 __all__ = ["OUTPUT_NAMES", "Removed", "default_output_dir", "forget"]

@@ -236,7 +236,7 @@ def discard(folder: str | Path, names: set[str]) -> list[str]:
     header = _read_header(folder)
     if header is None or not names:
         return []
-    from .outputs import is_output_path
+    from ..outputs import is_output_path
 
     removed = []
     for rel in sorted(names):
@@ -254,7 +254,7 @@ def discard(folder: str | Path, names: set[str]) -> list[str]:
 def refuse_foreign(folder: Path) -> None:
     """Raise UsageError naming the files of ``folder`` vidlens did not write: lock encrypts (and deletes the
     plaintext of) every file, so a user's own file in an output folder must not be taken along."""
-    from .outputs import foreign_entries  # the analyzers' names; imported late (they import the media stack)
+    from ..outputs import foreign_entries  # the analyzers' names; imported late (they import the media stack)
 
     foreign = foreign_entries(folder)
     if foreign:

@@ -165,11 +165,11 @@ class OnnxPredictor:
         One decode pass through the pipeline with the ``classifier`` analyzer; the result is its
         timeline section plus the video's path, duration and frame count.
         """
+        from .. import pipeline
         from ..analyzers.classifier import ClassifierAnalyzer
-        from ..pipeline import run_pipeline
 
         analyzer = ClassifierAnalyzer(self.bundle_dir, window_s=window_s, top_k=top_k, predictor=self)
-        timeline = run_pipeline(path, [analyzer], hash_file=False)
+        timeline = pipeline.run(path, [analyzer], hash_file=False).timeline
         found = timeline.sections.get("classifier")
         if not found:
             problems = "; ".join(timeline.warnings) or "no frame could be classified"

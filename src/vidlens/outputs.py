@@ -1,4 +1,10 @@
-"""What vidlens writes into an output folder, so ``forget`` and ``vault lock`` can tell its files from a user's.
+"""The output folder: every name vidlens writes there, the default folder for a video, and :func:`write`.
+
+:func:`write` is the one place an analysis becomes files: the analyzers' artifacts (keyframes,
+thumbnails, embeddings, the mask video), the shot lists, the report and, last, ``timeline.json``, each
+written atomically, so a folder with a timeline is a folder whose files are all there. It records
+what it wrote in ``analysis.outputs``, so a rerun into the folder, ``forget`` and ``vault lock`` can
+tell vidlens' files from a user's.
 
 An output folder holds, at its top level, only the names in :data:`OUTPUT_NAMES` (or their ``.enc``
 form once locked, and hidden temp files of atomic writes); inside the analyzers' own subfolders
@@ -10,24 +16,35 @@ worse than leaving derived data alone.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
-from ..analyzers.faces import FACES_DIR
-from ..analyzers.labels import EMBEDDINGS_FILE
-from ..analyzers.objects import TRACKS_DIR
-from ..analyzers.people import MASKS_FILE
-from ..analyzers.segments import FOLDER as SEGMENTS_DIR
+import numpy as np
 
-__all__ = ["ENCRYPTED_SUFFIX", "OUTPUT_FILES", "OUTPUT_NAMES", "SUBFOLDER_PATTERNS", "foreign_entries",
-           "is_output_path", "remove_stale", "written_outputs"]
+from .analysis import Analysis, Artifact
+from .analyzers.faces import FACES_DIR
+from .analyzers.keyframes import CONTACT_SHEET_FILE, KEYFRAMES_DIR
+from .analyzers.labels import EMBEDDINGS_FILE
+from .analyzers.objects import TRACKS_DIR
+from .analyzers.people import MASKS_FILE
+from .analyzers.segments import FOLDER as SEGMENTS_DIR
+from .timeline import PRIVATE_DIR_MODE, make_private, write_bytes_atomic, write_text_atomic
+
+__all__ = ["ENCRYPTED_SUFFIX", "OUTPUT_FILES", "OUTPUT_NAMES", "SUBFOLDER_PATTERNS", "default_folder",
+           "foreign_entries", "is_output_path", "remove_stale", "write", "written_outputs"]
 
 ENCRYPTED_SUFFIX = ".enc"
-KEYFRAMES_DIR = "keyframes"
-#: Files an analysis (api.write_outputs, the analyzers, the report, the vault) writes at the top level.
-OUTPUT_FILES = frozenset({"timeline.json", "shots.csv", "shots.edl", "report.html", "contact_sheet.jpg",
-                          EMBEDDINGS_FILE, MASKS_FILE, "vault.json"})
+TIMELINE_FILE = "timeline.json"
+SHOTS_CSV = "shots.csv"
+SHOTS_EDL = "shots.edl"
+REPORT_FILE = "report.html"
+VAULT_FILE = "vault.json"
+#: Files an analysis (:func:`write`, the report, the vault) writes at the top level.
+OUTPUT_FILES = frozenset({TIMELINE_FILE, SHOTS_CSV, SHOTS_EDL, REPORT_FILE, CONTACT_SHEET_FILE,
+                          EMBEDDINGS_FILE, MASKS_FILE, VAULT_FILE})
 #: The analyzers' own subfolders and the names of the files they write there.
 SUBFOLDER_PATTERNS: dict[str, re.Pattern[str]] = {
     KEYFRAMES_DIR: re.compile(r"\d{6,}\.jpg"),  # keyframes analyzer: <frame>.jpg
@@ -84,7 +101,7 @@ def is_output_path(rel: str) -> bool:
 def written_outputs(timeline: Any, *, report: bool | None = None) -> set[str]:
     """The files (relative paths) an analysis wrote into its output folder, as its timeline records them.
 
-    ``analysis.outputs`` when the timeline has that list (``api.write_outputs`` stores it); else, for a
+    ``analysis.outputs`` when the timeline has that list (:func:`write` stores it); else, for a
     timeline written before, the files its sections refer to plus the fixed names. Only names vidlens
     writes (:func:`is_output_path`) are returned, whatever the timeline says."""
     data = timeline.to_dict() if hasattr(timeline, "to_dict") else timeline
@@ -126,3 +143,59 @@ def remove_stale(folder: Path, names: set[str]) -> list[str]:
         if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
             path.rmdir()
     return removed
+
+
+def default_folder(video: str | Path) -> Path:
+    """Where ``vidlens analyze VIDEO`` writes without ``-o``: ``<video>.vidlens`` beside the video."""
+    video = Path(video)
+    return video.with_name(video.name + ".vidlens")
+
+
+def write(analysis: Analysis, folder: str | Path, *, report: bool = True) -> dict[str, Path]:
+    """Write an analysis into ``folder`` (made owner-only if new): artifacts, shot lists, report, then the
+    timeline. Every file is written atomically and owner-only (0600); returns the main files' paths."""
+    from .export import shots_csv, shots_edl
+
+    folder = Path(folder)
+    folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    timeline = analysis.timeline
+    has_shots = "shots" in timeline.sections
+    names = {TIMELINE_FILE, *analysis.artifacts} | ({SHOTS_CSV, SHOTS_EDL} if has_shots else set()) \
+        | ({REPORT_FILE} if report else set())
+    odd = sorted(n for n in names if not is_output_path(n))
+    if odd:
+        raise RuntimeError(f"an analyzer produced files named outside the output folder's names: {odd}")
+    timeline.analysis.pop("outputs", None)
+    timeline.analysis["outputs"] = sorted(names)  # what this run wrote, so a rerun into the folder can clean up
+    for name, artifact in analysis.artifacts.items():
+        write_artifact(artifact, folder / name)
+    written: dict[str, Path] = {}
+    if has_shots:
+        written["csv"] = write_text_atomic(folder / SHOTS_CSV, shots_csv(timeline))
+        written["edl"] = write_text_atomic(folder / SHOTS_EDL, shots_edl(timeline))
+    if report:
+        from .report import write_report
+
+        written["report"] = write_report(timeline, folder, REPORT_FILE)
+    written["timeline"] = timeline.save(folder / TIMELINE_FILE)  # last: its presence means the rest is there
+    return written
+
+
+def write_artifact(artifact: Artifact, path: Path) -> Path:
+    """One artifact as the file ``path``: atomically (temp name + rename), owner-only."""
+    if artifact.data is not None:
+        return write_bytes_atomic(path, artifact.data)
+    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial{path.suffix}")
+    try:
+        if artifact.arrays is not None:
+            np.savez_compressed(tmp, **artifact.arrays)
+        else:
+            shutil.copyfile(artifact.spill, tmp)
+        make_private(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
