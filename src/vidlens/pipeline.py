@@ -85,10 +85,7 @@ def run(
     info = probe(path)
     warnings: list[str] = []
     failed: list[str] = []  # analyzers whose results are missing or cut short: the analysis is then incomplete
-    begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
-    end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
-    if end_s <= begin_s:
-        raise UsageError(f"the time range is empty: --end {end} is not after --start {start or '0s'}")
+    begin_s, end_s = _span_seconds(start, end, info)
     # from here on the first Ctrl-C is a request, not an exception: raised inside a model's loader (the OCR
     # engine's config library turns it into an error of its own), it would pass for a broken analyzer
     cancel = _CtrlC()
@@ -120,8 +117,18 @@ def run(
     if not decoded.times:
         warnings.append("no frame could be decoded")
     sections, artifacts = _join(context.parts)
-    elapsed = time.perf_counter() - started
-    analysis = {
+    facts = _analysis_facts(lanes, context, decoded, stats, failed, warnings, stage_seconds,
+                            time.perf_counter() - started, ranged=start is not None or end is not None)
+    timeline = Timeline(video=_video_facts(info, clock, hash_file), analysis=facts, sections=sections)
+    return Analysis(timeline=timeline, clock=clock, artifacts=artifacts)
+
+
+def _analysis_facts(lanes: list[_Lane], context: AnalyzerContext, decoded: _Decoded, stats: Any, failed: list[str],
+                    warnings: list[str], stage_seconds: dict[str, float], elapsed: float,
+                    ranged: bool) -> dict[str, Any]:
+    """The timeline's ``analysis`` object: what ran, how it went, how long it took."""
+    clock = context.clock
+    return {
         "vidlens_version": __version__,
         "analyzers": {lane.analyzer.name: lane.analyzer.params() for lane in lanes},
         "elapsed_s": round(elapsed, 3),
@@ -133,12 +140,17 @@ def run(
         "frames_sampled": {lane.analyzer.name: lane.sampled for lane in lanes},
         "decode": stats.to_dict(),
         "speed_fps": round(len(decoded.times) / elapsed, 2) if elapsed > 0 else None,
-        "range": None if start is None and end is None else {
-            "start": clock.moment(context.first_frame), "end": clock.moment(len(decoded.times)),
-        },
+        "range": {"start": clock.moment(context.first_frame), "end": clock.moment(len(decoded.times))}
+        if ranged else None,
     }
-    timeline = Timeline(video=_video_facts(info, clock, hash_file), analysis=analysis, sections=sections)
-    return Analysis(timeline=timeline, clock=clock, artifacts=artifacts)
+
+
+def _span_seconds(start: TimeSpec | None, end: TimeSpec | None, info: VideoInfo) -> tuple[float, float]:
+    begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
+    end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
+    if end_s <= begin_s:
+        raise UsageError(f"the time range is empty: --end {end} is not after --start {start or '0s'}")
+    return begin_s, end_s
 
 
 def _build(analyzers: Sequence[str] | Sequence[Analyzer] | None) -> list[Analyzer]:
