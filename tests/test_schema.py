@@ -61,6 +61,7 @@ def test_every_golden_timeline_validates(name, video, options, tmp_path):
     assert_valid(json.loads((tmp_path / "out" / "timeline.json").read_text()))
 
 
+@pytest.mark.slow
 def test_every_analyzer_and_option_on_a_real_clip_validates(tmp_path):
     """vtest.avi's first 3 s (pedestrians, no audio) with rules, poses, expressions and the mask video."""
     video = samples.vtest()
