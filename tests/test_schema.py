@@ -101,6 +101,34 @@ def test_a_timeline_without_output_folder_validates(make_video):
     assert timeline["contact_sheet"] is None
 
 
+class _Broken:
+    """A real analyzer that fails when it finishes: the pipeline records it and the others finish."""
+
+    name = "broken"
+    needs = None
+    after: tuple[str, ...] = ()
+    audio = ()
+
+    def start(self, info) -> None: ...
+
+    def process(self, batch) -> None: ...
+
+    def params(self) -> dict:
+        return {}
+
+    def finish(self, context):
+        raise RuntimeError("this analyzer always fails")
+
+
+def test_a_run_with_a_failed_analyzer_validates(make_video):
+    from vidlens.analyzers import create_analyzers
+    from vidlens.pipeline import run_pipeline
+
+    timeline = run_pipeline(make_video(), [*create_analyzers(["shots"]), _Broken()], start=TimeSpec.parse("0.2s"))
+    assert timeline.analysis["failed_analyzers"] == ["broken"] and timeline.analysis["range"]
+    assert_valid(timeline)
+
+
 # ---- what the schema refuses -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
