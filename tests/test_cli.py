@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.timeline_schema import assert_valid
 from vidlens.testing import samples
 
 CLI = [sys.executable, "-m", "vidlens.cli"]
@@ -140,6 +141,7 @@ def test_truncated_video_is_analyzed_and_marked(cut: Path, tmp_path: Path) -> No
     assert "truncated" in result.stderr
     timeline = json.loads((tmp_path / "out" / "timeline.json").read_text())
     assert timeline["analysis"]["complete"] is False and timeline["video"]["frame_count"] > 50
+    assert_valid(timeline)  # a truncated file's timeline is still a timeline: the schema holds
 
 
 def test_ctrl_c_writes_a_partial_timeline(tmp_path: Path) -> None:
@@ -163,6 +165,7 @@ def test_ctrl_c_writes_a_partial_timeline(tmp_path: Path) -> None:
     timeline = json.loads((out / "timeline.json").read_text())
     assert timeline["analysis"]["interrupted"] is True and timeline["analysis"]["complete"] is False
     assert 0 < timeline["video"]["frame_count"] < 7950
+    assert_valid(timeline)  # so does an interrupted run's
 
 
 def test_analyze_help_names_every_analyzer() -> None:

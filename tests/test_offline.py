@@ -1,5 +1,5 @@
 """Local-first: ``vidlens analyze`` and ``vidlens index`` (real processes; index with two spawned workers) started
-with an empty ``HOME`` and no ``XDG_*`` variables write only into the folders the README documents, create
+with an empty ``HOME`` and no ``XDG_*`` variables write only into the folders the docs list, create
 nothing under ``~/.cache/Microsoft`` (ONNX Runtime's telemetry store) and, where strace is installed, open no
 internet socket and look up no host name."""
 
@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import encode_frames, gradient_frames
 from vidlens.offline import CACHE_ENV, OFFLINE_ENV
 
-#: Folders under HOME that vidlens documents (README "What vidlens writes and where").
+#: Folders under HOME that vidlens documents (docs/guide.md "What vidlens writes and where").
 DOCUMENTED_IN_HOME = (Path(".local/share/vidlens"), Path(".cache/vidlens"))
 #: strace lines that mean the network was used: a socket connected to (or a datagram sent to) an internet
 #: address, or a host-name lookup (glibc asks nscd first, then the DNS server on port 53).

@@ -23,6 +23,8 @@ from .paths import read_user_file
 from .timebase import timecode
 
 SCHEMA = "vidlens.timeline/1"
+#: The JSON Schema (draft 2020-12) of :data:`SCHEMA`, shipped as package data.
+SCHEMA_FILE = Path(__file__).parent / "schema" / "timeline.schema.json"
 #: Sections that always exist in a timeline, in output order.
 SECTIONS = ("shots", "labels", "objects", "faces", "text", "events")
 
@@ -124,6 +126,12 @@ class Timeline:
             return cls.from_dict(data)
         except UsageError as error:
             raise UsageError(str(error), path=path) from None
+
+
+def schema() -> dict[str, Any]:
+    """The timeline's JSON Schema (draft 2020-12), a fresh copy on every call. Validating needs a JSON Schema
+    library (``jsonschema``, in the ``test`` extra); vidlens itself does not validate at run time."""
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
 def _json_default(value: Any) -> Any:

@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from tests.timeline_schema import assert_valid
 from vidlens import pipeline
 from vidlens.analyzers.speech import speech_segments
 from vidlens.media import AudioSpec, AudioTap
@@ -81,6 +82,7 @@ def test_recorded_speech_is_found_at_its_place(tmp_path: Path) -> None:
     assert first["start"]["frame"] == int(first["start_s"] * FPS)  # frames follow the times (constant 25 fps)
     summary = timeline["audio"]
     assert summary["speech_ratio"] == pytest.approx(sum(s["end_s"] - s["start_s"] for s in speech) / 10.0, abs=0.01)
+    assert_valid(timeline)  # speech, silence and audio as the published schema describes them
 
 
 def test_tones_and_silence_are_not_speech(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.timeline_schema import assert_valid
 from vidlens import pipeline
 from vidlens.cli import app
 from vidlens.ocr import GateVerdict, OcrEngine, TextGate
@@ -59,6 +60,11 @@ def test_every_caption_is_one_segment_with_its_text_time_and_place(captioned, ti
         assert abs(seg["end"]["frame"] - cap["end"]) <= half_step + 1, (seg, cap)
         assert box_iou(tuple(seg["box"]), tuple(cap["box"])) > 0.5
         assert seg["confidence"] > 0.9
+
+
+def test_the_text_timeline_matches_the_schema(timeline) -> None:
+    assert timeline["text"] and any("variants" in s or "readings" in s for s in timeline["text"])
+    assert_valid(timeline)
 
 
 def test_the_gate_reads_only_frames_whose_text_changed(timeline) -> None:

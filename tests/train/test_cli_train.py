@@ -18,6 +18,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.timeline_schema import assert_valid  # noqa: E402
 from vidlens import api  # noqa: E402
 from vidlens.cli import main  # noqa: E402
 from vidlens.media import probe  # noqa: E402
@@ -156,6 +157,7 @@ def test_analyze_with_the_classifier_puts_its_segments_in_the_timeline(trained, 
     assert section["segments"][-1]["end"]["frame"] == timeline["video"]["frame_count"]
     assert section["video"] == api.predict_video(trained[0], video)["video"]  # one decode path for both
     assert timeline["analysis"]["analyzers"]["classifier"]["arch"] == "gru"
+    assert_valid(timeline)  # the classifier section as the published schema describes it
     assert "classifier" in (tmp_path / "out" / "report.html").read_text()
 
 
