@@ -34,10 +34,11 @@ from pathlib import Path
 import numpy as np
 
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
-from vidlens.analyzers.labels import LabelsAnalyzer, _class_names
+from vidlens.analyzers.labels import LabelsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.pipeline import run_pipeline
 from vidlens.runtime import model_entry
+from vidlens.runtime.backbone import class_names as _class_names
 from vidlens.testing.photos import list_photos
 from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
 

@@ -18,6 +18,7 @@ from vidlens.cli import main  # noqa: E402
 from vidlens.errors import MediaNotFoundError, UsageError  # noqa: E402
 from vidlens.media import probe  # noqa: E402
 from vidlens.media.encode import encode_video  # noqa: E402
+from vidlens.runtime.backbone import backbone_input  # noqa: E402
 from vidlens.testing.actions import ClipTruth, render_action_clip  # noqa: E402
 from vidlens.testing.photos import list_photos, load_photo  # noqa: E402
 from vidlens.testing.temporal_toys import pulse_sequences  # noqa: E402
@@ -29,7 +30,6 @@ from vidlens.train.explain import (  # noqa: E402
     write_explanation,
 )
 from vidlens.train.export import export_onnx  # noqa: E402
-from vidlens.train.features import backbone_input  # noqa: E402
 from vidlens.train.inputs import prepare_clip  # noqa: E402
 from vidlens.train.loop import TrainConfig, seed_everything, train  # noqa: E402
 from vidlens.train.models import build_model  # noqa: E402

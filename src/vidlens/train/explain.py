@@ -46,11 +46,12 @@ import torch
 
 from ..errors import UsageError
 from ..media import probe
+from ..runtime.backbone import backbone_input
 from ..timeline import write_text_atomic
 from .attribution import StepImportance, grad_cam, log_odds, step_importance
 from .bundle import DEFAULT_BACKBONE, load_bundle
 from .dataset import Sample
-from .features import backbone_input, compute_features
+from .features import compute_features
 from .inputs import centre_square, prepare_clip, prepare_features, segment_positions, window_positions
 from .plots import step_importance_image, write_png
 from .sampling import read_frames

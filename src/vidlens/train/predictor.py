@@ -30,9 +30,10 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, Sampler
+from ..runtime.backbone import backbone_input
 from .bundle import ONNX_FILE, OUTPUT_NAME, InvalidBundleError, read_meta
 from .dataset import Sample
-from .features import CachedFeatures, FeatureCache, backbone_input, compute_features
+from .features import CachedFeatures, FeatureCache, compute_features
 from .inputs import prepare_clip, prepare_features
 from .video_inputs import sample_inputs, selection_spec, spec_fps
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from ..analyzers.labels import INPUT
 from ..errors import InvalidMediaError, UsageError
 from ..media import FrameSpec, Sampler
+from ..runtime.backbone import INPUT
 from .dataset import Sample
 from .features import CachedFeatures
 from .inputs import prepare_clip, prepare_features
