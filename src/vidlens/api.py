@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analyzers import create_analyzers
 from .diskfull import cleans_up_on_disk_full, remove_written
@@ -14,6 +14,9 @@ from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback, run_pipeline
 from .timebase import TimeSpec
 from .timeline import Timeline, write_text_atomic
+
+if TYPE_CHECKING:
+    from .predict.predictor import OnnxPredictor
 
 __all__ = ["analyze", "annotate", "anonymize", "check_library", "count_frames", "detect_shots", "export_clips",
            "find_duplicates", "index", "library_stats", "probe", "prune_library", "read_text", "search", "search_like",
@@ -387,15 +390,28 @@ def evaluate_classifier(model: str | Path, dataset: str | Path, *, split: str = 
                            progress=progress)
 
 
-def predict_video(model: str | Path, video: str | Path, *, window_s: float | None = None, top_k: int = 3,
-                  threads: int | None = None) -> dict[str, Any]:
+def predict_video(model: str | Path | OnnxPredictor, video: str | Path, *, window_s: float | None = None,
+                  top_k: int = 3, threads: int | None = None) -> dict[str, Any]:
     """A trained model's whole-video label and per-window labels (start/end moments) for one video (no torch).
 
-    ``window_s`` defaults to the length of the clips the model was trained on.
+    ``model`` is a bundle folder or a loaded :class:`vidlens.predict.predictor.OnnxPredictor` (``threads`` is
+    then ignored). ``window_s`` defaults to the length of the clips the model was trained on. One decode pass
+    through the pipeline with the ``classifier`` analyzer; the result is its timeline section plus the
+    video's path, duration, frame count and rate.
     """
-    from .train.predictor import OnnxPredictor
+    from .analyzers.classifier import ClassifierAnalyzer
+    from .predict.predictor import OnnxPredictor
 
-    return OnnxPredictor(model, threads=threads).predict_video(video, window_s=window_s, top_k=top_k)
+    predictor = model if isinstance(model, OnnxPredictor) else OnnxPredictor(model, threads=threads)
+    analyzer = ClassifierAnalyzer(predictor.bundle_dir, window_s=window_s, top_k=top_k, predictor=predictor)
+    timeline = run_pipeline(video, [analyzer], hash_file=False)
+    found = timeline.sections.get("classifier")
+    if not found:
+        problems = "; ".join(timeline.warnings) or "no frame could be classified"
+        raise UsageError(f"could not classify the video: {problems}", path=video)
+    info, section = timeline.video, found[0]
+    return {"path": str(video), "duration": info.get("duration"), "frame_count": info.get("frame_count"),
+            "fps": info.get("fps"), **section, "warnings": list(timeline.warnings)}
 
 
 # -- explaining and compressing trained classifiers (vidlens.train.explain, vidlens.train.compress) ---------------
