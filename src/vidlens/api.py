@@ -224,6 +224,19 @@ def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
     return reader.info, n
 
 
+__all__ += ["list_models"]
+
+
+def list_models(check: bool = False) -> list[dict[str, Any]]:
+    """The models vidlens runs, one row each: the shipped ones (runtime registry) and the OCR models bundled in
+    the rapidocr wheel. With ``check``, each file's sha256 is verified and it runs once (``check`` is
+    ``"ok"`` or why not; ``ms`` the run time)."""
+    from .ocr.selftest import ocr_rows
+    from .runtime.selftest import describe
+
+    return describe(check=check) + ocr_rows(check=check)
+
+
 # -- the library (vidlens.library): index once, search many times -----------------------------------------
 
 
