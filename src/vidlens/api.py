@@ -352,11 +352,9 @@ __all__ += ["evaluate_classifier", "fuse_classifiers", "predict_video", "train_c
 
 
 def _need_torch(what: str) -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise UsageError(f"{what} needs PyTorch (CPU): pip install 'vidlens[train]' (torch==2.13.0); evaluating and "
-                         "predicting with a trained model do not") from None
+    from .train import need_torch  # the one place outside train/ that asks for torch goes through train/
+
+    need_torch(what)
 
 
 def train_classifier(dataset: str | Path, output_dir: str | Path, *, resume: bool = False,
