@@ -33,6 +33,7 @@ demo: install
 
 test: install-test
 	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: install-test

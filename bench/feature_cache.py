@@ -33,9 +33,10 @@ import numpy as np
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
 from vidlens.media import probe
 from vidlens.runtime import load_model
+from vidlens.runtime.backbone import backbone_input
 from vidlens.testing.actions import make_action_dataset
 from vidlens.train.dataset import Dataset, load_dataset
-from vidlens.train.features import FeatureCache, backbone_input, feature_steps
+from vidlens.train.features import FeatureCache, feature_steps
 from vidlens.train.sampling import estimate_frame_count, read_frames, segment_indices
 
 BATCH = 16

@@ -35,9 +35,10 @@ import numpy as np
 
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
 from vidlens import pipeline
-from vidlens.analyzers.labels import LabelsAnalyzer, _class_names
+from vidlens.analyzers.labels import LabelsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.runtime import model_entry
+from vidlens.runtime.backbone import class_names as _class_names
 from vidlens.testing.photos import list_photos
 from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
 

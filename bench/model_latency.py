@@ -42,8 +42,6 @@ import cv2
 import numpy as np
 
 from _common import finish_run, markdown_table, print_machine_info
-from vidlens.analyzers.labels import INPUT as LABELS_INPUT
-from vidlens.analyzers.labels import _centre_crop
 from vidlens.analyzers.people import INPUT as PEOPLE_INPUT
 from vidlens.analyzers.speech import BLOCK, CHUNK, CONTEXT
 from vidlens.media import FrameSpec, VideoReader
@@ -52,6 +50,8 @@ from vidlens.ocr import OcrEngine
 from vidlens.ocr.engine import det_model_path
 from vidlens.ocr.gate import _gate_size
 from vidlens.runtime import default_threads, list_models, load_model, model_entry, session_for
+from vidlens.runtime.backbone import INPUT as LABELS_INPUT
+from vidlens.runtime.backbone import centre_square as _centre_crop
 from vidlens.shotdetect.transnet import STEP, WINDOW, TransNetParams, TransNetV2Detector
 from vidlens.testing import samples
 from vidlens.testing.captions import Caption, draw_caption

@@ -40,8 +40,8 @@ import torch
 
 from _common import DATA_DIR, cpu_model, source_state
 from vidlens import api
+from vidlens.predict.bundle import read_meta
 from vidlens.testing.actions import ACTION_CLASSES, make_action_dataset, make_appearance_dataset
-from vidlens.train.bundle import read_meta
 
 HEADS = ("meanpool", "gru", "lstm", "tcn", "transformer")
 

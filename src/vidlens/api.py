@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import outputs, pipeline
 from .analyzers import create_analyzers
@@ -15,6 +15,9 @@ from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
 from .timeline import PRIVATE_DIR_MODE, Timeline
+
+if TYPE_CHECKING:
+    from .predict.predictor import OnnxPredictor
 
 __all__ = ["analyze", "annotate", "anonymize", "check_library", "count_frames", "detect_shots", "export_clips",
            "find_duplicates", "index", "library_stats", "probe", "prune_library", "read_text", "search", "search_like",
@@ -210,6 +213,19 @@ def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
     return reader.info, n
 
 
+__all__ += ["list_models"]
+
+
+def list_models(check: bool = False) -> list[dict[str, Any]]:
+    """The models vidlens runs, one row each: the shipped ones (runtime registry) and the OCR models bundled in
+    the rapidocr wheel. With ``check``, each file's sha256 is verified and it runs once (``check`` is
+    ``"ok"`` or why not; ``ms`` the run time)."""
+    from .ocr.selftest import ocr_rows
+    from .runtime.selftest import describe
+
+    return describe(check=check) + ocr_rows(check=check)
+
+
 # -- the library (vidlens.library): index once, search many times -----------------------------------------
 
 
@@ -325,11 +341,9 @@ __all__ += ["evaluate_classifier", "fuse_classifiers", "predict_video", "train_c
 
 
 def _need_torch(what: str) -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise UsageError(f"{what} needs PyTorch (CPU): pip install 'vidlens[train]' (torch==2.13.0); evaluating and "
-                         "predicting with a trained model do not") from None
+    from .train import need_torch  # the one place outside train/ that asks for torch goes through train/
+
+    need_torch(what)
 
 
 def train_classifier(dataset: str | Path, output_dir: str | Path, *, resume: bool = False,
@@ -376,15 +390,28 @@ def evaluate_classifier(model: str | Path, dataset: str | Path, *, split: str = 
                            progress=progress)
 
 
-def predict_video(model: str | Path, video: str | Path, *, window_s: float | None = None, top_k: int = 3,
-                  threads: int | None = None) -> dict[str, Any]:
+def predict_video(model: str | Path | OnnxPredictor, video: str | Path, *, window_s: float | None = None,
+                  top_k: int = 3, threads: int | None = None) -> dict[str, Any]:
     """A trained model's whole-video label and per-window labels (start/end moments) for one video (no torch).
 
-    ``window_s`` defaults to the length of the clips the model was trained on.
+    ``model`` is a bundle folder or a loaded :class:`vidlens.predict.predictor.OnnxPredictor` (``threads`` is
+    then ignored). ``window_s`` defaults to the length of the clips the model was trained on. One decode pass
+    through the pipeline with the ``classifier`` analyzer; the result is its timeline section plus the
+    video's path, duration, frame count and rate.
     """
-    from .train.predictor import OnnxPredictor
+    from .analyzers.classifier import ClassifierAnalyzer
+    from .predict.predictor import OnnxPredictor
 
-    return OnnxPredictor(model, threads=threads).predict_video(video, window_s=window_s, top_k=top_k)
+    predictor = model if isinstance(model, OnnxPredictor) else OnnxPredictor(model, threads=threads)
+    analyzer = ClassifierAnalyzer(predictor.bundle_dir, window_s=window_s, top_k=top_k, predictor=predictor)
+    timeline = pipeline.run(video, [analyzer], hash_file=False).timeline
+    found = timeline.sections.get("classifier")
+    if not found:
+        problems = "; ".join(timeline.warnings) or "no frame could be classified"
+        raise UsageError(f"could not classify the video: {problems}", path=video)
+    info, section = timeline.video, found[0]
+    return {"path": str(video), "duration": info.get("duration"), "frame_count": info.get("frame_count"),
+            "fps": info.get("fps"), **section, "warnings": list(timeline.warnings)}
 
 
 # -- explaining and compressing trained classifiers (vidlens.train.explain, vidlens.train.compress) ---------------

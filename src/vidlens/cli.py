@@ -376,9 +376,7 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the shipped models: sizes, licences, sources; --check runs a quick self-test."""
-    from .runtime.selftest import describe
-
-    rows = describe(check=check)
+    rows = api.list_models(check=check)
     if as_json:
         print_json(rows)
         return

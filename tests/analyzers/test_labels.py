@@ -77,8 +77,8 @@ def test_a_one_frame_flicker_is_not_a_label(tmp_path: Path) -> None:
 
 
 def test_side_crops_cover_a_wide_frame_and_bad_crops_are_refused() -> None:
-    from vidlens.analyzers.labels import _squares
     from vidlens.errors import UsageError
+    from vidlens.runtime.backbone import _squares
 
     frame = np.arange(224 * 398 * 3, dtype=np.uint32).reshape(224, 398, 3)
     left, right = _squares(frame, 224, "sides")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from vidlens.api import analyze
+from vidlens.boxes import box_iou_matrix
 from vidlens.media.encode import encode_video
 from vidlens.objects.tracks import track_box_at
-from vidlens.objects.types import box_iou_matrix
 
 skimage_data = pytest.importorskip("skimage.data")
 

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from vidlens.boxes import box_iou_matrix
 from vidlens.errors import UsageError
 from vidlens.media import VideoReader
 from vidlens.objects.detectors import DEFAULT_DETECTOR, DETECTORS, Detector, load_detector
-from vidlens.objects.types import box_iou_matrix
 from vidlens.testing import samples
 from vidlens.testing.photos import list_photos
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vidlens.boxes import fit_frame, nms_per_class
 from vidlens.errors import UsageError
 from vidlens.objects.agreement import matched_f1
 from vidlens.objects.classes import class_mask
-from vidlens.objects.letterbox import fit_frame
-from vidlens.objects.nms import nms_per_class
 from vidlens.objects.types import Detections
 
 

@@ -13,10 +13,10 @@ import pytest
 from vidlens import pipeline
 from vidlens.analyzers.objects import ObjectsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
+from vidlens.boxes import box_iou_matrix
 from vidlens.media import probe
 from vidlens.media.encode import encode_video
 from vidlens.objects.tracks import track_box_at
-from vidlens.objects.types import box_iou_matrix
 from vidlens.testing.tracks import crossing_scene, write_scene
 
 CLI = [sys.executable, "-m", "vidlens.cli"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vidlens.boxes import box_iou_matrix
 from vidlens.objects.history import detections_by_frame
 from vidlens.objects.iou_tracker import IouTracker
 from vidlens.objects.tracker import ByteTracker
-from vidlens.objects.types import Detections, box_iou_matrix
+from vidlens.objects.types import Detections
 
 FPS = 25
 

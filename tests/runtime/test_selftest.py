@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from tests.test_cli import run
+from vidlens.api import list_models as all_models
 from vidlens.runtime.registry import list_models
-from vidlens.runtime.selftest import describe
 
 
 def test_every_model_and_the_ocr_models_pass_the_self_test() -> None:
-    rows = describe(check=True)
+    rows = all_models(check=True)
     shipped = {(e.name, e.variant) for e in list_models()}
     assert shipped <= {(r["name"], r["variant"]) for r in rows}
     ocr = [r for r in rows if r["task"] == "ocr"]

@@ -22,10 +22,12 @@ from tests.timeline_schema import assert_valid  # noqa: E402
 from vidlens import api  # noqa: E402
 from vidlens.cli import main  # noqa: E402
 from vidlens.media import probe  # noqa: E402
+from vidlens.predict.bundle import read_meta  # noqa: E402
+from vidlens.predict.predictor import OnnxPredictor  # noqa: E402
 from vidlens.testing.actions import make_action_dataset, make_appearance_dataset  # noqa: E402
-from vidlens.train.bundle import load_bundle, read_meta  # noqa: E402
+from vidlens.train.bundle import load_bundle  # noqa: E402
 from vidlens.train.dataset import load_dataset  # noqa: E402
-from vidlens.train.predictor import OnnxPredictor  # noqa: E402
+from vidlens.train.video_inputs import clip_inputs  # noqa: E402
 
 torch.set_num_threads(1)
 APPEARANCE = ("cat", "coffee", "rocket")
@@ -83,7 +85,7 @@ def test_onnx_predictions_equal_torch_predictions(trained, appearance):
     model, _ = load_bundle(model_dir)
     predictor = OnnxPredictor(model_dir)
     samples = load_dataset(appearance).samples[1:7]  # cat_0001.. (the broken file sorts first)
-    items = [predictor.clip_inputs(s) for s in samples]
+    items = [clip_inputs(predictor, s) for s in samples]
     onnx_probs = predictor.predict_samples(items)
     with torch.no_grad():
         torch_probs = torch.softmax(model(torch.from_numpy(np.stack([i[0] for i in items]))), 1).numpy()

@@ -15,8 +15,10 @@ onnx = pytest.importorskip("onnx")
 from vidlens import api  # noqa: E402
 from vidlens.cli import main  # noqa: E402
 from vidlens.errors import UsageError  # noqa: E402
+from vidlens.predict.bundle import clip_input, read_meta  # noqa: E402
+from vidlens.predict.predictor import OnnxPredictor  # noqa: E402
 from vidlens.testing.actions import make_appearance_dataset  # noqa: E402
-from vidlens.train.bundle import clip_input, read_meta, save_bundle  # noqa: E402
+from vidlens.train.bundle import save_bundle  # noqa: E402
 from vidlens.train.compress import (  # noqa: E402
     ACCURACY_TOLERANCE,
     REPORT_FILE,
@@ -27,7 +29,6 @@ from vidlens.train.compress import (  # noqa: E402
 )
 from vidlens.train.export import check_inputs, export_onnx  # noqa: E402
 from vidlens.train.models import build_model  # noqa: E402
-from vidlens.train.predictor import OnnxPredictor  # noqa: E402
 from vidlens.train.prune import make_permanent, prune_global, sparsity  # noqa: E402
 
 torch.set_num_threads(1)

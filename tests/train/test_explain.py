@@ -18,23 +18,25 @@ from vidlens.cli import main  # noqa: E402
 from vidlens.errors import MediaNotFoundError, UsageError  # noqa: E402
 from vidlens.media import probe  # noqa: E402
 from vidlens.media.encode import encode_video  # noqa: E402
+from vidlens.predict.bundle import InvalidBundleError, clip_input, feature_input  # noqa: E402
+from vidlens.predict.inputs import prepare_clip  # noqa: E402
+from vidlens.predict.predictor import OnnxPredictor, stack_inputs  # noqa: E402
+from vidlens.runtime.backbone import backbone_input  # noqa: E402
 from vidlens.testing.actions import ClipTruth, render_action_clip  # noqa: E402
 from vidlens.testing.photos import list_photos, load_photo  # noqa: E402
 from vidlens.testing.temporal_toys import pulse_sequences  # noqa: E402
 from vidlens.train.attribution import grad_cam, spearman, step_importance  # noqa: E402
-from vidlens.train.bundle import InvalidBundleError, clip_input, feature_input, save_bundle  # noqa: E402
+from vidlens.train.bundle import save_bundle  # noqa: E402
 from vidlens.train.explain import (  # noqa: E402
     backbone_occlusion,
     explain_video,
     write_explanation,
 )
 from vidlens.train.export import export_onnx  # noqa: E402
-from vidlens.train.features import backbone_input  # noqa: E402
-from vidlens.train.inputs import prepare_clip  # noqa: E402
 from vidlens.train.loop import TrainConfig, seed_everything, train  # noqa: E402
 from vidlens.train.models import build_model  # noqa: E402
-from vidlens.train.predictor import OnnxPredictor, stack_inputs  # noqa: E402
 from vidlens.train.torch_datasets import ClipDataset, FeatureSequenceDataset  # noqa: E402
+from vidlens.train.video_inputs import clip_inputs  # noqa: E402
 
 torch.set_num_threads(1)
 SIZE, FRAMES = 48, 8
@@ -176,7 +178,7 @@ def test_explain_video_writes_json_plot_overlays_and_mp4(motion_model, tmp_path)
     # the explained input is the deployed one: ONNX Runtime on the predictor's input gives the same probabilities
     export_onnx(bundle)
     predictor = OnnxPredictor(bundle)
-    deployed = predictor.predict_arrays(stack_inputs([predictor.clip_inputs(video)]))[0]
+    deployed = predictor.predict_arrays(stack_inputs([clip_inputs(predictor, video)]))[0]
     assert deployed == pytest.approx(explanation.probabilities, abs=1e-4)
     # another class on request; its probability is the model's for that class
     other = explain_video(bundle, video, class_name="static")

@@ -10,10 +10,11 @@ import pytest
 
 from vidlens.errors import InvalidMediaError, UsageError
 from vidlens.runtime import load_model
+from vidlens.runtime.backbone import FEATURE_DIM, backbone_input
 from vidlens.testing.actions import make_appearance_dataset
 from vidlens.train import features as features_module
 from vidlens.train.dataset import Sample, load_dataset
-from vidlens.train.features import FEATURE_DIM, FeatureCache, backbone_input, feature_steps
+from vidlens.train.features import FeatureCache, feature_steps
 from vidlens.train.sampling import read_frames
 
 FRAMES, FPS = 16, 8  # 2 s clips

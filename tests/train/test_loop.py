@@ -11,10 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from vidlens.errors import UsageError  # noqa: E402
+from vidlens.predict.inputs import segment_positions  # noqa: E402
 from vidlens.testing.temporal_toys import order_sequences  # noqa: E402
 from vidlens.train import loop  # noqa: E402
 from vidlens.train.evaluation import evaluate, predict_proba  # noqa: E402
-from vidlens.train.inputs import segment_positions  # noqa: E402
 from vidlens.train.loop import TrainConfig, seed_everything, train  # noqa: E402
 from vidlens.train.models import Ensemble, build_model  # noqa: E402
 from vidlens.train.torch_datasets import FeatureSequenceDataset  # noqa: E402

@@ -15,7 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from vidlens.errors import UsageError  # noqa: E402
-from vidlens.train import bundle  # noqa: E402
+from vidlens.predict import bundle  # noqa: E402
+from vidlens.train.bundle import load_bundle, save_bundle  # noqa: E402
 from vidlens.train.models import ARCHITECTURES, Ensemble, build_model  # noqa: E402
 
 torch.set_num_threads(1)
@@ -150,14 +151,14 @@ def save_small_bundle(directory: Path, arch: str = "gru"):
     model = small(arch)
     model.set_input_stats(np.full(DIM, 0.5), np.full(DIM, 0.3))
     classes = ["pan_left", "pan_right", "static"]
-    bundle.save_bundle(directory, model, classes=classes, inputs=[bundle.feature_input(steps=STEPS, fps=4.0, dim=DIM)],
+    save_bundle(directory, model, classes=classes, inputs=[bundle.feature_input(steps=STEPS, fps=4.0, dim=DIM)],
                        training={"config": {"epochs": 3}}, metrics={"accuracy": 0.5})
     return model, classes
 
 
 def test_bundle_round_trip_gives_the_same_predictions(tmp_path):
     model, classes = save_small_bundle(tmp_path / "model")
-    loaded, meta = bundle.load_bundle(tmp_path / "model")
+    loaded, meta = load_bundle(tmp_path / "model")
     x = random_inputs(model, 4)[0]
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x))
@@ -175,8 +176,8 @@ def test_ensemble_bundle_round_trip(tmp_path):
     with torch.no_grad():
         ensemble.weight_logits.copy_(torch.tensor([0.3, -0.2]))
     specs = [bundle.feature_input(steps=STEPS, fps=4.0, dim=DIM), bundle.clip_input(frames=FRAMES, size=SIZE, stride=2)]
-    bundle.save_bundle(tmp_path / "ens", ensemble, classes=["a", "b", "c"], inputs=specs)
-    loaded, meta = bundle.load_bundle(tmp_path / "ens")
+    save_bundle(tmp_path / "ens", ensemble, classes=["a", "b", "c"], inputs=specs)
+    loaded, meta = load_bundle(tmp_path / "ens")
     assert [s["name"] for s in meta["inputs"]] == ["features", "clip"]
     inputs = random_inputs(ensemble.eval(), 2)
     with torch.no_grad():
@@ -191,30 +192,31 @@ def test_ensemble_bundle_round_trip(tmp_path):
 def test_save_refuses_input_specs_that_do_not_fit_the_model(tmp_path, spec, message):
     model = small("gru")
     with pytest.raises(UsageError, match=message):
-        bundle.save_bundle(tmp_path / "m", model, classes=["a", "b", "c"], inputs=[spec])
+        save_bundle(tmp_path / "m", model, classes=["a", "b", "c"], inputs=[spec])
 
 
 def test_broken_bundles_raise_one_line_errors(tmp_path):
     with pytest.raises(bundle.InvalidBundleError, match="not a vidlens model"):
-        bundle.load_bundle(tmp_path / "nothing")
+        load_bundle(tmp_path / "nothing")
     save_small_bundle(tmp_path / "m")
     meta = bundle.read_meta(tmp_path / "m")
     bundle.write_meta(tmp_path / "m", {**meta, "hyper_parameters": {**meta["hyper_parameters"], "hidden": 32}})
     with pytest.raises(bundle.InvalidBundleError, match="do not fit"):
-        bundle.load_bundle(tmp_path / "m")
+        load_bundle(tmp_path / "m")
     bundle.write_meta(tmp_path / "m", {**meta, "format": "vidlens.model/99"})
     with pytest.raises(bundle.InvalidBundleError, match="unsupported model format"):
         bundle.read_meta(tmp_path / "m")
     bundle.write_meta(tmp_path / "m", meta)
     (tmp_path / "m" / bundle.WEIGHTS_FILE).write_bytes(b"not a checkpoint")
     with pytest.raises(bundle.InvalidBundleError, match="do not fit"):
-        bundle.load_bundle(tmp_path / "m")
+        load_bundle(tmp_path / "m")
 
 
 def test_metadata_and_input_preparation_need_no_torch(tmp_path):
     save_small_bundle(tmp_path / "m")
     code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
-            "from vidlens.train import bundle, inputs, metrics, plots\n"
+            "from vidlens.predict import bundle, inputs, predictor\n"
+            "from vidlens.train import metrics, plots, video_inputs\n"
             "import numpy as np\n"
             f"meta = bundle.read_meta({str(tmp_path / 'm')!r})\n"
             "spec = meta['inputs'][0]\n"

@@ -10,13 +10,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from vidlens import api  # noqa: E402
 from vidlens.media.encode import encode_video  # noqa: E402
+from vidlens.predict import bundle  # noqa: E402
+from vidlens.predict.bundle import InvalidBundleError  # noqa: E402
+from vidlens.predict.predictor import OnnxPredictor  # noqa: E402
 from vidlens.testing.photos import list_photos, load_photo  # noqa: E402
-from vidlens.train import bundle  # noqa: E402
-from vidlens.train.bundle import InvalidBundleError  # noqa: E402
+from vidlens.train.bundle import save_bundle  # noqa: E402
 from vidlens.train.export import export_onnx  # noqa: E402
 from vidlens.train.models import Ensemble, build_model  # noqa: E402
-from vidlens.train.predictor import OnnxPredictor  # noqa: E402
+from vidlens.train.video_inputs import clip_inputs  # noqa: E402
 
 torch.set_num_threads(1)
 CLASSES = ["a", "b", "c"]
@@ -33,7 +36,7 @@ def photo_video(path, frames: int, fps: int = 10, size=(64, 48)):
 def clip_bundle(directory, seed: int = 0):
     torch.manual_seed(seed)
     model = build_model("r2plus1d", len(CLASSES), frames=CLIP["frames"], size=CLIP["size"], width=2).eval()
-    bundle.save_bundle(directory, model, classes=CLASSES, inputs=[bundle.clip_input(**CLIP)])
+    save_bundle(directory, model, classes=CLASSES, inputs=[bundle.clip_input(**CLIP)])
     export_onnx(directory)
     return model
 
@@ -43,7 +46,7 @@ def feature_bundle(directory, seed: int = 0):
     model = build_model("gru", len(CLASSES), steps=4, hidden=16)
     generator = np.random.default_rng(seed)
     model.set_input_stats(generator.random(1280) * 0.3, 0.2 + generator.random(1280) * 0.3)
-    bundle.save_bundle(directory, model.eval(), classes=CLASSES, inputs=[bundle.feature_input(steps=4, fps=4.0)])
+    save_bundle(directory, model.eval(), classes=CLASSES, inputs=[bundle.feature_input(steps=4, fps=4.0)])
     export_onnx(directory)
     return model
 
@@ -57,7 +60,7 @@ def feature_bundle(directory, seed: int = 0):
 def test_windows_tile_the_video_with_exact_moments(tmp_path, frames, window, starts):
     clip_bundle(tmp_path / "m")
     video = photo_video(tmp_path / "v.mp4", frames)
-    result = OnnxPredictor(tmp_path / "m").predict_video(video, window_s=window)
+    result = api.predict_video(tmp_path / "m", video, window_s=window)
     windows = result["windows"]
     assert [w["start"]["frame"] for w in windows] == starts
     assert [w["end"]["frame"] for w in windows] == [*starts[1:], frames]
@@ -73,13 +76,13 @@ def test_a_clip_window_is_the_training_input_of_that_span(tmp_path):
     model = clip_bundle(tmp_path / "m")
     video = photo_video(tmp_path / "v.mp4", 20)
     predictor = OnnxPredictor(tmp_path / "m")
-    inputs = predictor.clip_inputs(video, start=1.0)  # the second second of the video, as training reads it
+    inputs = clip_inputs(predictor, video, start=1.0)  # the second second of the video, as training reads it
     assert inputs[0].shape == (3, CLIP["frames"], CLIP["size"], CLIP["size"])
     expected = predictor.predict_arrays([inputs[0][None]])[0]
     with torch.no_grad():
         np.testing.assert_allclose(torch.softmax(model(torch.from_numpy(inputs[0][None])), 1)[0].numpy(), expected,
                                    atol=1e-5)
-    second = predictor.predict_video(video, window_s=1.0)["windows"][1]
+    second = api.predict_video(predictor, video, window_s=1.0)["windows"][1]
     assert second["start"]["frame"] == 10
     assert second["top"][0]["confidence"] == pytest.approx(float(expected.max()), abs=1e-4)
 
@@ -88,8 +91,8 @@ def test_a_feature_bundle_sees_the_whole_video_as_one_training_clip(tmp_path):
     feature_bundle(tmp_path / "m")
     video = photo_video(tmp_path / "v.mp4", 40)
     predictor = OnnxPredictor(tmp_path / "m")
-    expected = predictor.predict_arrays([x[None] for x in predictor.clip_inputs(video)])[0]
-    result = predictor.predict_video(video, window_s=1.0)
+    expected = predictor.predict_arrays([x[None] for x in clip_inputs(predictor, video)])[0]
+    result = api.predict_video(predictor, video, window_s=1.0)
     got = np.array([result["video"]["probabilities"][c] for c in CLASSES])
     np.testing.assert_allclose(got, expected, atol=1e-4)  # probabilities are rounded to 4 decimals
     assert result["video"]["method"].startswith("whole video") and len(result["windows"]) == 4
@@ -99,7 +102,7 @@ def test_a_re_export_is_picked_up_in_the_same_process(tmp_path):
     first = clip_bundle(tmp_path / "m", seed=0)
     video = photo_video(tmp_path / "v.mp4", 10)
     before = OnnxPredictor(tmp_path / "m")
-    x = before.clip_inputs(video)[0][None]
+    x = clip_inputs(before, video)[0][None]
     old = before.predict_arrays([x])
     second = clip_bundle(tmp_path / "m", seed=1)  # trained again into the same folder
     new = OnnxPredictor(tmp_path / "m").predict_arrays([x])
@@ -129,16 +132,16 @@ def test_an_ensemble_of_inputs_at_different_rates_and_sizes_predicts_in_one_pass
     members = [feature_bundle(tmp_path / "f"), clip_bundle(tmp_path / "c")]
     ensemble = Ensemble(members, inputs=[0, 1])
     specs = [bundle.feature_input(steps=4, fps=4.0), bundle.clip_input(**CLIP)]
-    bundle.save_bundle(tmp_path / "e", ensemble, classes=CLASSES, inputs=specs)
+    save_bundle(tmp_path / "e", ensemble, classes=CLASSES, inputs=specs)
     export_onnx(tmp_path / "e")
     video = photo_video(tmp_path / "v.mp4", 20)
     predictor = OnnxPredictor(tmp_path / "e")
-    inputs = predictor.clip_inputs(video)
+    inputs = clip_inputs(predictor, video)
     assert [x.shape for x in inputs] == [(4, 1280), (3, 4, 16, 16)]
     with torch.no_grad():
         expected = torch.softmax(ensemble(*[torch.from_numpy(x[None]) for x in inputs]), 1)[0].numpy()
     np.testing.assert_allclose(predictor.predict_arrays([x[None] for x in inputs])[0], expected, atol=1e-5)
-    result = predictor.predict_video(video, window_s=2.0)  # one window: every frame, each input its own rate
+    result = api.predict_video(predictor, video, window_s=2.0)  # one window: every frame, each input its own rate
     assert len(result["windows"]) == 1
     got = np.array([result["video"]["probabilities"][c] for c in CLASSES])
     np.testing.assert_allclose(got, expected, atol=0.02)  # the clip frames are resized by OpenCV here, not swscale

@@ -4,7 +4,7 @@ The model is a bundle directory; it runs from its ``model.onnx`` through ONNX Ru
 needed. Frames are sampled as the bundle's inputs say (feature heads: the bundle's rate at 224 px on the
 shorter side, one backbone run per sampled frame; 3D-CNNs: the bundle's rate at its clip size) and
 consecutive windows of the training clip length are classified while the video streams past
-(:class:`vidlens.train.predictor.WindowStream`).
+(:class:`vidlens.predict.predictor.WindowStream`).
 
 The ``classifier`` section is a list with one entry per model (like ``labels``, so the report and the
 library read its segments generically): the model's name and classes, the whole-video distribution,
@@ -24,7 +24,7 @@ from ..media import VideoInfo
 from .base import AnalyzerContext, FrameBatch, TimelinePart
 
 if TYPE_CHECKING:
-    from ..train.predictor import OnnxPredictor, WindowResult
+    from ..predict.predictor import OnnxPredictor, WindowResult
 
 
 class ClassifierAnalyzer:
@@ -33,7 +33,7 @@ class ClassifierAnalyzer:
 
     def __init__(self, model: str | Path | None = None, window_s: float | None = None, top_k: int = 3,
                  threads: int | None = None, predictor: OnnxPredictor | None = None) -> None:
-        from ..train.predictor import OnnxPredictor, WindowStream  # ONNX Runtime only; no torch
+        from ..predict.predictor import OnnxPredictor, WindowStream  # ONNX Runtime only; no torch
 
         if predictor is None:
             if model is None:
@@ -83,7 +83,7 @@ class ClassifierAnalyzer:
 
 def _window_row(window: WindowResult, start: int, end: int, context: AnalyzerContext, classes: list[str],
                 top_k: int) -> dict[str, Any]:
-    from ..train.predictor import top_labels
+    from ..predict.predictor import top_labels
 
     best = int(np.argmax(window.probs))
     return {"start": context.clock.moment(start), "end": context.clock.moment(end), "label": classes[best],

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..boxes import box_iou_matrix
 from ..errors import UsageError
 from ..faces.emotion import MODEL as EMOTION_MODEL
 from ..faces.emotion import classify_emotions, face_crop_gray
@@ -34,7 +35,6 @@ from ..media import FrameSpec, VideoInfo
 from ..objects.motion_gate import GatedDetector
 from ..objects.thumbnails import BestCrops
 from ..objects.tracks import class_summary, overlapping, track_dict
-from ..objects.types import box_iou_matrix
 from .base import AnalyzerContext, FrameBatch, TimelinePart, shots_or_whole
 
 FACES_DIR = "faces"

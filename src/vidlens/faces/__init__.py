@@ -2,8 +2,9 @@
 
 Its own package rather than more modules in ``objects/``: faces carry landmarks, have their own
 class list (one class, ``face``, not COCO-80), a tiled mode for small faces in large frames, and are
-what anonymisation and emotion analysis build on; the tracker, NMS and track format are reused
-from :mod:`vidlens.objects` unchanged.  The decoders (``centerface``, ``blazeface``, ``tiling``) need
+what anonymisation and emotion analysis build on. The box container, IoU, NMS and letterboxing are
+the generic ones in :mod:`vidlens.boxes` (faces import nothing from ``objects/``); the ``faces``
+analyzer reuses the objects' tracker and track format.  The decoders (``centerface``, ``blazeface``, ``tiling``) need
 only NumPy and OpenCV, so the model conversion tool imports them from the source tree.
 """
 

@@ -16,8 +16,7 @@ from functools import cache
 
 import numpy as np
 
-from ..objects.letterbox import Fit, fit_frame
-from ..objects.types import box_iou_matrix
+from ..boxes import Fit, box_iou_matrix, fit_frame
 from .types import FaceDetections
 
 INPUT_NAME = "input"

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..objects.letterbox import Fit
-from ..objects.nms import nms_per_class
+from ..boxes import Fit, nms_per_class
 from .types import FaceDetections
 
 INPUT_NAME = "input.1"

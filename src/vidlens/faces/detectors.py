@@ -19,8 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..boxes import check_frames
 from ..errors import UsageError
-from ..objects.detectors import _check_frames
 from ..runtime import Model, load_model
 from . import blazeface, centerface
 from .tiling import detect_tiled
@@ -55,7 +55,7 @@ class _FaceDetector:
 
     def detect(self, frames_rgb: Sequence[np.ndarray]) -> list[FaceDetections]:
         """One :class:`FaceDetections` per frame, boxes and landmarks in that frame's pixels, best first."""
-        _check_frames(frames_rgb)
+        check_frames(frames_rgb)
         if not self.tiled:
             return self._run(frames_rgb)
         out = []

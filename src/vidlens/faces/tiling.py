@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..objects.nms import nms_per_class
+from ..boxes import nms_per_class
 from .types import FaceDetections
 
 EDGE_MARGIN = 2.0  # pixels: a box this close to an inner tile edge is a cut face

@@ -1,4 +1,4 @@
-"""Face detections: the objects' :class:`Detections` plus landmarks, and the one-class label list.
+"""Face detections: the generic :class:`~vidlens.boxes.Boxes` plus landmarks, and the one-class label list.
 
 Faces are not a COCO-80 class, and a second index space inside ``classes`` would make every reader
 check which one it holds.  So face detections keep ``classes`` all :data:`FACE_CLASS` (0) and name
@@ -9,11 +9,12 @@ takes face detections as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..objects.types import Detections
+from ..boxes import Boxes
 
 FACE_LABELS: tuple[str, ...] = ("face",)
 FACE_CLASS = 0
@@ -25,8 +26,8 @@ LANDMARK_NAMES = {
 
 
 @dataclass
-class FaceDetections(Detections):
-    """:class:`Detections` of faces; ``landmarks`` (N, K, 2) float32 x, y in the same pixels as ``boxes``.
+class FaceDetections(Boxes):
+    """:class:`~vidlens.boxes.Boxes` of faces; ``landmarks`` (N, K, 2) float32 x, y in the same pixels as ``boxes``.
 
     "Left" and "right" are the subject's as the models were trained (for CenterFace, image-left first)."""
 
@@ -68,7 +69,7 @@ class FaceDetections(Detections):
         return [FACE_LABELS[FACE_CLASS]] * len(self)
 
     @staticmethod
-    def concatenate(parts: list[Detections]) -> FaceDetections:
+    def concatenate(parts: Sequence[Boxes]) -> FaceDetections:
         if not parts:
             return FaceDetections.of(np.zeros((0, 4)), np.zeros(0), None)
         lms = [getattr(p, "landmarks", None) for p in parts]

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from ..analysis import Analysis
-from ..analyzers.labels import EMBEDDINGS_FILE, class_categories, class_names, shot_labels
+from ..analyzers.labels import EMBEDDINGS_FILE
 from ..runtime import model_entry
+from ..runtime.backbone import class_categories, class_names, shot_labels
 from ..search.conse import CLASSIFIER, conse_embed
 from .catalog import SegmentRow
 

@@ -235,8 +235,8 @@ def example_vector(path: str | Path) -> np.ndarray:
     if source.suffix.lower() in IMAGE_SUFFIXES:
         import cv2
 
-        from ..analyzers.labels import INPUT, MODEL, classify_frames
         from ..runtime import load_model
+        from ..runtime.backbone import INPUT, MODEL, classify_frames
 
         bgr = cv2.imread(str(source), cv2.IMREAD_COLOR)
         if bgr is None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .types import Detections, box_iou_matrix
+from ..boxes import box_iou_matrix
+from .types import Detections
 
 
 def match_count(a: Detections, b: Detections, iou_threshold: float = 0.5) -> int:

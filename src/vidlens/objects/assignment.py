@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .types import box_iou_matrix
+from ..boxes import box_iou_matrix
 
 
 class Matches:

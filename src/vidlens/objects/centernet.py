@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .letterbox import Fit, ResizeMode, fit_frame
-from .nms import nms_per_class
+from ..boxes import Fit, ResizeMode, fit_frame, nms_per_class
 from .types import Detections
 
 INPUT_SIZE = 512

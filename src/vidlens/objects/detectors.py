@@ -13,11 +13,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..boxes import ResizeMode, check_frames
 from ..errors import UsageError
 from ..runtime import Model, load_model
 from . import centernet, nanodet
 from .classes import class_mask
-from .letterbox import ResizeMode
 from .types import Detections
 
 DETECTORS = ("nanodet", "centernet")
@@ -32,15 +32,6 @@ class Detector(Protocol):
     def detect(self, frames_rgb: Sequence[np.ndarray]) -> list[Detections]:
         """One :class:`Detections` per frame, boxes in that frame's pixels, best score first."""
         ...
-
-
-def _check_frames(frames_rgb: Sequence[np.ndarray]) -> None:
-    for i, f in enumerate(frames_rgb):
-        if not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[2] != 3 or f.shape[0] == 0 or f.shape[1] == 0:
-            shape = getattr(f, "shape", type(f).__name__)
-            raise UsageError(f"frame {i}: expected an RGB image of shape (H, W, 3), got {shape}")
-        if f.dtype != np.uint8:
-            raise UsageError(f"frame {i}: expected uint8 pixels, got {f.dtype}")
 
 
 class _Base:
@@ -79,7 +70,7 @@ class NanoDet(_Base):
     default_threshold = nanodet.DEFAULT_SCORE_THRESHOLD
 
     def detect(self, frames_rgb: Sequence[np.ndarray]) -> list[Detections]:
-        _check_frames(frames_rgb)
+        check_frames(frames_rgb)
         out: list[Detections] = []
         for start in range(0, len(frames_rgb), self.batch_size):
             x, fits = nanodet.preprocess(frames_rgb[start:start + self.batch_size], self.resize)
@@ -96,7 +87,7 @@ class CenterNet(_Base):
     default_threshold = centernet.DEFAULT_SCORE_THRESHOLD
 
     def detect(self, frames_rgb: Sequence[np.ndarray]) -> list[Detections]:
-        _check_frames(frames_rgb)
+        check_frames(frames_rgb)
         out = []
         for frame in frames_rgb:
             x, fit = centernet.preprocess(frame, self.resize)

@@ -17,8 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .letterbox import Fit, ResizeMode, fit_frame
-from .nms import nms_per_class
+from ..boxes import Fit, ResizeMode, fit_frame, nms_per_class
 from .types import Detections
 
 INPUT_SIZE = 416

@@ -1,4 +1,8 @@
-"""``vidlens models``: what is shipped, and a quick self-test of each model file."""
+"""``vidlens models``: what is shipped, and a quick self-test of each model file.
+
+Only the models of the runtime registry; the OCR models (bundled in the rapidocr wheel) are listed and
+checked by :mod:`vidlens.ocr.selftest`, and :func:`vidlens.api.list_models` joins the two.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ _DTYPES = {"float32": np.float32, "uint8": np.uint8, "int32": np.int32, "int64":
 
 
 def describe(check: bool = False) -> list[dict[str, Any]]:
-    """One row per model variant; with ``check``, verify sha256 and run it once on a dummy input."""
+    """One row per shipped model variant; with ``check``, verify sha256 and run it once on a dummy input."""
     rows = []
     for entry in list_models():
         row: dict[str, Any] = {"name": entry.name, "variant": entry.variant, "task": entry.task,
@@ -24,51 +28,7 @@ def describe(check: bool = False) -> list[dict[str, Any]]:
         if check:
             row.update(_check(entry))
         rows.append(row)
-    return rows + _ocr_rows(check)
-
-
-#: What the OCR self-test renders and must read back.
-OCR_PROBE = "vidlens OCR 2026"
-
-
-def _ocr_rows(check: bool) -> list[dict[str, Any]]:
-    """The OCR models the ``text`` analyzer uses: bundled in the rapidocr wheel (a dependency), not ours."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    from ..ocr.engine import OcrUnavailableError, rapidocr_dir
-
-    try:
-        folder = rapidocr_dir() / "models"
-        source = f"rapidocr {version('rapidocr')}"
-    except (OcrUnavailableError, PackageNotFoundError):
-        return []
-    files = sorted(folder.glob("*.onnx"))
-    result = _ocr_check() if check else {}
-    return [{"name": f.stem, "variant": "bundled", "task": "ocr", "file": f.name,
-             "mb": round(f.stat().st_size / 1e6, 2), "license": "Apache-2.0", "source": source, **result}
-            for f in files]
-
-
-def _ocr_check() -> dict[str, Any]:
-    """Render a known line, read it back through the text analyzer's engine."""
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-
-        from ..ocr import OcrEngine
-
-        image = Image.new("RGB", (640, 160), (30, 30, 30))
-        ImageDraw.Draw(image).text((40, 50), OCR_PROBE, font=ImageFont.load_default(size=48), fill=(240, 240, 240))
-        engine = OcrEngine()
-        frame = np.asarray(image)[:, :, ::-1]
-        engine.read(frame)  # the first call builds the sessions
-        started = time.perf_counter()
-        readings = engine.read(frame)
-        elapsed = (time.perf_counter() - started) * 1000
-        text = " ".join(r.text for r in readings)
-        ok = text.replace(" ", "").lower() == OCR_PROBE.replace(" ", "").lower()
-        return {"check": "ok" if ok else f"read {text!r} instead of {OCR_PROBE!r}", "ms": round(elapsed, 1)}
-    except Exception as error:  # a self-test reports, it does not crash the listing
-        return {"check": f"FAILED: {error}", "ms": None}
+    return rows
 
 
 def _source(entry: ModelEntry) -> str:

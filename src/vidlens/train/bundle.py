@@ -1,67 +1,31 @@
-"""The saved-model format: a directory holding ``vidlens_model.json`` (everything needed to prepare inputs
-and read outputs) and ``weights.pt`` (the torch state dict); an ONNX export adds ``model.onnx``.
+"""Saving and loading a bundle's torch weights (``weights.pt``); the format itself, its metadata and input
+specs are :mod:`vidlens.predict.bundle` (torch-free).
 
-The JSON is enough to run the model from ONNX Runtime without torch: each entry of ``inputs`` says how
-to build one model input from a video (per-frame backbone features at ``fps``, ``steps`` segment
-centres; or a window of ``frames`` decoded frames, centre square resized to ``size``, RGB in [0, 1]) —
-exactly :func:`vidlens.train.inputs.prepare_features` / :func:`~vidlens.train.inputs.prepare_clip` —
-with its ONNX input ``name``, ``layout`` and ``shape``. Standardisation is inside the model. The output
-is ``logits`` ``[batch, C]``: softmax gives class probabilities in the order of ``classes``.
-
-This module imports torch only inside :func:`save_bundle` and :func:`load_bundle`, so metadata can be
-read where only ONNX Runtime is installed.
+This module imports torch only inside :func:`save_bundle` and :func:`load_bundle`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..errors import UsageError, VidlensError
-from ..timeline import write_text_atomic
+from ..errors import UsageError
+from ..predict.bundle import (
+    BUNDLE_FORMAT,
+    META_FILE,
+    OUTPUT_NAME,
+    WEIGHTS_FILE,
+    InvalidBundleError,
+    read_meta,
+    write_meta,
+)
 
 if TYPE_CHECKING:
     from .models import VideoClassifier
-
-BUNDLE_FORMAT = "vidlens.model/1"
-META_FILE = "vidlens_model.json"
-WEIGHTS_FILE = "weights.pt"
-ONNX_FILE = "model.onnx"
-OUTPUT_NAME = "logits"
-#: Backbone of feature inputs: the shipped ImageNet model in the runtime registry, and its feature size.
-DEFAULT_BACKBONE = "efficientnet_lite0"
-DEFAULT_BACKBONE_DIM = 1280
-
-
-class InvalidBundleError(VidlensError, ValueError):
-    """A directory is not a readable vidlens model (missing files, unknown format, mismatched weights)."""
-
-    exit_code = 2
-
-
-def feature_input(*, steps: int, fps: float | None, backbone: str = DEFAULT_BACKBONE,
-                  dim: int = DEFAULT_BACKBONE_DIM) -> dict[str, Any]:
-    """Input spec of a head over per-frame features: frames sampled at ``fps`` (None = every frame), each
-    turned into a ``dim`` feature by ``backbone``, then ``steps`` TSN segment centres."""
-    return {"kind": "features", "backbone": backbone, "dim": int(dim), "steps": int(steps),
-            "fps": None if fps is None else float(fps), "selection": "segment-centres", "layout": "NTD",
-            "dtype": "float32"}
-
-
-def clip_input(*, frames: int, size: int, fps: float | None = None, stride: int | None = None) -> dict[str, Any]:
-    """Input spec of a clip model: ``frames`` consecutive frames sampled at ``fps`` or every ``stride``-th
-    decoded frame, the centred window of a longer clip, each frame's centred square resized to ``size``."""
-    if fps is not None and stride is not None:
-        raise UsageError("give a clip's frame rate or its stride, not both")
-    return {"kind": "clip", "frames": int(frames), "size": int(size), "fps": None if fps is None else float(fps),
-            "stride": None if stride is None else int(stride), "window": "centre", "crop": "centre-square",
-            "layout": "NCTHW", "channels": "RGB", "value_range": [0.0, 1.0], "dtype": "float32"}
-
 
 def _check_input(model: VideoClassifier, spec: dict[str, Any], name: str, shape: Sequence[int]) -> dict[str, Any]:
     kind = spec.get("kind")
@@ -121,29 +85,6 @@ def save_bundle(directory: str | Path, model: VideoClassifier, *, classes: Seque
         (out / previous["files"]["onnx"]).unlink()  # a stale export would no longer match the new weights
     write_meta(out, meta)
     return out
-
-
-def read_meta(directory: str | Path) -> dict[str, Any]:
-    """The bundle's metadata (no torch needed); :class:`InvalidBundleError` if it is not a vidlens model."""
-    path = Path(directory) / META_FILE
-    if not path.is_file():
-        raise InvalidBundleError(f"not a vidlens model directory (no {META_FILE})", path=directory)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidBundleError(f"unreadable model metadata: {error}", path=path) from None
-    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise InvalidBundleError(f"unsupported model format {found!r} (this vidlens reads {BUNDLE_FORMAT})", path=path)
-    for key in ("arch", "hyper_parameters", "classes", "inputs"):
-        if key not in meta:
-            raise InvalidBundleError(f"model metadata lacks {key!r}", path=path)
-    return meta
-
-
-def write_meta(directory: str | Path, meta: dict[str, Any]) -> Path:
-    """Replace the bundle's metadata atomically (e.g. after an export adds ``files.onnx``)."""
-    return write_text_atomic(Path(directory) / META_FILE, json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
 
 
 def load_bundle(directory: str | Path) -> tuple[VideoClassifier, dict[str, Any]]:

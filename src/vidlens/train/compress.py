@@ -1,7 +1,7 @@
 """Smaller and faster versions of a trained model, and one table to choose between them (``vidlens export``).
 
 Variants of the bundle's ``model.onnx`` (fp32), each written next to it and listed in ``vidlens_model.json``
-under ``variants`` so :class:`~vidlens.train.predictor.OnnxPredictor` (``onnx_file=``) and ``vidlens
+under ``variants`` so :class:`~vidlens.predict.predictor.OnnxPredictor` (``onnx_file=``) and ``vidlens
 evaluate --onnx`` can run it:
 
 - ``int8_dynamic`` / ``int8_static``: ONNX Runtime quantization (:mod:`vidlens.train.quantize`); static
@@ -40,14 +40,15 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import UsageError
+from ..predict.bundle import DEFAULT_BACKBONE, ONNX_FILE, read_meta, spec_fps, write_meta
+from ..predict.predictor import OnnxPredictor, stack_inputs
 from ..timeline import write_text_atomic
-from .bundle import DEFAULT_BACKBONE, ONNX_FILE, read_meta, write_meta
 from .dataset import Dataset, Sample, check_videos, load_dataset, split_dataset
 from .features import FeatureCache
 from .metrics import accuracy, macro_f1
-from .predictor import OnnxPredictor, stack_inputs
 from .progress import bar
 from .quantize import calibration_subset, quantize_dynamic_file, quantize_static_file
+from .video_inputs import clip_inputs
 
 COMPRESS_SCHEMA = "vidlens.compress/1"
 REPORT_FILE = "compress.json"
@@ -138,6 +139,7 @@ class _Data:
     test_items: list[list[np.ndarray]]
     test_labels: np.ndarray
     skipped: list[dict[str, Any]]
+    cache: FeatureCache | None = None
 
 
 def _sample_record(sample: Sample, reason: str) -> dict[str, Any]:
@@ -158,8 +160,8 @@ def _splits(bundle: Path, dataset: str | Path, meta: dict[str, Any]) -> tuple[di
     return parts, "a fresh stratified split (the model records none: its test clips may have been seen in training)"
 
 
-def _prepare(predictor: OnnxPredictor, ds: Dataset, console: Console, label: str,
-             skipped: list[dict[str, Any]]) -> tuple[list[list[np.ndarray]], list[int]]:
+def _prepare(predictor: OnnxPredictor, ds: Dataset, console: Console, label: str, skipped: list[dict[str, Any]],
+             cache: FeatureCache | None = None) -> tuple[list[list[np.ndarray]], list[int]]:
     index = {name: i for i, name in enumerate(predictor.classes)}
     items, labels = [], []
     progress, update = bar(console, label)
@@ -170,7 +172,7 @@ def _prepare(predictor: OnnxPredictor, ds: Dataset, console: Console, label: str
                 skipped.append(_sample_record(sample, f"label {sample.label!r} is not a class of the model"))
             else:
                 try:
-                    items.append(predictor.clip_inputs(sample))
+                    items.append(clip_inputs(predictor, sample, cache=cache))
                     labels.append(index[sample.label])
                 except Exception as error:  # one unusable video is listed, never fatal
                     skipped.append(_sample_record(sample, " ".join(str(error.args[0] if error.args else error)
@@ -231,7 +233,7 @@ def _finetune_sets(meta: dict[str, Any], splits: dict[str, Dataset], cache_dir: 
     """Training and validation torch datasets from the splits, as ``vidlens train`` built them (unreadable
     clips are left out and counted in ``warnings``)."""
     from .torch_datasets import ClipDataset, FeatureSequenceDataset
-    from .video_inputs import MAX_TRAIN_CLIP_FRAMES, decode_clip_frames, spec_fps
+    from .video_inputs import MAX_TRAIN_CLIP_FRAMES, decode_clip_frames
 
     spec = meta["inputs"][0]
     settings = (meta.get("training") or {}).get("settings") or {}
@@ -349,13 +351,14 @@ def compress_bundle(bundle_dir: str | Path, *, int8: str | Sequence[str] | None 
         splits, source = _splits(bundle, dataset, meta)
         if "fresh" in source:
             warnings.append(f"test set: {source}")
-        predictor = OnnxPredictor(bundle, fp32, cache=FeatureCache(cache_root))
+        predictor = OnnxPredictor(bundle, fp32)
+        cache = FeatureCache(cache_root)
         skipped: list[dict[str, Any]] = []
         items, labels = _prepare(predictor, splits.get("test", Dataset([], meta["classes"])), console,
-                                 "test inputs", skipped)
+                                 "test inputs", skipped, cache)
         if not items:
             raise UsageError("no test clip could be prepared from the dataset (its test split is empty or unusable)")
-        data = _Data(splits, source, predictor, items, np.asarray(labels, np.int64), skipped)
+        data = _Data(splits, source, predictor, items, np.asarray(labels, np.int64), skipped, cache)
 
     variants = [Variant("fp32", fp32.name, "float32 export")]
     for mode in modes:
@@ -369,7 +372,8 @@ def compress_bundle(bundle_dir: str | Path, *, int8: str | Sequence[str] | None 
             calibration: list[list[np.ndarray]] = []
             if data is not None and "train" in data.splits:  # (static INT8 without a dataset was refused above)
                 calibration, _ = _prepare(data.predictor, Dataset(calibration_subset(data.splits["train"].samples),
-                                                                  meta["classes"]), console, "calibration inputs", [])
+                                                                  meta["classes"]), console, "calibration inputs", [],
+                                        data.cache)
             quantize_static_file(fp32, target, [s["name"] for s in meta["inputs"]], calibration)
             method = f"ONNX Runtime static quantization (QDQ, per-channel int8 weights, uint8 activations, " \
                      f"min/max over {len(calibration)} training clips)"

@@ -1,7 +1,7 @@
 """Why a trained model predicted what it did on one video: which steps (frames) and which regions mattered.
 
 The model input is built from the video as the bundle describes it (``inputs`` of ``vidlens_model.json``),
-by the same code as training's evaluation and :class:`~vidlens.train.predictor.OnnxPredictor`
+by the same code as training's evaluation and :class:`~vidlens.predict.predictor.OnnxPredictor`
 (:mod:`vidlens.train.video_inputs`): for a feature head the per-frame backbone features at the recorded rate
 and their TSN segment centres, for the 3D-CNN the centred window of frames, centre square resized. Then:
 
@@ -46,15 +46,17 @@ import torch
 
 from ..errors import UsageError
 from ..media import probe
+from ..predict.bundle import DEFAULT_BACKBONE, spec_fps
+from ..predict.inputs import centre_square, prepare_clip, prepare_features, segment_positions, window_positions
+from ..runtime.backbone import backbone_input
 from ..timeline import write_text_atomic
 from .attribution import StepImportance, grad_cam, log_odds, step_importance
-from .bundle import DEFAULT_BACKBONE, load_bundle
+from .bundle import load_bundle
 from .dataset import Sample
-from .features import backbone_input, compute_features
-from .inputs import centre_square, prepare_clip, prepare_features, segment_positions, window_positions
+from .features import compute_features
 from .plots import step_importance_image, write_png
 from .sampling import read_frames
-from .video_inputs import decode_clip_frames, spec_fps
+from .video_inputs import decode_clip_frames
 
 EXPLAIN_SCHEMA = "vidlens.explain/1"
 JSON_FILE = "explain.json"

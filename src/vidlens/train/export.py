@@ -26,7 +26,8 @@ import torch
 
 from ..errors import VidlensError
 from ..offline import quiet_onnxruntime
-from .bundle import ONNX_FILE, OUTPUT_NAME, load_bundle, read_meta, write_meta
+from ..predict.bundle import ONNX_FILE, OUTPUT_NAME, read_meta, write_meta
+from .bundle import load_bundle
 
 #: Largest |ONNX - torch| logit difference accepted, relative to the largest logit magnitude (at least 1):
 #: float32 kernels differ in summation order only.

@@ -22,7 +22,6 @@ import os
 import time
 import uuid
 import zipfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -30,9 +29,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..analyzers.labels import INPUT, MODEL, centre_square, normalise_squares
 from ..errors import InvalidMediaError, UsageError
 from ..media import FrameSpec, Sampler, probe
+from ..runtime.backbone import INPUT, MODEL, backbone_input
 from .dataset import Dataset, ProgressCallback, Sample
 from .sampling import decode_clip, segment_indices
 
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
 
 #: Bump when what is stored changes meaning (input pre-processing, sampling rules...).
 CACHE_VERSION = 1
-FEATURE_DIM = 1280
 #: Bytes hashed at each of the head, middle and tail of a file for its content key.
 KEY_CHUNK = 1 << 18
 
@@ -71,16 +69,6 @@ def feature_steps(cached: CachedFeatures, steps: int, rng: np.random.Generator |
     if len(cached) == 0:
         raise UsageError("no cached frame to take steps from")
     return cached.features[segment_indices(len(cached), steps, rng)].astype(np.float32)
-
-
-def backbone_input(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Frames (RGB, shorter side >= 224) as the backbone's input: centre squares, normalised, NCHW float32
-    (exactly what the labels analyzer feeds it)."""
-    for frame in frames:
-        h, w = frame.shape[:2]
-        if min(h, w) < INPUT:
-            raise UsageError(f"frames must be at least {INPUT} px on their shorter side, got {w}x{h}")
-    return normalise_squares([centre_square(frame) for frame in frames])
 
 
 def content_key(path: Path) -> str:

@@ -10,7 +10,7 @@ What ``vidlens evaluate MODEL DATASET`` writes into its output folder:
 * ``report.html``: one offline page (no script, no CDN) with the numbers, the plots and the worst
   mistakes (the most confident wrong predictions) with each clip's middle frame as ``mistakes/NN.jpg``.
 
-Predictions go through :class:`~vidlens.train.predictor.OnnxPredictor`, i.e. the deployed model and the
+Predictions go through :class:`~vidlens.predict.predictor.OnnxPredictor`, i.e. the deployed model and the
 same inputs as in training's evaluation, so these numbers are the ones a user gets from ``vidlens predict``.
 """
 
@@ -29,14 +29,15 @@ from .. import __version__
 from ..errors import UsageError
 from ..media import probe
 from ..media.images import write_jpeg
+from ..predict.predictor import OnnxPredictor, top_labels
 from ..timeline import write_text_atomic
 from .dataset import Dataset, Sample, SplitMismatchError, check_videos, load_dataset, load_splits
 from .features import FeatureCache
 from .metrics import evaluate_predictions
 from .plots import confusion_matrix_image, reliability_diagram_image, training_curves_image, write_png
-from .predictor import OnnxPredictor, top_labels
 from .progress import bar
 from .sampling import estimate_frame_count, read_frames
+from .video_inputs import clip_inputs
 
 #: Most confident wrong predictions shown in the report.
 WORST_MISTAKES = 12
@@ -97,7 +98,7 @@ def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, sp
     started = time.perf_counter()
     bundle = Path(bundle_dir)
     console = Console(stderr=True, quiet=not progress, soft_wrap=True)
-    predictor = OnnxPredictor(bundle, onnx_file, threads=threads, cache=cache)
+    predictor = OnnxPredictor(bundle, onnx_file, threads=threads)
     ds, skipped, split = select_split(bundle, dataset, split, console)
     index = {name: i for i, name in enumerate(predictor.classes)}
     items, samples = [], []
@@ -109,7 +110,7 @@ def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, sp
                 skipped.append({**_sample_dict(sample), "reason": reason})
             else:
                 try:
-                    items.append(predictor.clip_inputs(sample))
+                    items.append(clip_inputs(predictor, sample, cache=cache))
                     samples.append(sample)
                 except Exception as error:  # a video that decodes in a probe but not through: listed, not fatal
                     reason = " ".join(str(error.args[0] if error.args else error).split())

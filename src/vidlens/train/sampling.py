@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import InvalidMediaError, UsageError
 from ..media import DecodedFrame, FrameSpec, VideoInfo, VideoReader
 from ..media.reader import FrameConverter
-from .inputs import segment_positions
+from ..predict.inputs import segment_positions
 
 #: Tolerance on clip bounds (seconds): pts are rounded by containers, a frame at 1.9999999 s is at 2 s.
 TIME_TOLERANCE = 1e-6

@@ -2,7 +2,7 @@
 
 Randomness comes only from torch's global generator (seeded and checkpointed by the training loop), so
 a run is reproducible and a resumed run continues exactly where it stopped. Evaluation-mode items are
-deterministic and built by :mod:`vidlens.train.inputs`, the same code prediction uses.
+deterministic and built by :mod:`vidlens.predict.inputs`, the same code prediction uses.
 
 Label-preserving augmentations depend on what defines the classes, so the ones that can change a label
 are explicit options and **off by default**:
@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import UsageError
-from .inputs import centre_square, check_clip, clip_tensor, resize_crop, segment_positions, window_positions
+from ..predict.inputs import centre_square, check_clip, clip_tensor, resize_crop, segment_positions, window_positions
 
 
 def _labels(labels: Sequence[int], n: int) -> list[int]:
@@ -84,7 +84,7 @@ class ClipDataset(Dataset):
     clip (area ``crop_scale`` of the frame, aspect ratio in [3/4, 4/3]), colour jitter of strength
     ``color_jitter`` (brightness, contrast, saturation; 0 = off) and, only if enabled, ``hflip`` and
     ``reverse`` (see the module docstring for why they are off by default). Evaluation: the centred
-    window and centred square (:func:`vidlens.train.inputs.prepare_clip`).
+    window and centred square (:func:`vidlens.predict.inputs.prepare_clip`).
     """
 
     def __init__(self, clips: Sequence[np.ndarray], labels: Sequence[int], *, train: bool = True, size: int = 112,

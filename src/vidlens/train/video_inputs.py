@@ -1,16 +1,17 @@
 """From a video (or a clip of one) to the inputs a bundle's model takes, as its input specs say (no torch).
 
-One spec per model input (:func:`vidlens.train.bundle.feature_input` / :func:`~vidlens.train.bundle.clip_input`):
+One spec per model input (:func:`vidlens.predict.bundle.feature_input` / :func:`~vidlens.predict.bundle.clip_input`):
 
 * ``features``: frames sampled every ``1/fps`` seconds of presentation time, shorter side scaled to 224 by
   swscale, run through the shipped backbone (:func:`vidlens.train.features.compute_features`, the feature
-  cache's recipe, stored as float16), then ``steps`` segment centres (:func:`~vidlens.train.inputs.prepare_features`);
+  cache's recipe, stored as float16), then ``steps`` segment centres (:func:`~vidlens.predict.inputs.prepare_features`);
 * ``clip``: frames sampled at ``fps`` (or every ``stride``-th frame), shorter side scaled to ``size`` by
   swscale, then the centred window of ``frames`` frames and its centred square
-  (:func:`~vidlens.train.inputs.prepare_clip`).
+  (:func:`~vidlens.predict.inputs.prepare_clip`).
 
 Training decodes with :func:`decode_clip_frames` and :class:`~vidlens.train.features.FeatureCache`,
-evaluation and the streaming ``classifier`` analyzer sample with :func:`selection_spec`, so a model is
+evaluation and the streaming ``classifier`` analyzer sample with
+:func:`vidlens.predict.bundle.selection_spec`, so a model is
 judged and deployed on exactly the inputs it learned from.
 """
 
@@ -18,47 +19,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..analyzers.labels import INPUT
 from ..errors import InvalidMediaError, UsageError
 from ..media import FrameSpec, Sampler
+from ..predict.bundle import selection_spec, spec_fps
+from ..predict.inputs import prepare_clip, prepare_features
 from .dataset import Sample
-from .features import CachedFeatures
-from .inputs import prepare_clip, prepare_features
+from .features import CachedFeatures, FeatureCache, compute_features
 from .sampling import decode_clip
 
-#: Sampling rate used for an input spec whose ``fps`` is ``None`` ("every frame"): above any real frame rate.
-EVERY_FRAME_FPS = 1000.0
+if TYPE_CHECKING:
+    from ..predict.predictor import OnnxPredictor
+
 #: Frames kept per training sample of a clip model (the centred ones): bounds memory on long samples.
 MAX_TRAIN_CLIP_FRAMES = 64
 
 FeatureSource = Callable[[Sample, float], CachedFeatures]  # (sample, fps) -> per-frame backbone features
-
-
-def spec_fps(spec: dict[str, Any]) -> float | None:
-    """The input's sampling rate in frames per second (``None`` for a stride-sampled clip)."""
-    if spec.get("kind") == "clip" and spec.get("stride"):
-        return None
-    fps = spec.get("fps")
-    return EVERY_FRAME_FPS if fps is None else float(fps)
-
-
-def selection_spec(spec: dict[str, Any]) -> FrameSpec:
-    """The ``FrameSpec`` (size and which frames) that training decoded this input's frames with."""
-    kind = spec.get("kind")
-    if kind == "features":
-        return FrameSpec(min_side=INPUT, pixel_format="rgb24",
-                         fps=Fraction(spec_fps(spec)).limit_denominator(10_000))
-    if kind == "clip":
-        size = int(spec["size"])
-        if spec.get("stride"):
-            return FrameSpec(min_side=size, pixel_format="rgb24", step=int(spec["stride"]))
-        return FrameSpec(min_side=size, pixel_format="rgb24", fps=Fraction(spec_fps(spec)).limit_denominator(10_000))
-    raise UsageError(f"unknown model input kind {kind!r} (expected features or clip)")
 
 
 @dataclass
@@ -121,3 +101,22 @@ def sample_inputs(sample: Sample, specs: Sequence[dict[str, Any]], features: Fea
             clip = decode_clip_frames(sample, spec)
             out.append(prepare_clip(clip.frames, int(spec["frames"]), int(spec["size"])))
     return out
+
+
+def clip_inputs(predictor: OnnxPredictor, sample_or_path: Sample | str | Path, start: float | None = None,
+                end: float | None = None, *, cache: FeatureCache | None = None) -> list[np.ndarray]:
+    """The inputs of ``predictor``'s model (one array per input, no batch axis) for a dataset sample or a video
+    file (``start``/``end`` in seconds pick a clip of it), prepared as in training's evaluation; feature
+    inputs come from ``cache`` (a training run's feature cache) when given, else from the backbone directly."""
+    if isinstance(sample_or_path, Sample):
+        sample = sample_or_path
+    else:
+        sample = Sample(Path(sample_or_path), predictor.classes[0], start, end)  # the label is not used
+
+    def features(item: Sample, fps: float) -> CachedFeatures:
+        if cache is not None:
+            return cache.features(item, fps=fps)
+        name = next(s["backbone"] for s in predictor.specs if s["kind"] == "features")
+        return compute_features(item, predictor.backbone(name), fps=fps)
+
+    return sample_inputs(sample, predictor.specs, features)

@@ -1,8 +1,9 @@
 """Running a trained bundle from its ONNX file with ONNX Runtime: no torch anywhere in this module.
 
 :class:`OnnxPredictor` is what ``vidlens evaluate``, ``vidlens predict`` and the ``classifier`` analyzer
-use. It reads the bundle's metadata, builds each model input from a video exactly as training did
-(:mod:`vidlens.train.video_inputs`) and turns the ``logits`` output into class probabilities.
+use. It reads the bundle's metadata and turns the ``logits`` output of prepared inputs into class
+probabilities; the inputs of a dataset sample or a clip, built exactly as training did, are
+:func:`vidlens.train.video_inputs.clip_inputs`.
 
 Whole videos are classified in the pipeline's single decode pass (:class:`WindowStream`, fed by the
 ``classifier`` analyzer): sampled frames go through the shipped backbone once (feature inputs) or are
@@ -30,11 +31,9 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, Sampler
-from .bundle import ONNX_FILE, OUTPUT_NAME, InvalidBundleError, read_meta
-from .dataset import Sample
-from .features import CachedFeatures, FeatureCache, backbone_input, compute_features
+from ..runtime.backbone import backbone_input
+from .bundle import ONNX_FILE, OUTPUT_NAME, InvalidBundleError, read_meta, selection_spec, spec_fps
 from .inputs import prepare_clip, prepare_features
-from .video_inputs import sample_inputs, selection_spec, spec_fps
 
 #: Classes listed per prediction (``top``), at most the number of classes.
 TOP_K = 3
@@ -52,7 +51,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def stack_inputs(items: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
-    """Per-sample input lists (as :meth:`OnnxPredictor.clip_inputs` returns) -> one batched array per input."""
+    """Per-sample input lists (as :func:`vidlens.train.video_inputs.clip_inputs` returns) -> one batched array
+    per input."""
     if not items:
         raise UsageError("no samples to stack")
     return [np.stack([np.asarray(item[i], np.float32) for item in items]) for i in range(len(items[0]))]
@@ -62,12 +62,11 @@ class OnnxPredictor:
     """A bundle's model in ONNX Runtime, with the input preparation its metadata describes.
 
     ``onnx_file`` picks another ONNX file of the same model (an INT8 or pruned export); by default the
-    bundle's ``files.onnx``. ``cache`` lets feature inputs reuse a training run's feature cache.
-    ``threads`` is ONNX Runtime's intra-op thread count (default: the runtime's).
+    bundle's ``files.onnx``. ``threads`` is ONNX Runtime's intra-op thread count (default: the runtime's).
     """
 
-    def __init__(self, bundle_dir: str | Path, onnx_file: str | Path | None = None, *, threads: int | None = None,
-                 cache: FeatureCache | None = None) -> None:
+    def __init__(self, bundle_dir: str | Path, onnx_file: str | Path | None = None, *,
+                 threads: int | None = None) -> None:
         from ..runtime import session_for
 
         self.bundle_dir = Path(bundle_dir)
@@ -81,7 +80,6 @@ class OnnxPredictor:
             raise InvalidBundleError(f"no ONNX model {path.name}{hint}", path=self.bundle_dir)
         self.onnx_path = path
         self.threads = threads
-        self.cache = cache
         try:
             self.session = session_for(path, threads)
         except Exception as error:  # onnxruntime raises its own types for unreadable graphs
@@ -142,41 +140,6 @@ class OnnxPredictor:
 
             self._backbones[name] = load_model(name, threads=self.threads)
         return self._backbones[name]
-
-    def _features(self, sample: Sample, fps: float) -> CachedFeatures:
-        if self.cache is not None:
-            return self.cache.features(sample, fps=fps)
-        name = next(s["backbone"] for s in self.specs if s["kind"] == "features")
-        return compute_features(sample, self.backbone(name), fps=fps)
-
-    def clip_inputs(self, sample_or_path: Sample | str | Path, start: float | None = None,
-                    end: float | None = None) -> list[np.ndarray]:
-        """The model inputs (one array per input, no batch axis) of a dataset sample or of a video file
-        (``start``/``end`` in seconds pick a clip of it), prepared as in training's evaluation."""
-        if isinstance(sample_or_path, Sample):
-            sample = sample_or_path
-        else:
-            sample = Sample(Path(sample_or_path), self.classes[0], start, end)  # the label is not used
-        return sample_inputs(sample, self.specs, self._features)
-
-    def predict_video(self, path: str | Path, *, window_s: float | None = None, top_k: int = TOP_K) -> dict[str, Any]:
-        """Whole-video label and probabilities plus per-window labels with their start/end moments.
-
-        One decode pass through the pipeline with the ``classifier`` analyzer; the result is its
-        timeline section plus the video's path, duration and frame count.
-        """
-        from .. import pipeline
-        from ..analyzers.classifier import ClassifierAnalyzer
-
-        analyzer = ClassifierAnalyzer(self.bundle_dir, window_s=window_s, top_k=top_k, predictor=self)
-        timeline = pipeline.run(path, [analyzer], hash_file=False).timeline
-        found = timeline.sections.get("classifier")
-        if not found:
-            problems = "; ".join(timeline.warnings) or "no frame could be classified"
-            raise UsageError(f"could not classify the video: {problems}", path=path)
-        video, section = timeline.video, found[0]
-        return {"path": str(path), "duration": video.get("duration"), "frame_count": video.get("frame_count"),
-                "fps": video.get("fps"), **section, "warnings": list(timeline.warnings)}
 
 
 # ------------------------------------------------------------------------------------------------ streaming
