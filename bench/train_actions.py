@@ -39,8 +39,8 @@ from pathlib import Path
 import torch
 
 from _common import DATA_DIR, cpu_model, source_state
+from tests.support.actions import ACTION_CLASSES, make_action_dataset, make_appearance_dataset
 from vidlens import api
-from vidlens.testing.actions import ACTION_CLASSES, make_action_dataset, make_appearance_dataset
 from vidlens.train.bundle import read_meta
 
 HEADS = ("meanpool", "gru", "lstm", "tcn", "transformer")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidlens.testing import samples
+from tests.support import samples
 
 CLI = [sys.executable, "-m", "vidlens.cli"]
 

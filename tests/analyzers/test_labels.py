@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.photos import list_photos
+from tests.support.synth import ShotSpec, TransitionSpec, render_video
 from vidlens.analyzers.labels import LabelsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.pipeline import run_pipeline
-from vidlens.testing.photos import list_photos
-from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
 
 PHOTOS = {p.name: p for p in list_photos()}
 

@@ -18,10 +18,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.support.actions import make_action_dataset, make_appearance_dataset  # noqa: E402
 from vidlens import api  # noqa: E402
 from vidlens.cli import main  # noqa: E402
 from vidlens.media import probe  # noqa: E402
-from vidlens.testing.actions import make_action_dataset, make_appearance_dataset  # noqa: E402
 from vidlens.train.bundle import load_bundle, read_meta  # noqa: E402
 from vidlens.train.dataset import load_dataset  # noqa: E402
 from vidlens.train.predictor import OnnxPredictor  # noqa: E402

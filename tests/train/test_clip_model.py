@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from vidlens.testing.temporal_toys import moving_square_clips  # noqa: E402
+from tests.support.temporal_toys import moving_square_clips  # noqa: E402
 from vidlens.train.evaluation import evaluate  # noqa: E402
 from vidlens.train.inputs import prepare_clip  # noqa: E402
 from vidlens.train.loop import TrainConfig, seed_everything, train  # noqa: E402

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.actions import make_appearance_dataset
 from vidlens.errors import InvalidMediaError, UsageError
 from vidlens.runtime import load_model
-from vidlens.testing.actions import make_appearance_dataset
 from vidlens.train import features as features_module
 from vidlens.train.dataset import Sample, load_dataset
 from vidlens.train.features import FEATURE_DIM, FeatureCache, backbone_input, feature_steps

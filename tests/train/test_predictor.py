@@ -10,8 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.support.photos import list_photos, load_photo  # noqa: E402
 from vidlens.media.encode import encode_video  # noqa: E402
-from vidlens.testing.photos import list_photos, load_photo  # noqa: E402
 from vidlens.train import bundle  # noqa: E402
 from vidlens.train.bundle import InvalidBundleError  # noqa: E402
 from vidlens.train.export import export_onnx  # noqa: E402

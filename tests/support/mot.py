@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..objects.types import Detections, box_iou_matrix
+from vidlens.objects.types import Detections, box_iou_matrix
 
 Frames = Mapping[int, Detections]
 

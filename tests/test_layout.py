@@ -1,0 +1,28 @@
+"""The package's layout: what the wheel ships and what stays with the tests."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+
+import vidlens
+
+PACKAGE_DIR = Path(vidlens.__file__).resolve().parent
+
+
+def test_the_test_data_generators_are_not_part_of_the_package() -> None:
+    assert importlib.util.find_spec("vidlens.testing") is None
+    assert importlib.util.find_spec("tests.support.synth") is not None
+
+
+def test_no_package_module_imports_the_tests() -> None:
+    """``tests.support`` imports in a checkout but not from the wheel: the product must not need it."""
+    offenders = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            offenders += [f"{path.relative_to(PACKAGE_DIR)}: {name}" for name in names
+                          if name == "tests" or name.startswith("tests.")]
+    assert offenders == []
