@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import vidlens
 
 PACKAGE_DIR = Path(vidlens.__file__).resolve().parent
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_test_data_generators_are_not_part_of_the_package() -> None:
@@ -26,3 +32,14 @@ def test_no_package_module_imports_the_tests() -> None:
             offenders += [f"{path.relative_to(PACKAGE_DIR)}: {name}" for name in names
                           if name == "tests" or name.startswith("tests.")]
     assert offenders == []
+
+
+def test_the_console_script_and_python_m_reach_the_cli_main() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    target = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["vidlens"]
+    module, _, name = target.partition(":")
+    from vidlens.cli import main
+
+    assert getattr(importlib.import_module(module), name) is main
+    done = subprocess.run([sys.executable, "-m", "vidlens.cli", "version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("vidlens "), done.stderr
