@@ -25,8 +25,8 @@ import numpy as np
 from _common import finish_run, hello_720p_long, markdown_table, print_machine_info
 from vidlens.analyzers import DEFAULT_ANALYZERS
 from vidlens.analyzers.speech import VAD_SPEC, SpeechAnalyzer
-from vidlens.loudness import LoudnessMeter
 from vidlens.media import AudioChunk, VideoReader, probe
+from vidlens.media.loudness import LoudnessMeter
 from vidlens.pipeline import run_pipeline
 
 SPEECH = Path("/usr/share/asterisk/sounds/en_US_f_Allison/demo-instruct.wav")
