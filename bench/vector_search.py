@@ -79,8 +79,8 @@ def numpy_search(vectors: np.ndarray):
 
 
 def conse_like_vectors(n: int, rng: np.random.Generator) -> np.ndarray:
-    """ConSE vectors (``search.conse``) of classifier-like outputs: one class boosted over Gumbel noise, top 10."""
-    from vidlens.search.conse import conse_embed
+    """ConSE vectors (``library.conse``) of classifier-like outputs: one class boosted over Gumbel noise, top 10."""
+    from vidlens.library.conse import conse_embed
 
     logits = rng.gumbel(size=(n, 1000)).astype(np.float32)
     logits[np.arange(n), rng.integers(1000, size=n)] += rng.uniform(2, 8, size=n).astype(np.float32)

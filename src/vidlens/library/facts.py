@@ -25,8 +25,8 @@ import numpy as np
 
 from ..analyzers.labels import EMBEDDINGS_FILE, class_categories, class_names, shot_labels
 from ..runtime import model_entry
-from ..search.conse import CLASSIFIER, conse_embed
 from .catalog import SegmentRow
+from .conse import CLASSIFIER, conse_embed
 
 #: Vector kinds and what each holds.
 VECTOR_KINDS = {"visual": "backbone features (query by example, duplicates)",
