@@ -22,6 +22,14 @@ def test_the_test_data_generators_are_not_part_of_the_package() -> None:
     assert importlib.util.find_spec("tests.support.synth") is not None
 
 
+@pytest.mark.parametrize(("old", "new"), [("vidlens.loudness", "vidlens.media.loudness"),
+                                          ("vidlens.search", "vidlens.library.conse"),
+                                          ("vidlens.cli_console", "vidlens.cli.console")])
+def test_moved_modules_have_one_home(old: str, new: str) -> None:
+    assert importlib.util.find_spec(old) is None
+    assert importlib.util.find_spec(new) is not None
+
+
 def test_no_package_module_imports_the_tests() -> None:
     """``tests.support`` imports in a checkout but not from the wheel: the product must not need it."""
     offenders = []
