@@ -1,7 +1,9 @@
 """Helpers shared by the benchmark scripts: where data lives, test files, machine facts, tables.
 
 Not part of the ``vidlens`` package; the scripts import it as a sibling module (they are run as
-``python bench/<script>.py``, which puts ``bench/`` on ``sys.path``).
+``python bench/<script>.py``, which puts ``bench/`` on ``sys.path``). Importing it also puts the repository
+root on ``sys.path``, so the test-data generators import as ``tests.support`` (they are not in the wheel):
+scripts import ``_common`` before ``tests.support``, which is the order isort gives them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(1, str(REPO_ROOT))
 #: Generated inputs (ignored by git through the repository's ``/bench/_data/`` rule).
 DATA_DIR = BENCH_DIR / "_data"
 
@@ -129,7 +134,7 @@ def looped_copy(source: Path, target: Path, loops: int, audio: bool = False) -> 
 def hello_720p_long(audio: bool = False) -> Path:
     """The 720p H.264 benchmark file: forensics-samples ``movie-hello.mp4`` looped 8 times (~2000 frames),
     with its AAC stereo track when ``audio``."""
-    from vidlens.testing import samples
+    from tests.support import samples
 
     source = samples.movie_hello("mp4")
     if source is None:

@@ -1,4 +1,4 @@
-"""Cross-check of vidlens.testing.mot on motmetrics' TUD sequences with TrackEval (run in its own venv).
+"""Cross-check of tests.support.mot on motmetrics' TUD sequences with TrackEval (run in its own venv).
 
 TrackEval is not a vidlens dependency; this script only imports it and NumPy, so it runs in a
 throwaway venv (see bench/RESULTS.md, "Tracking"). It prints HOTA / DetA / AssA / MOTA / IDF1 per

@@ -22,11 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (puts the repository root on sys.path: tests.support)
+
 DATA = Path(__file__).resolve().parent / "_data"
 
 
 def looped_file() -> Path:
-    from vidlens.testing import samples
+    from tests.support import samples
 
     target = DATA / "bbb_x8.mp4"
     if target.exists():

@@ -4,12 +4,12 @@
     python bench/anonymize.py [--seeds 0 1] [--frames 90] [--faces centerface|analyzer] [--timeline-dir DIR]
                               [--json bench/_out/anonymize.json]
 
-Scenes: :func:`vidlens.testing.faces.standard_face_scenes` (faces entering and leaving through
+Scenes: :func:`tests.support.faces.standard_face_scenes` (faces entering and leaving through
 the frame edges, walking behind a pole, a board sliding across still faces, a small distant face,
 a face coming closer), encoded to ``bench/_data/faces`` with their ground truth. Both tools get the
 same encoded file. deface 1.5.0 runs from its own venv (its CLI, defaults: CenterFace at full
 resolution, threshold 0.2, blur, mask scale 1.3) with ONNX Runtime (``onnx`` installed so it does
-not fall back to OpenCV's DNN). Exposure is :func:`vidlens.testing.exposure.residual_exposure`.
+not fall back to OpenCV's DNN). Exposure is :func:`tests.support.exposure.residual_exposure`.
 
 Where vidlens gets its faces (``--faces``):
 
@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 
 from _common import BENCH_DIR, DATA_DIR, finish_run, markdown_table, print_machine_info
+from tests.support.exposure import residual_exposure
+from tests.support.faces import standard_face_scenes, write_face_scene
 from vidlens.media import FrameSpec, VideoReader, probe
 from vidlens.privacy.anonymize import anonymize_video
 from vidlens.privacy.regions import Propagation
-from vidlens.testing.exposure import residual_exposure
-from vidlens.testing.faces import standard_face_scenes, write_face_scene
 from vidlens.timeline import Timeline
 
 VENV = BENCH_DIR / ".venv-deface"

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from _common import finish_run, markdown_table, print_machine_info
+from tests.support import samples
 from vidlens.api import anonymize
 from vidlens.faces import load_face_detector
 from vidlens.media import FrameSpec, VideoReader
-from vidlens.testing import samples
 
 
 def frames_with_faces(path: Path, detector) -> tuple[int, int]:

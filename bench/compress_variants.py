@@ -2,7 +2,7 @@
 
     python bench/compress_variants.py [--task motion7|learnable] [--threads 2] [--runs 50] [--json FILE]
 
-Datasets are generated from real photos (``vidlens.testing.actions``, reused when they exist under
+Datasets are generated from real photos (``tests.support.actions``, reused when they exist under
 ``bench/_data/compress/``) and models trained with ``vidlens train``'s code (``api.train_classifier``, split
 60/15/25, seed 0):
 
@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 from _common import DATA_DIR, cpu_model, finish_run, markdown_table, source_state
+from tests.support.actions import make_action_dataset, make_appearance_dataset
 from vidlens import api
-from vidlens.testing.actions import make_action_dataset, make_appearance_dataset
 
 GRU = {"arch": "gru", "epochs": 30, "fps": 4.0, "steps": 8}
 R2PLUS1D = {"arch": "r2plus1d", "epochs": 20, "fps": 8.0, "frames": 8}

@@ -36,10 +36,10 @@ from pathlib import Path
 import av
 
 from _common import DATA_DIR, finish_run, hello_720p_long, looped_copy, markdown_table, print_machine_info
+from tests.support import samples
 from vidlens import pipeline
 from vidlens.media import FrameSpec, VideoReader
 from vidlens.media.reader import FrameConverter
-from vidlens.testing import samples
 
 #: Target of the issue: VideoReader delivering full-size RGB at >= 0.9x raw PyAV decode-to-RGB.
 READER_GOAL = 0.9

@@ -34,12 +34,12 @@ import cv2
 import numpy as np
 
 from _common import finish_run, markdown_table, print_machine_info
+from tests.support import samples
+from tests.support.photos import skimage_data_dir
 from vidlens.media import VideoReader
 from vidlens.objects.detectors import DEFAULT_DETECTOR, CenterNet, NanoDet, load_detector
 from vidlens.objects.types import COCO80, Detections
 from vidlens.runtime import Model, load_model, session_for
-from vidlens.testing import samples
-from vidlens.testing.photos import skimage_data_dir
 
 POINTS = Path(__file__).with_name("vtest_people.json")
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)

@@ -24,12 +24,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import _common  # noqa: F401  (puts the repository root on sys.path: tests.support)
+from tests.support import samples
 from vidlens.api import analyze
 from vidlens.faces import load_face_detector
 from vidlens.faces.detectors import CenterFace
 from vidlens.runtime.registry import model_entry
 from vidlens.runtime.session import Model, session_for
-from vidlens.testing import samples
 
 CHECK_FRAMES = {"movie_hello": (30, 120, 200), "carphone": (10, 60, 110)}
 COLOURS = {"centerface": (0, 255, 0), "blazeface": (255, 0, 0), "centerface_int8": (0, 0, 255)}

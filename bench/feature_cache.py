@@ -2,7 +2,7 @@
 
     python bench/feature_cache.py [--per-class 6] [--frames 32] [--steps 8] [--json bench/_out/feature_cache.json]
 
-The data: :func:`vidlens.testing.actions.make_action_dataset` (7 motion classes, real photos),
+The data: :func:`tests.support.actions.make_action_dataset` (7 motion classes, real photos),
 ``per_class`` clips per class of ``frames`` frames at 8 fps, 320x240 H.264, in ``bench/_data/``.
 
 One "epoch" is what a frozen-backbone classifier's data loader does: every sample once, in a
@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
+from tests.support.actions import make_action_dataset
 from vidlens.media import probe
 from vidlens.runtime import load_model
 from vidlens.runtime.backbone import backbone_input
-from vidlens.testing.actions import make_action_dataset
 from vidlens.train.dataset import Dataset, load_dataset
 from vidlens.train.features import FeatureCache, feature_steps
 from vidlens.train.sampling import estimate_frame_count, read_frames, segment_indices

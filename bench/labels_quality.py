@@ -9,7 +9,7 @@ the subject (no astronaut, no red apple, no swallowtail, no mandrill): the close
 accepted and the note says so. Photos with no ImageNet subject at all (textures, microscopy, a
 painting, a colour wheel, coins, text pages, an aerial view, a circuit board, sweets) are left out.
 
-Four videos, one per camera motion (static, pan, zoom, shake; ``vidlens.testing.synth``), each
+Four videos, one per camera motion (static, pan, zoom, shake; ``tests.support.synth``), each
 with every photo as one shot (hard cuts between different photos, shot order rotated per video, view
 and centre varied). They run through ``pipeline.run(path, ["shots", "labels"]).timeline`` with the default
 labels analyzer (EfficientNet-Lite0 fp32, 2 frames/s, top-k 5, min confidence 0.15, category 0.35).
@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
+from tests.support.photos import list_photos
+from tests.support.synth import ShotSpec, TransitionSpec, render_video
 from vidlens import pipeline
 from vidlens.analyzers.labels import LabelsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.runtime import model_entry
 from vidlens.runtime.backbone import class_names as _class_names
-from vidlens.testing.photos import list_photos
-from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
 
 CATS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
 BUTTERFLIES = ("admiral", "ringlet", "monarch", "cabbage butterfly", "sulphur butterfly", "lycaenid")

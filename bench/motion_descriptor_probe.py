@@ -20,7 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidlens.testing.actions import make_action_dataset
+import _common  # noqa: F401  (puts the repository root on sys.path: tests.support)
+from tests.support.actions import make_action_dataset
 from vidlens.train.dataset import load_dataset, split_dataset
 from vidlens.train.evaluation import evaluate
 from vidlens.train.loop import TrainConfig, seed_everything, train

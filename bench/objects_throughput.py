@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 
 from _common import finish_run, hello_720p_long, markdown_table, print_machine_info
+from tests.support import samples
 from vidlens import pipeline
 from vidlens.analyzers.objects import ObjectsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.media import FrameSpec, VideoReader, probe
 from vidlens.media.reader import FrameConverter
-from vidlens.testing import samples
 
 
 def raw_decode(path: Path, max_side: int) -> tuple[int, float]:

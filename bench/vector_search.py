@@ -3,7 +3,7 @@
     python bench/vector_search.py [--cases 384:clustered:10000 ...] [--threads 2] [--json bench/_out/vector_search.json]
 
 Each case is ``dim:data:size``. ``clustered`` vectors are a Gaussian mixture in a 64-d latent space
-plus noise (``vidlens.testing.vectors.clustered_unit_vectors``: overlapping clusters, like real
+plus noise (``tests.support.vectors.clustered_unit_vectors``: overlapping clusters, like real
 embeddings); ``uniform`` vectors are uniform on the sphere, the worst case for approximate search.
 The local intrinsic dimension of each set is printed beside that of ConSE vectors made from the
 shipped sentence model, to show where real embeddings sit between the two.
@@ -34,14 +34,14 @@ from pathlib import Path
 import numpy as np
 
 from _common import finish_run, markdown_table, print_machine_info
-from vidlens.library.vectors import FaissIndex, IndexSettings, set_threads
-from vidlens.testing.vectors import (
+from tests.support.vectors import (
     clustered_unit_vectors,
     exact_top_k,
     local_intrinsic_dimension,
     recall_at_k,
     uniform_unit_vectors,
 )
+from vidlens.library.vectors import FaissIndex, IndexSettings, set_threads
 
 DEFAULT_CASES = ["384:clustered:10000", "384:uniform:10000", "1280:clustered:10000", "1280:uniform:10000",
                  "384:clustered:100000", "384:uniform:100000", "1280:clustered:100000",
@@ -79,8 +79,8 @@ def numpy_search(vectors: np.ndarray):
 
 
 def conse_like_vectors(n: int, rng: np.random.Generator) -> np.ndarray:
-    """ConSE vectors (``search.conse``) of classifier-like outputs: one class boosted over Gumbel noise, top 10."""
-    from vidlens.search.conse import conse_embed
+    """ConSE vectors (``library.conse``) of classifier-like outputs: one class boosted over Gumbel noise, top 10."""
+    from vidlens.library.conse import conse_embed
 
     logits = rng.gumbel(size=(n, 1000)).astype(np.float32)
     logits[np.arange(n), rng.integers(1000, size=n)] += rng.uniform(2, 8, size=n).astype(np.float32)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support import samples
 from vidlens.media.encode import encode_video
-from vidlens.testing import samples
 
 
 def _need(path: Path | None, what: str) -> Path:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support import samples
 from tests.timeline_schema import assert_valid
-from vidlens.testing import samples
 
 CLI = [sys.executable, "-m", "vidlens.cli"]
 

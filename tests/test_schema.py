@@ -16,9 +16,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.support import samples
 from tests.timeline_schema import assert_valid, errors
 from vidlens import api
-from vidlens.testing import samples
 from vidlens.timebase import TimeSpec
 from vidlens.timeline import SCHEMA, SCHEMA_FILE, schema
 
@@ -82,7 +82,7 @@ def test_every_analyzer_and_option_on_a_real_clip_validates(tmp_path):
 def test_faces_expressions_and_sound_on_a_generated_clip_validate(tmp_path):
     """Sections that stay empty on vtest.avi: face tracks with landmarks and expressions, per-shot moods,
     the soundtrack's loudness and silences; blurred thumbnails and --blur-faces images."""
-    from vidlens.testing.faces import walk_scene, write_face_scene
+    from tests.support.faces import walk_scene, write_face_scene
 
     video, _ = write_face_scene(walk_scene(0, 50), tmp_path / "faces.mp4")
     timeline = api.analyze(video, analyzers=["shots", "keyframes", "faces", "speech", "segments"],

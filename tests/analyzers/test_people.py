@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.photos import list_photos
+from tests.support.synth import ShotSpec, TransitionSpec, render_video
 from vidlens import outputs, pipeline
 from vidlens.analyzers.people import MASKS_FILE, PeopleAnalyzer, person_mask, person_masks
 from vidlens.analyzers.shots import ShotsAnalyzer
 from vidlens.errors import UsageError
 from vidlens.media import VideoReader
-from vidlens.testing.photos import list_photos
-from vidlens.testing.synth import ShotSpec, TransitionSpec, render_video
 
 PHOTOS = {p.name: p for p in list_photos()}
 #: the astronaut's face in skimage's 512x512 astronaut.png (x0, y0, x1, y1), as BlazeFace finds it

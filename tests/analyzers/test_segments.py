@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.captions import panning_photo
+from tests.support.photos import list_photos, load_photo
 from vidlens import api
 from vidlens.analyzers.segments import COLOURS, colour_shares, motion_word
 from vidlens.media.encode import encode_video
-from vidlens.testing.captions import panning_photo
-from vidlens.testing.photos import list_photos, load_photo
 
 
 @pytest.mark.parametrize(("rgb", "name"), [((220, 30, 30), "red"), ((30, 60, 220), "blue"), ((40, 180, 60), "green"),

@@ -69,8 +69,8 @@ def test_cli_analyze_emotions_adds_faces_with_expressions(tmp_path) -> None:
     import subprocess
     import sys
 
+    from tests.support.photos import list_photos, load_photo
     from vidlens.media.encode import encode_video
-    from vidlens.testing.photos import list_photos, load_photo
 
     photo = next((p for p in list_photos() if p.name == "astronaut.png"), None)
     if photo is None:

@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.photos import OPENCV_DOC_DATA
 from vidlens.boxes import box_iou_matrix
 from vidlens.errors import UsageError
 from vidlens.faces import load_face_detector
 from vidlens.faces.centerface import input_size
 from vidlens.faces.tiling import tile_starts, tiles
-from vidlens.testing.photos import OPENCV_DOC_DATA
 
 skimage_data = pytest.importorskip("skimage.data")
 

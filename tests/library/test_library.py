@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.library import ReelShot, make_reel, photo_path
 from vidlens import api
 from vidlens.library.ingest import ingest, prune
 from vidlens.library.library import Library
 from vidlens.library.search import Filters, find_duplicates, search, search_like
 from vidlens.media import VideoReader
-from vidlens.testing.library import ReelShot, make_reel, photo_path
 
 ANALYZERS = ("shots", "labels", "segments", "text")
 REEL_A = [ReelShot("coffee.png", 3), ReelShot("chelsea.png", 3, "OPEN LATE"), ReelShot("rocket.jpg", 3)]
@@ -344,7 +344,7 @@ def test_two_workers_index_the_same_as_one(reels: Path, tmp_path: Path) -> None:
 
 
 def test_export_copies_packets_when_the_moment_starts_on_a_keyframe(tmp_path: Path) -> None:
-    from vidlens.testing.samples import vtest
+    from tests.support.samples import vtest
 
     source = vtest()
     if source is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.vectors import clustered_unit_vectors, exact_top_k, recall_at_k, uniform_unit_vectors
 from vidlens.errors import UsageError, VidlensError
 from vidlens.library.vectors import (
     CorruptIndexError,
@@ -19,7 +20,6 @@ from vidlens.library.vectors import (
     ids_checksum,
     sidecar_path,
 )
-from vidlens.testing.vectors import clustered_unit_vectors, exact_top_k, recall_at_k, uniform_unit_vectors
 
 KINDS = ["exact", "hnsw", "ivf"]
 DIM = 32

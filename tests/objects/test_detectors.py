@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support import samples
+from tests.support.photos import list_photos
 from vidlens.boxes import box_iou_matrix
 from vidlens.errors import UsageError
 from vidlens.media import VideoReader
 from vidlens.objects.detectors import DEFAULT_DETECTOR, DETECTORS, Detector, load_detector
-from vidlens.testing import samples
-from vidlens.testing.photos import list_photos
 
 PHOTOS = {p.name: p for p in list_photos()}
 #: boxes placed by eye on the photos (x0, y0, x1, y1 in their pixels): the astronaut from hair to the bottom edge,

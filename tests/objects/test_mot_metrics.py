@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.mot import evaluate, read_mot_txt
+from tests.support.samples import package_file
 from vidlens.objects.types import Detections
-from vidlens.testing.mot import evaluate, read_mot_txt
-from vidlens.testing.samples import package_file
 
 pytest.importorskip("motmetrics")
 

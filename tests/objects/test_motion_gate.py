@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.support.tracks import ObjectPath, TrackScene, _background, scene_frames
 from vidlens.objects.motion_gate import MOTION_THRESHOLD, DetectionSchedule, MotionGate
-from vidlens.testing.tracks import ObjectPath, TrackScene, _background, scene_frames
 
 
 def _scores(frames) -> list[float]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.tracks import crossing_scene, write_scene
 from vidlens import pipeline
 from vidlens.analyzers.objects import ObjectsAnalyzer
 from vidlens.analyzers.shots import ShotsAnalyzer
@@ -17,7 +18,6 @@ from vidlens.boxes import box_iou_matrix
 from vidlens.media import probe
 from vidlens.media.encode import encode_video
 from vidlens.objects.tracks import track_box_at
-from vidlens.testing.tracks import crossing_scene, write_scene
 
 CLI = [sys.executable, "-m", "vidlens.cli"]
 

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.photos import list_photos
 from vidlens.errors import UsageError
 from vidlens.objects.detectors import load_detector
 from vidlens.objects.pose import KEYPOINT_NAMES, PoseEstimator, estimate_poses
-from vidlens.testing.photos import list_photos
 
 PHOTOS = {p.name: p for p in list_photos()}
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}

@@ -206,8 +206,8 @@ def test_two_trackers_do_not_share_ids_and_reset_restarts() -> None:
 def test_generated_crossing_and_occlusion_keep_ids_with_noisy_detections(scene_fn: str, seed: int) -> None:
     """On the generated scenes (walkers crossing, a cat behind a motorcycle) with simulated detector noise."""
     pytest.importorskip("motmetrics")
-    from vidlens.testing import tracks
-    from vidlens.testing.mot import evaluate
+    from tests.support import tracks
+    from tests.support.mot import evaluate
 
     scene = getattr(tracks, scene_fn)(seed)
     truth = tracks.scene_truth(scene)

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.captions import Caption, caption_video, draw_caption, panning_photo
+from tests.support.photos import list_photos, load_photo
 from tests.timeline_schema import assert_valid
 from vidlens import pipeline
 from vidlens.cli import app
 from vidlens.ocr import GateVerdict, OcrEngine, TextGate
 from vidlens.ocr.engine import box_iou
-from vidlens.testing.captions import Caption, caption_video, draw_caption, panning_photo
-from vidlens.testing.photos import list_photos, load_photo
 
 PHOTOS = {p.name: p for p in list_photos()}
 FPS = 25

@@ -8,15 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidlens.cli import main
-from vidlens.errors import UsageError
-from vidlens.media import FrameSpec, VideoReader, probe
-from vidlens.media.writers import write_clip_segments
-from vidlens.privacy.anonymize import anonymize_video
-from vidlens.privacy.effects import window_of
-from vidlens.privacy.regions import Propagation, plan_cover
-from vidlens.testing.exposure import residual_exposure
-from vidlens.testing.faces import (
+from tests.support.exposure import residual_exposure
+from tests.support.faces import (
     FaceDetectorMisses,
     FaceTruth,
     passerby_scene,
@@ -24,6 +17,13 @@ from vidlens.testing.faces import (
     walk_scene,
     write_face_scene,
 )
+from vidlens.cli import main
+from vidlens.errors import UsageError
+from vidlens.media import FrameSpec, VideoReader, probe
+from vidlens.media.writers import write_clip_segments
+from vidlens.privacy.anonymize import anonymize_video
+from vidlens.privacy.effects import window_of
+from vidlens.privacy.regions import Propagation, plan_cover
 from vidlens.timeline import Timeline
 
 FRAMES = 60

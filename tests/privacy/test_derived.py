@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.faces import FacePath, FaceScene, face_names, write_face_scene
+from tests.support.tracks import BACKGROUNDS, ObjectPath, TrackScene, write_scene
 from vidlens import api
 from vidlens.cli import main
 from vidlens.faces import detectors
@@ -16,8 +18,6 @@ from vidlens.library.library import Library
 from vidlens.media.writers import write_animated_preview, write_clip_segments
 from vidlens.privacy.derived import NO_FACES_WARNING
 from vidlens.runtime.registry import ModelNotFoundError
-from vidlens.testing.faces import FacePath, FaceScene, face_names, write_face_scene
-from vidlens.testing.tracks import BACKGROUNDS, ObjectPath, TrackScene, write_scene
 
 SIZE = (320, 240)
 IMAGES = ["shots", "keyframes", "segments"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.search_queries import PREVIEW_QUERIES
 from vidlens.errors import UsageError
 from vidlens.runtime import selftest
 from vidlens.runtime.registry import (
@@ -20,7 +21,6 @@ from vidlens.runtime.registry import (
     model_entry,
 )
 from vidlens.runtime.sentence_embedder import MODEL, SentenceEmbedder, embed_texts, load_tokenizer
-from vidlens.testing.search_queries import PREVIEW_QUERIES
 
 LABELS = Path(__file__).resolve().parents[2] / "src" / "vidlens" / "models" / "labels"
 

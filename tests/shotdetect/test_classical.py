@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.scoring import micro_f1, score_boundaries
+from tests.support.synth import Flash, ShotSpec, TransitionSpec, render_video, standard_set
 from vidlens.api import detect_shots
 from vidlens.errors import UsageError
 from vidlens.media import VideoReader
 from vidlens.shotdetect import ClassicalDetector, ClassicalParams, TransitionKind
-from vidlens.testing.scoring import micro_f1, score_boundaries
-from vidlens.testing.synth import Flash, ShotSpec, TransitionSpec, render_video, standard_set
 
 
 def boundaries_of(path: Path) -> list[tuple[int, str]]:

@@ -11,9 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vidlens.errors import UsageError
-from vidlens.media import probe
-from vidlens.testing.actions import (
+from tests.support.actions import (
     ACTION_CLASSES,
     NOISE,
     PARAMS_FILE,
@@ -22,7 +20,9 @@ from vidlens.testing.actions import (
     make_appearance_dataset,
     render_action_clip,
 )
-from vidlens.testing.photos import list_photos
+from tests.support.photos import list_photos
+from vidlens.errors import UsageError
+from vidlens.media import probe
 from vidlens.train.dataset import load_dataset
 from vidlens.train.sampling import read_frames
 

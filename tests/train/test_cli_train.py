@@ -18,13 +18,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.support.actions import make_action_dataset, make_appearance_dataset  # noqa: E402
 from tests.timeline_schema import assert_valid  # noqa: E402
 from vidlens import api  # noqa: E402
 from vidlens.cli import main  # noqa: E402
 from vidlens.media import probe  # noqa: E402
 from vidlens.predict.bundle import read_meta  # noqa: E402
 from vidlens.predict.predictor import OnnxPredictor  # noqa: E402
-from vidlens.testing.actions import make_action_dataset, make_appearance_dataset  # noqa: E402
 from vidlens.train.bundle import load_bundle  # noqa: E402
 from vidlens.train.dataset import load_dataset  # noqa: E402
 from vidlens.train.video_inputs import clip_inputs  # noqa: E402

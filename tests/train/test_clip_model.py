@@ -8,8 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.support.temporal_toys import moving_square_clips  # noqa: E402
 from vidlens.predict.inputs import prepare_clip  # noqa: E402
-from vidlens.testing.temporal_toys import moving_square_clips  # noqa: E402
 from vidlens.train.evaluation import evaluate  # noqa: E402
 from vidlens.train.loop import TrainConfig, seed_everything, train  # noqa: E402
 from vidlens.train.models import build_model  # noqa: E402

@@ -12,12 +12,12 @@ import pytest
 torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
+from tests.support.actions import make_appearance_dataset  # noqa: E402
 from vidlens import api  # noqa: E402
 from vidlens.cli import main  # noqa: E402
 from vidlens.errors import UsageError  # noqa: E402
 from vidlens.predict.bundle import clip_input, read_meta  # noqa: E402
 from vidlens.predict.predictor import OnnxPredictor  # noqa: E402
-from vidlens.testing.actions import make_appearance_dataset  # noqa: E402
 from vidlens.train.bundle import save_bundle  # noqa: E402
 from vidlens.train.compress import (  # noqa: E402
     ACCURACY_TOLERANCE,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from tests.support.actions import TRUTH_FILE, make_action_dataset
 from vidlens.errors import UsageError
-from vidlens.testing.actions import TRUTH_FILE, make_action_dataset
 from vidlens.train.dataset import (
     Dataset,
     Sample,
@@ -273,5 +273,6 @@ def test_the_data_side_never_imports_torch() -> None:
     import sys
 
     code = ("import sys, vidlens.train, vidlens.train.dataset, vidlens.train.sampling, vidlens.train.features, "
-            "vidlens.testing.actions; sys.exit('torch' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+            "tests.support.actions; sys.exit('torch' in sys.modules)")
+    repo_root = Path(__file__).resolve().parents[2]  # `python -c` puts the cwd on sys.path: tests.support
+    assert subprocess.run([sys.executable, "-c", code], check=False, cwd=repo_root).returncode == 0

@@ -14,6 +14,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.support.actions import ClipTruth, render_action_clip  # noqa: E402
+from tests.support.photos import list_photos, load_photo  # noqa: E402
+from tests.support.temporal_toys import pulse_sequences  # noqa: E402
 from vidlens.cli import main  # noqa: E402
 from vidlens.errors import MediaNotFoundError, UsageError  # noqa: E402
 from vidlens.media import probe  # noqa: E402
@@ -22,9 +25,6 @@ from vidlens.predict.bundle import InvalidBundleError, clip_input, feature_input
 from vidlens.predict.inputs import prepare_clip  # noqa: E402
 from vidlens.predict.predictor import OnnxPredictor, stack_inputs  # noqa: E402
 from vidlens.runtime.backbone import backbone_input  # noqa: E402
-from vidlens.testing.actions import ClipTruth, render_action_clip  # noqa: E402
-from vidlens.testing.photos import list_photos, load_photo  # noqa: E402
-from vidlens.testing.temporal_toys import pulse_sequences  # noqa: E402
 from vidlens.train.attribution import grad_cam, spearman, step_importance  # noqa: E402
 from vidlens.train.bundle import save_bundle  # noqa: E402
 from vidlens.train.explain import (  # noqa: E402

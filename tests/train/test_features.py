@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.actions import make_appearance_dataset
 from vidlens.errors import InvalidMediaError, UsageError
 from vidlens.runtime import load_model
 from vidlens.runtime.backbone import FEATURE_DIM, backbone_input
-from vidlens.testing.actions import make_appearance_dataset
 from vidlens.train import features as features_module
 from vidlens.train.dataset import Sample, load_dataset
 from vidlens.train.features import FeatureCache, feature_steps

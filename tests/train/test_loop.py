@@ -10,9 +10,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.support.temporal_toys import order_sequences  # noqa: E402
 from vidlens.errors import UsageError  # noqa: E402
 from vidlens.predict.inputs import segment_positions  # noqa: E402
-from vidlens.testing.temporal_toys import order_sequences  # noqa: E402
 from vidlens.train import loop  # noqa: E402
 from vidlens.train.evaluation import evaluate, predict_proba  # noqa: E402
 from vidlens.train.loop import TrainConfig, seed_everything, train  # noqa: E402

@@ -10,12 +10,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.support.photos import list_photos, load_photo  # noqa: E402
 from vidlens import api  # noqa: E402
 from vidlens.media.encode import encode_video  # noqa: E402
 from vidlens.predict import bundle  # noqa: E402
 from vidlens.predict.bundle import InvalidBundleError  # noqa: E402
 from vidlens.predict.predictor import OnnxPredictor  # noqa: E402
-from vidlens.testing.photos import list_photos, load_photo  # noqa: E402
 from vidlens.train.bundle import save_bundle  # noqa: E402
 from vidlens.train.export import export_onnx  # noqa: E402
 from vidlens.train.models import Ensemble, build_model  # noqa: E402

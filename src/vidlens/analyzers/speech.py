@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..loudness import STEP, LoudnessMeter, figures, loudness
 from ..media import AudioChunk, AudioSpec, VideoInfo
+from ..media.loudness import STEP, LoudnessMeter, figures, loudness
 from ..timeline import FrameClock
 from .base import AnalyzerContext, FrameBatch, TimelinePart
 

@@ -26,8 +26,8 @@ from ..analysis import Analysis
 from ..analyzers.labels import EMBEDDINGS_FILE
 from ..runtime import model_entry
 from ..runtime.backbone import class_categories, class_names, shot_labels
-from ..search.conse import CLASSIFIER, conse_embed
 from .catalog import SegmentRow
+from .conse import CLASSIFIER, conse_embed
 
 #: Vector kinds and what each holds.
 VECTOR_KINDS = {"visual": "backbone features (query by example, duplicates)",

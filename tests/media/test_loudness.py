@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidlens.loudness import HIGHPASS, RATE, SHELF, LoudnessMeter, figures
+from vidlens.media.loudness import HIGHPASS, RATE, SHELF, LoudnessMeter, figures
 
 
 def sine(dbfs: float, seconds: float, hz: float = 1000.0) -> np.ndarray:

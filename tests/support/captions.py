@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..media import FrameSpec, VideoReader
-from ..media.encode import encode_video
+from vidlens.media import FrameSpec, VideoReader
+from vidlens.media.encode import encode_video
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
 

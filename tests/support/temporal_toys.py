@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vidlens.testing.photos import list_photos, load_photo
+from tests.support.photos import list_photos, load_photo
 
 
 def order_sequences(n: int, *, dim: int = 16, seed: int = 0, min_len: int = 12, max_len: int = 24,

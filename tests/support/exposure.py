@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UsageError
-from ..media import FrameSpec, VideoReader
+from vidlens.errors import UsageError
+from vidlens.media import FrameSpec, VideoReader
+
 from .faces import FaceTruth, visible_face_mask
 
 

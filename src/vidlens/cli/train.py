@@ -14,11 +14,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from . import api
-from .cli_console import err, out, show
-from .cli_params import JsonFormatOpt, bounded, print_json
-from .errors import UsageError
-from .timebase import TimeSpec
+from .. import api
+from ..errors import UsageError
+from ..timebase import TimeSpec
+from .console import err, out, show
+from .params import JsonFormatOpt, bounded, print_json
 
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `vidlens train`.")]
 

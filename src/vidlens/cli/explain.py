@@ -1,6 +1,6 @@
 """``vidlens explain MODEL VIDEO``: why a trained model predicted what it did (see :mod:`vidlens.train.explain`).
 
-Kept apart from ``cli.py`` like the other command groups; torch is imported only when the command runs.
+One module per command group (see ``vidlens.cli``); torch is imported only when the command runs.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from . import api
-from .cli_console import err
-from .cli_params import JsonOpt, bounded, print_json
-from .timebase import TimeSpec
+from .. import api
+from ..timebase import TimeSpec
+from .console import err
+from .params import JsonOpt, bounded, print_json
 
 
 def explain(
@@ -39,7 +39,7 @@ def explain(
     explanation = api.explain_prediction(model, video, output_dir=output, class_name=class_name, mp4=mp4,
                                          start=TimeSpec.parse(start) if start else None,
                                          end=TimeSpec.parse(end) if end else None, top_frames=top_frames)
-    from .train.explain import summary_lines
+    from ..train.explain import summary_lines
 
     if as_json:
         print_json(explanation.to_dict() | {"files": explanation.files})

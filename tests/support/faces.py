@@ -30,7 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..media.encode import encode_video
+from vidlens.media.encode import encode_video
+
 from .photos import OPENCV_DOC_DATA, load_photo, skimage_data_dir
 from .tracks import BACKGROUNDS, _background, _photo_path
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidlens.media.info import probe
-from vidlens.testing.tracks import (
+from tests.support.tracks import (
     SPRITES,
     DetectorNoise,
     ObjectPath,
@@ -20,6 +19,7 @@ from vidlens.testing.tracks import (
     standard_scenes,
     write_scene,
 )
+from vidlens.media.info import probe
 
 
 def test_truth_boxes_visibility_and_hiding() -> None:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 def bounded(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> dict[str, Callable]:

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.photos import list_photos, load_photo
+from vidlens.library.conse import conse_embed
 from vidlens.runtime import load_model
 from vidlens.runtime.sentence_embedder import embed_texts
-from vidlens.search.conse import conse_embed
-from vidlens.testing.photos import list_photos, load_photo
 
 PHOTOS = ["chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "fruits.jpg"]
 

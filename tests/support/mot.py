@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..boxes import box_iou_matrix
-from ..objects.types import Detections
+from vidlens.boxes import box_iou_matrix
+from vidlens.objects.types import Detections
 
 Frames = Mapping[int, Detections]
 

@@ -13,10 +13,10 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import api
-from .cli_console import err, out, show
-from .cli_params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
-from .errors import UsageError
+from .. import api
+from ..errors import UsageError
+from .console import err, out, show
+from .params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
 
 LibraryOpt = Annotated[Path | None, typer.Option(
     "--library", "-L", help="Library folder (default: $VIDLENS_LIBRARY, else ~/.local/share/vidlens/library).")]
@@ -85,7 +85,7 @@ def index(
         "Default: the library's setting (off for a new one).")] = None,
 ) -> None:
     """Index videos into the library: new and changed files are analysed, unchanged ones skipped."""
-    from .library.ingest import FAST_ANALYZERS
+    from ..library.ingest import FAST_ANALYZERS
 
     names = name_list(analyzers, "--analyzers") or (
         list(FAST_ANALYZERS) if fast else None)

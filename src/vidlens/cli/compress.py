@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from . import api
-from .cli_console import err, out
-from .cli_params import bounded, print_json
+from .. import api
+from .console import err, out
+from .params import bounded, print_json
 
 
 def export(
@@ -40,7 +40,7 @@ def export(
     if as_json:
         print_json(report)
     else:
-        from .train.compress import comparison_table
+        from ..train.compress import comparison_table
 
         out.print(comparison_table(report))
     for warning in report["warnings"]:

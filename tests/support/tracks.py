@@ -29,8 +29,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..media.encode import encode_video
-from ..objects.types import COCO80, Detections
+from vidlens.media.encode import encode_video
+from vidlens.objects.types import COCO80, Detections
+
 from .photos import OPENCV_DOC_DATA, load_photo, skimage_data_dir
 
 

@@ -35,7 +35,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..media.encode import encode_video
+from vidlens.media.encode import encode_video
+
 from .photos import list_photos, load_photo
 
 GENERATOR_VERSION = "vidlens-synth/1"  # bump whenever rendering changes: cached sets are keyed on it

@@ -1,12 +1,12 @@
-"""The ``vidlens`` command line: a thin Typer layer that parses, calls the Python API, and writes.
+"""The video commands of the CLI: ``vidlens info``, ``analyze``, ``shots``, ``text``, ``objects``, ``annotate``,
+``anonymize`` and ``summarize``.
 
-Exit codes (also in ``vidlens --help``): 0 success (warnings may still be present), 1 internal
-error, 2 bad input or usage, 130 interrupted (partial results were written).
+Thin: each parses, calls the Python API (``shots`` and ``text`` run the pipeline with one analyzer) and
+writes the result to a file or stdout.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from enum import Enum
 from pathlib import Path
@@ -16,35 +16,15 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import __version__, api
-from .cli_compress import export as export_command
-from .cli_console import err, out, show
-from .cli_explain import explain as explain_command
-from .cli_library import dupes, library_app
-from .cli_library import index as index_command
-from .cli_library import search as search_command
-from .cli_params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
-from .cli_privacy import PassphraseFileOpt, forget, read_passphrase, vault_app
-from .cli_train import register as register_train_commands
-from .errors import EXIT_CODES, UsageError, VidlensError, exit_code_for
-from .offline import redirect_caches, telemetry_status
-from .paths import refuse_input_as_output
-from .pipeline import ProgressCallback
-from .timebase import TimeSpec
-from .timeline import Timeline, write_text_atomic
-
-_EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
-
-app = typer.Typer(
-    name="vidlens",
-    help="Frame-exact video analysis on your own machine: shots, keyframes, summaries, one timeline.\n\n"
-    + _EXIT_HELP,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(vault_app)
-app.command()(forget)
+from .. import api
+from ..errors import UsageError
+from ..paths import refuse_input_as_output
+from ..pipeline import ProgressCallback
+from ..timebase import TimeSpec
+from ..timeline import Timeline, write_text_atomic
+from .console import err, show
+from .params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
+from .privacy import PassphraseFileOpt, read_passphrase
 
 VideoArg = Annotated[Path, typer.Argument(help="Video file to read (any container/codec FFmpeg decodes).")]
 
@@ -112,7 +92,6 @@ def _report_warnings(timeline: Timeline) -> None:
         err.print("[yellow]result is incomplete (partial results were kept)[/]")
 
 
-@app.command()
 def info(
     video: VideoArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -136,7 +115,6 @@ def info(
     show(table)
 
 
-@app.command()
 def analyze(
     video: VideoArg,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Folder for the timeline, keyframes, "
@@ -175,7 +153,7 @@ def analyze(
                                 (emotions, "faces", {"emotions": True}),
                                 (classifier is not None, "classifier", {"model": classifier})):
         if wanted:
-            from .analyzers import DEFAULT_ANALYZERS
+            from ..analyzers import DEFAULT_ANALYZERS
 
             names = names or list(DEFAULT_ANALYZERS)
             names += [] if name in names else [name]
@@ -197,7 +175,6 @@ def analyze(
         raise typer.Exit(130)
 
 
-@app.command()
 def shots(
     video: VideoArg,
     fmt: Annotated[ShotFormat, typer.Option("--format", "-f", help="json, csv or edl (CMX3600).")] = ShotFormat.json,
@@ -213,9 +190,9 @@ def shots(
     as_json: JsonFormatOpt = False,
 ) -> None:
     """List shot boundaries (cut / dissolve / fade) with frame, time and timecode."""
-    from . import pipeline
-    from .analyzers.shots import ShotsAnalyzer
-    from .export import shots_csv, shots_edl, shots_json
+    from .. import pipeline
+    from ..analyzers.shots import ShotsAnalyzer
+    from ..export import shots_csv, shots_edl, shots_json
 
     _file_output(output, video)
     fmt = ShotFormat.json if as_json else fmt
@@ -227,7 +204,6 @@ def shots(
     _report_warnings(timeline)
 
 
-@app.command()
 def text(
     video: VideoArg,
     fmt: Annotated[TextFormat, typer.Option("--format", "-f", help="srt, vtt (WebVTT) or json.")] = TextFormat.srt,
@@ -241,9 +217,9 @@ def text(
     as_json: JsonFormatOpt = False,
 ) -> None:
     """Read the on-screen text (captions, titles, signs) as timed segments: subtitles or JSON."""
-    from . import pipeline
-    from .analyzers.text import TextAnalyzer
-    from .export import text_json, text_srt, text_vtt
+    from .. import pipeline
+    from ..analyzers.text import TextAnalyzer
+    from ..export import text_json, text_srt, text_vtt
 
     _file_output(output, video)
     fmt = TextFormat.json if as_json else fmt
@@ -258,7 +234,6 @@ class ObjectFormat(str, Enum):
     mot = "mot"
 
 
-@app.command()
 def objects(
     video: VideoArg,
     fmt: Annotated[ObjectFormat, typer.Option("--format", "-f", help="json (tracks, counts, events) or mot "
@@ -277,7 +252,7 @@ def objects(
     as_json: JsonFormatOpt = False,
 ) -> None:
     """Track objects (COCO-80) with stable ids; with --rules, count line crossings and zone visits."""
-    from .export import objects_json, objects_mot
+    from ..export import objects_json, objects_mot
 
     _file_output(output, video)
     names = name_list(classes, "--classes")
@@ -287,7 +262,6 @@ def objects(
     _report_warnings(timeline)
 
 
-@app.command()
 def annotate(
     video: VideoArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="The annotated MP4 to write.")],
@@ -310,7 +284,6 @@ def annotate(
     _report_warnings(result)
 
 
-@app.command()
 def anonymize(
     video: VideoArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="The anonymized MP4 to write.")],
@@ -345,7 +318,6 @@ def anonymize(
     _report_warnings(result)
 
 
-@app.command()
 def summarize(
     video: VideoArg,
     ratio: Annotated[float, typer.Option(help="Summary length as a fraction of the video (0 < ratio <= 1).",
@@ -357,7 +329,7 @@ def summarize(
     as_json: Annotated[bool, typer.Option("--json", help="Print the chosen segments as JSON.")] = False,
 ) -> None:
     """Make a short summary video of the most representative, non-redundant segments."""
-    from .summary import summarize as make_summary
+    from ..summary import summarize as make_summary
 
     if not 0 < ratio <= 1:
         raise UsageError(f"--ratio must be in (0, 1], got {ratio}")
@@ -370,137 +342,7 @@ def summarize(
         err.print(f"wrote {target} and {gif}", highlight=False)
 
 
-@app.command()
-def models(
-    check: Annotated[bool, typer.Option(help="Verify each file's sha256 and run it once.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
-    """List the shipped models: sizes, licences, sources; --check runs a quick self-test."""
-    rows = api.list_models(check=check)
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(*(rows[0].keys() if rows else ["name"]))
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    show(table)
-    if check and any(str(r.get("check", "ok")) != "ok" for r in rows):
-        raise typer.Exit(1)
-
-
-@app.command()
-def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, NumPy, OpenCV versions.")] = False,
-            as_json: JsonOpt = False) -> None:
-    """Print the vidlens version (with --all: the libraries a bug report needs)."""
-    facts = {"vidlens": __version__}
-    if all_:
-        from importlib.metadata import version as installed
-
-        import cv2
-        import numpy
-
-        from .media import library_versions
-
-        facts |= {"python": sys.version.split()[0], "media": library_versions(), "numpy": numpy.__version__,
-                  "opencv": cv2.__version__, "onnxruntime": installed("onnxruntime"), "telemetry": telemetry_status()}
-    if as_json:
-        print_json(facts)
-        return
-    out.print(f"vidlens {__version__}", highlight=False)
-    if all_:
-        out.print(f"python {facts['python']}", highlight=False)
-        out.print(facts["media"], highlight=False)
-        out.print(f"numpy {facts['numpy']}, opencv {facts['opencv']}", highlight=False)
-        out.print(f"onnxruntime {facts['onnxruntime']}, telemetry {facts['telemetry']}", highlight=False)
-
-
-app.add_typer(library_app)
-app.command("index")(index_command)
-app.command("search")(search_command)
-app.command()(dupes)
-register_train_commands(app)  # train, evaluate, predict
-app.command("explain")(explain_command)
-app.command("export")(export_command)
-
-
-def _click_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
-    """Click's usage-error and abort classes, from every Click that may be parsing.
-
-    Typer 0.29 parses with its own bundled copy (``typer._click``), older ones with ``click``: a usage
-    error from either must be exit 2 with Click's message, never an "internal error".
-    """
-    import importlib
-
-    usage: list[type] = []
-    aborts: list[type] = [typer.Abort]
-    for name in ("typer._click.exceptions", "click.exceptions"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        usage.append(module.ClickException)
-        aborts += [module.Abort] if hasattr(module, "Abort") else []
-    return tuple(usage), tuple(aborts)
-
-
-@app.callback()
-def _options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the traceback of a failed "
-                                                   "analyzer or an internal error (debug log on stderr).")]
-             = False) -> None:
-    """Options every command takes, written before the command: ``vidlens --verbose analyze ...``."""
-    if verbose:
-        logging.getLogger("vidlens").setLevel(logging.DEBUG)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app and turn vidlens errors into one line and a documented exit code."""
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("vidlens").setLevel(logging.ERROR)
-    redirect_caches()  # a vidlens process: dependencies' caches go into vidlens' cache folder
-    usage_errors, aborts = _click_errors()
-    try:
-        code = app(args=argv, prog_name="vidlens", standalone_mode=False)
-        if isinstance(code, int):
-            return code
-    except VidlensError as error:
-        err.print(f"[red]error:[/] {error}", highlight=False)
-        return exit_code_for(error)
-    except (KeyboardInterrupt, *aborts):
-        err.print("interrupted")
-        return 130
-    except typer.Exit as done:
-        return done.exit_code
-    except usage_errors as error:
-        error.show()  # Click's own message (usage line, hint and "Error: ..."), as with any Click program
-        return 2
-    except Exception as error:
-        return _unexpected_error(error)
-    return 0
-
-
-def _unexpected_error(error: Exception) -> int:
-    """An exception no vidlens code turned into a :class:`VidlensError`: a full disk is exit 4, a path the
-    file system refused (permissions, a read-only folder) exit 2 naming it, anything else a bug (exit 1)."""
-    from .errors import disk_full, is_disk_full
-
-    if is_disk_full(error):  # checked first: an ENOSPC OSError names a path too
-        err.print(f"[red]error:[/] {disk_full(error, 'writing')}", highlight=False)
-        return 4
-    if isinstance(error, OSError) and error.filename is not None:
-        err.print(f"[red]error:[/] {error.filename}: {error.strerror or error}", highlight=False)
-        return 2
-    return _internal_error(error)
-
-
-def _internal_error(error: BaseException) -> int:
-    """A bug: one line (the traceback with ``--verbose``) and exit 1."""
-    log = logging.getLogger("vidlens")
-    if log.isEnabledFor(logging.DEBUG):
-        log.error("internal error", exc_info=error)
-    err.print(f"[red]internal error:[/] {type(error).__name__}: {error} "
-              "(please report it with `vidlens version --all`)", highlight=False)
-    return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def register(app: typer.Typer) -> None:
+    """Add the commands to the main app."""
+    for command in (info, analyze, shots, text, objects, annotate, anonymize, summarize):
+        app.command()(command)

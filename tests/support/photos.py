@@ -85,7 +85,7 @@ def _listed() -> tuple[Path, ...]:
 def list_photos() -> list[Path]:
     """Usable photos in a deterministic order (scikit-image first, then opencv-doc).
 
-    Indices into this list are what :class:`vidlens.testing.synth.ShotSpec` refers to, so the order
+    Indices into this list are what :class:`tests.support.synth.ShotSpec` refers to, so the order
     is fixed by the curated name lists rather than by directory listing order.
     """
     return list(_listed())

@@ -12,10 +12,10 @@ import cv2
 import numpy as np
 import pytest
 
-from vidlens.testing import samples, synth
-from vidlens.testing.photos import list_photos, load_photo
-from vidlens.testing.scoring import BoundaryScore, combine, micro_f1, score_boundaries
-from vidlens.testing.synth import (
+from tests.support import samples, synth
+from tests.support.photos import list_photos, load_photo
+from tests.support.scoring import BoundaryScore, combine, micro_f1, score_boundaries
+from tests.support.synth import (
     FAST_PAN_MIN_SPEED,
     Boundary,
     Flash,

@@ -1,6 +1,6 @@
 """The privacy commands of the CLI: ``vidlens vault lock|unlock`` and ``vidlens forget``.
 
-Kept apart from ``cli.py`` so the passphrase handling lives in one place. A passphrase is never a
+Its own module so the passphrase handling lives in one place. A passphrase is never a
 command-line argument (it would land in the shell history and in ``ps``): it comes from
 ``--passphrase-file``, then ``VIDLENS_PASSPHRASE``, then a hidden prompt on a terminal.
 """
@@ -14,10 +14,10 @@ from typing import Annotated
 
 import typer
 
-from .cli_console import err
-from .cli_params import JsonOpt, print_json
-from .errors import UsageError
-from .paths import read_user_file
+from ..errors import UsageError
+from ..paths import read_user_file
+from .console import err
+from .params import JsonOpt, print_json
 
 PASSPHRASE_ENV = "VIDLENS_PASSPHRASE"
 PASSPHRASE_HELP = (f"Read the passphrase from this file (its first line). Without it: the {PASSPHRASE_ENV} "
@@ -50,7 +50,7 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
 @vault_app.command("lock")
 def lock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None, as_json: JsonOpt = False) -> None:
     """Encrypt every file of an output folder in place (X -> X.enc); the plaintext is deleted once verified."""
-    from .privacy.vault import lock as lock_folder
+    from ..privacy.vault import lock as lock_folder
 
     written = lock_folder(folder, read_passphrase(passphrase_file, confirm=True))
     if as_json:
@@ -62,7 +62,7 @@ def lock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None, as_json: 
 @vault_app.command("unlock")
 def unlock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None, as_json: JsonOpt = False) -> None:
     """Decrypt a locked output folder back in place (a wrong passphrase changes nothing)."""
-    from .privacy.vault import unlock as unlock_folder
+    from ..privacy.vault import unlock as unlock_folder
 
     restored = unlock_folder(folder, read_passphrase(passphrase_file, confirm=False))
     if as_json:
@@ -77,7 +77,7 @@ def forget(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete the derived data of a video: its output folder, never the video (refuses any other folder)."""
-    from .privacy.retention import forget as forget_outputs
+    from ..privacy.retention import forget as forget_outputs
 
     removed = forget_outputs(target)
     if as_json:

@@ -32,8 +32,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import UsageError
-from ..media.encode import encode_video
+from vidlens.errors import UsageError
+from vidlens.media.encode import encode_video
+
 from .photos import list_photos, load_photo
 
 GENERATOR_VERSION = "vidlens-actions/1"  # bump when rendering changes: reused datasets are keyed on it

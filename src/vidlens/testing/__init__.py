@@ -1,1 +1,0 @@
-"""Test and benchmark support: real photos, synthetic videos with exact ground truth, scoring."""
