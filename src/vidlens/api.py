@@ -10,11 +10,12 @@ from . import outputs, pipeline
 from .analyzers import create_analyzers
 from .diskfull import cleans_up_on_disk_full, remove_written
 from .errors import UsageError, VidlensError
+from .files import PRIVATE_DIR_MODE
 from .media import VideoInfo, VideoReader, probe
 from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
-from .timeline import PRIVATE_DIR_MODE, Timeline
+from .timeline import Timeline
 
 if TYPE_CHECKING:
     from .predict.predictor import OnnxPredictor

@@ -16,7 +16,6 @@ worse than leaving derived data alone.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
@@ -31,7 +30,7 @@ from .analyzers.labels import EMBEDDINGS_FILE
 from .analyzers.objects import TRACKS_DIR
 from .analyzers.people import MASKS_FILE
 from .analyzers.segments import FOLDER as SEGMENTS_DIR
-from .timeline import PRIVATE_DIR_MODE, make_private, write_bytes_atomic, write_text_atomic
+from .files import PRIVATE_DIR_MODE, replacing, write_bytes_atomic, write_text_atomic
 
 __all__ = ["ENCRYPTED_SUFFIX", "OUTPUT_FILES", "OUTPUT_NAMES", "SUBFOLDER_PATTERNS", "default_folder",
            "foreign_entries", "is_output_path", "remove_stale", "write", "written_outputs"]
@@ -60,7 +59,7 @@ def _base(name: str) -> str:
 
 
 def _hidden(name: str) -> bool:
-    # temp files of atomic writes (.timeline.json.XXXX, .embeddings.npz.partial.npz)
+    # temp files of atomic writes (files.replacing: .timeline.json.XXXX, .embeddings.npz.XXXX.npz)
     return name.startswith(".")
 
 
@@ -185,17 +184,10 @@ def write_artifact(artifact: Artifact, path: Path) -> Path:
     """One artifact as the file ``path``: atomically (temp name + rename), owner-only."""
     if artifact.data is not None:
         return write_bytes_atomic(path, artifact.data)
-    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial{path.suffix}")
-    try:
+    with replacing(path, suffix=path.suffix) as tmp:
         if artifact.arrays is not None:
             np.savez_compressed(tmp, **artifact.arrays)
         else:
             shutil.copyfile(artifact.spill, tmp)
-        make_private(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 

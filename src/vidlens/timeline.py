@@ -8,8 +8,6 @@ analyzers, so a new analysis adds a key without touching this module. Missing va
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UsageError
+from .files import write_text_atomic
 from .paths import read_user_file
 from .timebase import timecode
 
@@ -144,44 +143,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
-#: Mode of every file vidlens derives from a video (timeline, report, keyframes, thumbnails, embeddings, mask
-#: and clip videos, library files): owner read/write only, because each can show or describe what is in it.
-PRIVATE_FILE_MODE = 0o600
-#: Mode of the folders vidlens creates for them (their names tell, e.g., how many face tracks there were).
-PRIVATE_DIR_MODE = 0o700
-
-
-def make_private(path: str | Path) -> Path:
-    """Give a derived file :data:`PRIVATE_FILE_MODE`; for files another writer (FFmpeg, NumPy, SQLite) created.
-
-    Call it on the temp file before the atomic rename, so the final name is never readable by others."""
-    os.chmod(path, PRIVATE_FILE_MODE)
-    return Path(path)
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename."""
-    return write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def write_bytes_atomic(path: Path, data: bytes, *, fsync: bool = False) -> Path:
-    """Write ``data`` via a temp file in the same folder and an atomic rename; ``fsync`` flushes it to disk
-    first (the vault does, before it deletes the plaintext the new file replaces). The file gets
-    :data:`PRIVATE_FILE_MODE`: this is the writer of every derived file vidlens writes itself (a folder it
-    has to create is made owner-only too, :data:`PRIVATE_DIR_MODE`)."""
-    path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, PRIVATE_FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

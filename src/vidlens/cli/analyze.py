@@ -18,10 +18,11 @@ from rich.table import Table
 
 from .. import api
 from ..errors import UsageError
+from ..files import write_text_atomic
 from ..paths import refuse_input_as_output
 from ..pipeline import ProgressCallback
 from ..timebase import TimeSpec
-from ..timeline import Timeline, write_text_atomic
+from ..timeline import Timeline
 from .console import err, show
 from .params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
 from .privacy import PassphraseFileOpt, read_passphrase

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError, VidlensError, disk_full, is_disk_full
+from ..files import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, write_bytes_atomic
 from ..paths import check_output_path
-from ..timeline import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, write_bytes_atomic
 
 try:
     import fcntl

@@ -29,7 +29,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -41,8 +40,8 @@ import faiss
 import numpy as np
 
 from ..errors import UsageError, VidlensError
+from ..files import PRIVATE_DIR_MODE, replacing, write_bytes_atomic
 from ..runtime import default_threads
-from ..timeline import PRIVATE_DIR_MODE, write_bytes_atomic
 
 #: The sidecar's format tag; bump it when a field changes meaning.
 FORMAT = "vidlens.vectors/1"
@@ -351,19 +350,12 @@ class FaissIndex:
         with self._lock, _omp_threads():
             if len(self._tombstones) > self.settings.compact_fraction * self._index.ntotal:
                 self._compact()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            tmp = Path(tmp_name)
-            try:
+            with replacing(path, suffix=".tmp") as tmp:
                 # through Python, not FAISS's own FILE*: that one only prints a failed close (a full disk)
                 # and leaves a short file behind as if it had been written
-                with os.fdopen(fd, "wb") as handle:
+                with open(tmp, "wb") as handle:
                     faiss.write_index(self._index, faiss.PyCallbackIOWriter(handle.write))
                 size, digest = _file_sha256(tmp, fsync=True)
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
             self.generation += 1
             info = IndexInfo(dim=self._dim, kind=self._kind, structure=self._structure, count=len(self),
                              ids_sha256=ids_checksum(self._ids), generation=self.generation, index_bytes=size,

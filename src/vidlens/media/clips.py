@@ -11,14 +11,13 @@ count; it returns None when a copy would not be exact, and the caller re-encodes
 from __future__ import annotations
 
 import itertools
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
 from ..errors import InvalidMediaError, is_disk_full
-from ..timeline import make_private
+from ..files import replacing
 from .info import video_stream_of
 from .reader import VideoReader
 
@@ -69,27 +68,21 @@ def _remux(src: Path, start_pts: int, end_pts: int | None, base: Path) -> Path |
         audio = source.streams.audio[0] if source.streams.audio else None
         codecs = {video.codec_context.name} | ({audio.codec_context.name} if audio else set())
         out = base.with_suffix(".mp4" if codecs <= MP4_CODECS else ".mkv")
-        tmp = out.with_name(f".{out.name}.partial{out.suffix}")
         t0 = Fraction(start_pts) * video.time_base
         t1 = None if end_pts is None else Fraction(end_pts) * video.time_base
-        try:
-            with av.open(str(tmp), "w") as sink:
-                v_out = sink.add_stream_from_template(video)
-                a_out = sink.add_stream_from_template(audio) if audio is not None else None
-                streams = [video] + ([audio] if audio is not None else [])
-                for packet in source.demux(streams):
-                    if packet.pts is None or packet.dts is None:
-                        continue
-                    at = Fraction(packet.pts) * packet.time_base
-                    if at < t0 or (t1 is not None and at >= t1):
-                        continue
-                    shift = round(t0 / packet.time_base)
-                    packet.pts -= shift
-                    packet.dts -= shift
-                    packet.stream = v_out if packet.stream.type == "video" else a_out
-                    sink.mux(packet)
-            make_private(tmp)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with replacing(out, suffix=out.suffix) as tmp, av.open(str(tmp), "w") as sink:
+            v_out = sink.add_stream_from_template(video)
+            a_out = sink.add_stream_from_template(audio) if audio is not None else None
+            streams = [video] + ([audio] if audio is not None else [])
+            for packet in source.demux(streams):
+                if packet.pts is None or packet.dts is None:
+                    continue
+                at = Fraction(packet.pts) * packet.time_base
+                if at < t0 or (t1 is not None and at >= t1):
+                    continue
+                shift = round(t0 / packet.time_base)
+                packet.pts -= shift
+                packet.dts -= shift
+                packet.stream = v_out if packet.stream.type == "video" else a_out
+                sink.mux(packet)
     return out

@@ -43,6 +43,6 @@ def contact_sheet(images: Sequence[np.ndarray], captions: Sequence[str], *, colu
 
 def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 88) -> Path:
     """Write ``rgb`` as a JPEG, atomically and owner-only like every derived file (``write_bytes_atomic``)."""
-    from ..timeline import write_bytes_atomic
+    from ..files import write_bytes_atomic
 
     return write_bytes_atomic(Path(path), encode_jpeg(rgb, quality))

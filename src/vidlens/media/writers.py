@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ import numpy as np
 from av.video.frame import PictureType
 
 from ..errors import UsageError
-from ..timeline import make_private
+from ..files import replacing
 from .info import probe
 from .reader import DecodedFrame, VideoReader
 
@@ -73,8 +71,7 @@ def write_clip_segments(src: str | Path, segments: Sequence[tuple[int, int]], ou
         raise UsageError(f"max_side must be >= 2 pixels, got {max_side}")
     src, out = Path(src), Path(out)
     info = probe(src)
-    tmp = _temp_path(out, ".mp4")
-    try:
+    with replacing(out, suffix=".mp4") as tmp:
         with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
             video = _VideoOut(container, info.display_size, info.time_base, info.fps, info.rotation, crf, max_side,
                               draw)
@@ -85,24 +82,9 @@ def write_clip_segments(src: str | Path, segments: Sequence[tuple[int, int]], ou
         if frames == 0:
             raise UsageError(f"segments {list(segments)[:3]}... select no frame of this "
                              f"{reader.stats.frames}-frame video", path=src)
-        make_private(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return WriteResult(path=out, frames=frames, duration_s=float(video.duration),
                        has_audio=sound is not None,
                        audio_duration_s=None if sound is None else sound.samples_written / sound.rate)
-
-
-def _temp_path(out: Path, suffix: str) -> Path:
-    """A fresh hidden name beside ``out``, so the final rename is atomic (same file system).
-
-    FFmpeg creates the file; it is given the mode of every derived file (``make_private``, 0600)
-    before the rename, like the timeline and the keyframes.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out.parent / f".{out.stem}.{uuid.uuid4().hex[:12]}.part{suffix}"
 
 
 def _check_segments(segments: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -367,26 +349,20 @@ def write_animated_preview(frames: Sequence[np.ndarray], out: str | Path, fps: f
     width, height = even_side(width), even_side(height)
     small = [cv2.resize(np.asarray(f, np.uint8), (width, height), interpolation=cv2.INTER_AREA) for f in frames]
     webp = out.suffix.lower() == ".webp"
-    tmp = _temp_path(out, ".webp" if webp else ".gif")
-    try:
-        # Loop forever: WebP's muxer plays once by default, GIF's already loops.
-        with av.open(str(tmp), "w", format="webp" if webp else "gif",
-                     options={"loop": "0"} if webp else {}) as container:
-            stream = container.add_stream("libwebp_anim" if webp else "gif",
-                                          rate=Fraction(fps).limit_denominator(1000))
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p" if webp else "pal8"
-            frame_tb = Fraction(1, 1000)
-            stream.codec_context.time_base = frame_tb
-            for i, frame in enumerate(_preview_frames(small, webp)):
-                frame.pts, frame.time_base = round(i * 1000 / fps), frame_tb
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
-        make_private(tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # Loop forever: WebP's muxer plays once by default, GIF's already loops.
+    with replacing(out, suffix=".webp" if webp else ".gif") as tmp, \
+            av.open(str(tmp), "w", format="webp" if webp else "gif",
+                    options={"loop": "0"} if webp else {}) as container:
+        stream = container.add_stream("libwebp_anim" if webp else "gif",
+                                      rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p" if webp else "pal8"
+        frame_tb = Fraction(1, 1000)
+        stream.codec_context.time_base = frame_tb
+        for i, frame in enumerate(_preview_frames(small, webp)):
+            frame.pts, frame.time_base = round(i * 1000 / fps), frame_tb
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
     return out
 
 

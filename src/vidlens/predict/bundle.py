@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError, VidlensError
+from ..files import write_text_atomic
 from ..media import FrameSpec
 from ..runtime.backbone import FEATURE_DIM, INPUT, MODEL
-from ..timeline import write_text_atomic
 
 BUNDLE_FORMAT = "vidlens.model/1"
 META_FILE = "vidlens_model.json"

@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ..errors import UsageError
-from ..timeline import Timeline, write_bytes_atomic
+from ..files import write_bytes_atomic
+from ..timeline import Timeline
 
 __all__ = ["ENCRYPTED_SUFFIX", "VAULT_FILE", "check_passphrase", "folder_state", "is_locked", "lock",
            "read_timeline", "unlock"]

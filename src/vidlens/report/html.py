@@ -18,8 +18,9 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from .. import __version__
+from ..files import write_text_atomic
 from ..timebase import clock
-from ..timeline import Timeline, write_text_atomic
+from ..timeline import Timeline
 from .plot import KIND_COLOURS, ROW_FILLS, count_svgs, expand_items, section_rows, timeline_svg
 
 #: Object tracks shown as cards (the longest); the rest are in ``timeline.json``.

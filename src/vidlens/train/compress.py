@@ -40,9 +40,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import UsageError
+from ..files import write_text_atomic
 from ..predict.bundle import DEFAULT_BACKBONE, ONNX_FILE, read_meta, spec_fps, write_meta
 from ..predict.predictor import OnnxPredictor, stack_inputs
-from ..timeline import write_text_atomic
 from .dataset import Dataset, Sample, check_videos, load_dataset, split_dataset
 from .features import FeatureCache
 from .metrics import accuracy, macro_f1

@@ -45,11 +45,11 @@ import numpy as np
 import torch
 
 from ..errors import UsageError
+from ..files import write_text_atomic
 from ..media import probe
 from ..predict.bundle import DEFAULT_BACKBONE, spec_fps
 from ..predict.inputs import centre_square, prepare_clip, prepare_features, segment_positions, window_positions
 from ..runtime.backbone import backbone_input
-from ..timeline import write_text_atomic
 from .attribution import StepImportance, grad_cam, log_odds, step_importance
 from .bundle import load_bundle
 from .dataset import Sample

@@ -15,8 +15,6 @@ so a user (and the compression code, which compares its INT8 files to this) can 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import VidlensError
+from ..files import replacing
 from ..offline import quiet_onnxruntime
 from ..predict.bundle import ONNX_FILE, OUTPUT_NAME, read_meta, write_meta
 from .bundle import load_bundle
@@ -82,10 +81,7 @@ def export_onnx(bundle_dir: str | Path, *, opset: int = 17) -> Path:
     model.eval()
     names = list(model.input_names)
     target = directory / ONNX_FILE
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{ONNX_FILE}.", suffix=".partial", dir=directory)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with replacing(target, suffix=".onnx") as tmp:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer warnings about Python ints in shapes are expected here
             torch.onnx.export(model, model.example_inputs(2), str(tmp), dynamo=False, opset_version=opset,
@@ -102,9 +98,6 @@ def export_onnx(bundle_dir: str | Path, *, opset: int = 17) -> Path:
         if not np.isfinite(diff) or diff > MAX_REL_DIFF * scale:
             raise ExportError(f"the ONNX export differs from the torch model by {diff:.3g} in logits of magnitude "
                               f"up to {scale:.3g} (limit {MAX_REL_DIFF:g} of it)", path=directory)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     meta = read_meta(directory)  # re-read: the file on disk is what we update
     meta["files"] = {**meta.get("files", {}), "onnx": ONNX_FILE}
     meta["export"] = {**_export_record(target, opset, diff, onnx_logits.shape), "max_abs_logit": scale}

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import InvalidMediaError, UsageError
+from ..files import replacing
 from ..media import FrameSpec, Sampler, probe
 from ..runtime.backbone import INPUT, MODEL, backbone_input
 from .dataset import Dataset, ProgressCallback, Sample
@@ -259,11 +258,6 @@ def _load(file: Path) -> CachedFeatures | None:
 
 
 def _save(file: Path, cached: CachedFeatures, meta: dict) -> None:
-    file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_name(f".{file.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial.npz")
-    try:
+    with replacing(file, suffix=".npz") as tmp:  # readers see the old state or the whole new file
         np.savez(tmp, features=cached.features, indices=cached.indices, times=cached.times,
                  meta=np.array(json.dumps(meta)))
-        os.replace(tmp, file)  # atomic: readers see the old state or the whole new file
-    finally:
-        tmp.unlink(missing_ok=True)

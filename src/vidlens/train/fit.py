@@ -31,8 +31,8 @@ import torch
 from rich.console import Console
 
 from ..errors import UsageError
+from ..files import write_text_atomic
 from ..predict.bundle import clip_input, feature_input
-from ..timeline import write_text_atomic
 from .bundle import save_bundle
 from .dataset import SPLIT_NAMES, Dataset, Sample, balance_table, check_videos, load_dataset, load_splits, split_dataset
 from .evaluation import evaluate

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -34,7 +32,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import UsageError
-from ..timeline import write_text_atomic
+from ..files import replacing, write_text_atomic
 from .evaluation import forward, predict_with_labels
 from .metrics import accuracy, log_loss, macro_f1
 from .plots import training_curves_image, write_png
@@ -187,14 +185,8 @@ def _set_rng_states(states: dict[str, Any], loader_generator: torch.Generator) -
 
 
 def _save_atomic(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..timeline import write_bytes_atomic
+from ..files import write_bytes_atomic
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE = (255, 255, 255)

@@ -17,7 +17,6 @@ hand, so :mod:`vidlens.train.compress` measures instead of assuming.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from ..files import replacing
 
 #: Calibration inputs used at most (spread over the training split): min/max settles well before this.
 MAX_CALIBRATION = 64
@@ -37,19 +37,6 @@ def _quantization():
     except ImportError as error:  # onnxruntime.quantization needs the onnx package (the train extra)
         raise UsageError(f"INT8 quantization needs the onnx package: pip install 'vidlens[train]' ({error})") from None
     return quantization
-
-
-@contextmanager
-def _written_atomically(target: Path) -> Iterator[Path]:
-    """A temporary path next to ``target`` that replaces it when the block succeeds (removed otherwise)."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial.onnx", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -68,7 +55,7 @@ def quantize_dynamic_file(source: str | Path, target: str | Path) -> Path:
     """Write the dynamic-INT8 version of the ONNX model ``source`` to ``target`` (int8 weights)."""
     q = _quantization()
     target = Path(target)
-    with _written_atomically(target) as tmp, _quiet_quantizer():
+    with replacing(target, suffix=".onnx") as tmp, _quiet_quantizer():
         q.quantize_dynamic(str(source), str(tmp), weight_type=q.QuantType.QInt8)
     return target
 
@@ -111,7 +98,7 @@ def quantize_static_file(source: str | Path, target: str | Path, names: Sequence
 
     reader = ArraysReader(names, calibration)  # duck-typed: the quantizer only calls get_next()
     target = Path(target)
-    with _written_atomically(target) as tmp, _quiet_quantizer(), tempfile.TemporaryDirectory() as work:
+    with replacing(target, suffix=".onnx") as tmp, _quiet_quantizer(), tempfile.TemporaryDirectory() as work:
         prepared = Path(work) / "prepared.onnx"
         quant_pre_process(str(source), str(prepared))
         q.quantize_static(str(prepared), str(tmp), reader, quant_format=q.QuantFormat.QDQ, per_channel=True,

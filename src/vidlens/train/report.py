@@ -27,10 +27,10 @@ from rich.console import Console
 
 from .. import __version__
 from ..errors import UsageError
+from ..files import write_text_atomic
 from ..media import probe
 from ..media.images import write_jpeg
 from ..predict.predictor import OnnxPredictor, top_labels
-from ..timeline import write_text_atomic
 from .dataset import Dataset, Sample, SplitMismatchError, check_videos, load_dataset, load_splits
 from .features import FeatureCache
 from .metrics import evaluate_predictions
