@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import builtins
 import io
 import json
 import os
@@ -266,7 +267,8 @@ def _fill(monkeypatch: pytest.MonkeyPatch, disk: Path) -> None:
             return _FullFile(handle)
         return handle
 
-    monkeypatch.setattr(io, "open", full_open)
+    monkeypatch.setattr(io, "open", full_open)  # os.fdopen and Path.write_* call io.open
+    monkeypatch.setattr(builtins, "open", full_open)
 
 
 @pytest.mark.parametrize("existing", [False, True])

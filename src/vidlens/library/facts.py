@@ -130,17 +130,7 @@ class FactsBuilder:
                                 "labels": [], "categories": [], "objects": {}, "text": [], "faces": 0,
                                 "emotions": [], "colours": [], "motion": None}
         if probs is not None:
-            found = shot_labels(probs.mean(axis=0), probs, self.names, self.members)
-            labels = [(n, c) for n, c, s in found if s != "category"]
-            cats = [(n, c) for n, c, s in found if s == "category"]
-            data["labels"] = [{"name": n, "confidence": c} for n, c in labels]
-            data["categories"] = [{"name": n, "confidence": c} for n, c in cats]
-            tags += [("label", n, c) for n, c in labels] + [("category", n, c) for n, c in cats]
-            if labels or cats:
-                words = ", ".join(n for n, _ in labels)
-                sentence.append(f"{words} ({', '.join(n for n, _ in cats)})" if labels and cats else
-                                words or ", ".join(n for n, _ in cats))
-            fts["labels"] += [self.lemmas[self.class_of[n]] for n, _ in labels] + [n for n, _ in cats]
+            self._add_labels(probs, data, tags, sentence, fts)
         objects: dict[str, int] = {}
         tracks = _meets(self.timeline.get("objects") or [], a, b)
         for name in sorted({t["class"] for t in tracks}):
@@ -156,16 +146,7 @@ class FactsBuilder:
             data["text"] = texts
             sentence.append("Text: " + " / ".join(f'"{t}"' for t in texts))
             fts["text"] += texts
-        faces = _meets(self.timeline.get("faces") or [], a, b)
-        if faces:
-            count = max(1, _most_at_once(faces, a, b))
-            emotions = sorted({f["emotion"]["emotion"] for f in faces if f.get("emotion")})
-            data["faces"], data["emotions"] = count, emotions
-            tags.append(("face", "face", float(count)))
-            tags += [("emotion", e, 1.0) for e in emotions]
-            words = _count_phrase(count, "face") + (", " + ", ".join(emotions) if emotions else "")
-            sentence.append(words)
-            fts["other"].append(words + (" person people" if count else ""))
+        self._add_faces(a, b, data, tags, sentence, fts)
         colours = [c["name"] for c in seg.get("colours") or []]
         if colours:
             data["colours"] = seg["colours"]
@@ -185,3 +166,33 @@ class FactsBuilder:
                           start_time=seg["start"]["time"], end_time=seg["end"]["time"],
                           facts=". ".join(sentence) + ".", fts={k: " ".join(v) for k, v in fts.items()},
                           tags=tags, data=data, thumbnail=thumbnail)
+
+    def _add_labels(self, probs: np.ndarray, data: dict[str, Any], tags: list[tuple[str, str, float]],
+                    sentence: list[str], fts: dict[str, list[str]]) -> None:
+        """The segment's labels and categories (from its frames' class probabilities) into its facts."""
+        found = shot_labels(probs.mean(axis=0), probs, self.names, self.members)
+        labels = [(n, c) for n, c, s in found if s != "category"]
+        cats = [(n, c) for n, c, s in found if s == "category"]
+        data["labels"] = [{"name": n, "confidence": c} for n, c in labels]
+        data["categories"] = [{"name": n, "confidence": c} for n, c in cats]
+        tags += [("label", n, c) for n, c in labels] + [("category", n, c) for n, c in cats]
+        if labels or cats:
+            words = ", ".join(n for n, _ in labels)
+            sentence.append(f"{words} ({', '.join(n for n, _ in cats)})" if labels and cats else
+                            words or ", ".join(n for n, _ in cats))
+        fts["labels"] += [self.lemmas[self.class_of[n]] for n, _ in labels] + [n for n, _ in cats]
+
+    def _add_faces(self, a: int, b: int, data: dict[str, Any], tags: list[tuple[str, str, float]],
+                   sentence: list[str], fts: dict[str, list[str]]) -> None:
+        """How many faces are in frames ``a``..``b`` at once, and their expressions, into the segment's facts."""
+        faces = _meets(self.timeline.get("faces") or [], a, b)
+        if not faces:
+            return
+        count = max(1, _most_at_once(faces, a, b))
+        emotions = sorted({f["emotion"]["emotion"] for f in faces if f.get("emotion")})
+        data["faces"], data["emotions"] = count, emotions
+        tags.append(("face", "face", float(count)))
+        tags += [("emotion", e, 1.0) for e in emotions]
+        words = _count_phrase(count, "face") + (", " + ", ".join(emotions) if emotions else "")
+        sentence.append(words)
+        fts["other"].append(words + (" person people" if count else ""))

@@ -159,14 +159,26 @@ def recover_catalog(path: Path, extra_kinds: Iterable[str] = ()) -> Recovery:
         old.close()
     videos, segments, tags, vectors, fts, gaps, meta = found
     result = Recovery(unreadable_videos=len(gaps["videos"]))
+    lost = _lost_videos(videos, segments, tags, vectors, fts, gaps)
+    kept = {v: row for v, row in videos.items() if v not in lost}
+    named = [videos[v][1] for v in lost if v in videos]
+    result.removed = sorted(p for p in named if isinstance(p, str))
+    result.unreadable_videos += len(named) - len(result.removed)  # a row whose path itself is garbage
+    kept_segments = [s for s in segments if s[1] in kept]
+    kept_ids = {s[0] for s in kept_segments}
+    result.videos, result.segments = len(kept), len(kept_segments)
+    result.backup = str(_swap_in(path, lambda new: _fill(new, kept, kept_segments, kept_ids, tags, vectors, fts,
+                                                          meta)))
+    return result
 
+
+def _lost_videos(videos: dict[int, tuple], segments: list[tuple], tags: list[tuple], vectors: list[tuple],
+                 fts: list[tuple], gaps: dict[str, Any]) -> set[int]:
+    """The videos whose rows cannot all be trusted: they leave the catalog (and are indexed again)."""
     seg_video = {s[0]: s[1] for s in segments if s[1] in videos}
     by_video: dict[int, list[tuple]] = {}
     for s in segments:
         by_video.setdefault(s[1], []).append(s)
-
-    def videos_in(gap_list: list[Gap]) -> set[int]:
-        return {v for s, v in seg_video.items() if _in_gaps(s, gap_list)}
 
     # lost segments and full-text rows show exactly (a video then lacks some: below); lost tags do not, so
     # every video with a segment in the range of an unreadable run of tags is left out
@@ -179,7 +191,8 @@ def recover_catalog(path: Path, extra_kinds: Iterable[str] = ()) -> Recovery:
         i = bisect.bisect_right(tag_keys, key) - 1 if before else bisect.bisect_left(tag_keys, key)
         return tags[i][1] if 0 <= i < len(tags) else None
 
-    lost = videos_in([(segment_at(a, True), segment_at(b, False)) for a, b in gaps["tags"]])
+    tag_gaps = [(segment_at(a, True), segment_at(b, False)) for a, b in gaps["tags"]]
+    lost = {v for s, v in seg_video.items() if _in_gaps(s, tag_gaps)}
     have_vector = {(v[0], v[1]) for v in vectors}
     for kind, kind_gaps in gaps["vectors"].items():  # a segment in an unreadable run that has no vector of it
         lost |= {v for s, v in seg_video.items() if (kind, s) not in have_vector
@@ -191,36 +204,32 @@ def recover_catalog(path: Path, extra_kinds: Iterable[str] = ()) -> Recovery:
         if (timeline is _UNREADABLE or (timeline is not None and len(mine) != _expected_segments(timeline))
                 or any(s[0] not in fts_ids for s in mine)):
             lost.add(video_id)
-    kept = {v: row for v, row in videos.items() if v not in lost}
-    named = [videos[v][1] for v in lost if v in videos]
-    result.removed = sorted(p for p in named if isinstance(p, str))
-    result.unreadable_videos += len(named) - len(result.removed)  # a row whose path itself is garbage
-    kept_segments = [s for s in segments if s[1] in kept]
-    kept_ids = {s[0] for s in kept_segments}
-    result.videos, result.segments = len(kept), len(kept_segments)
+    return lost
 
-    stamp = time.strftime("%Y%m%dT%H%M%S")
+
+def _swap_in(path: Path, fill: Callable[[Catalog], None]) -> Path:
+    """Build a new catalog beside ``path`` with ``fill``, then put it in place; return where the old one went."""
     fresh = path.with_name(f"{path.name}.repairing")
-    for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+    leftovers = (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm"))
+    for leftover in leftovers:
         leftover.unlink(missing_ok=True)
     new = Catalog(fresh)
     try:
-        _fill(new, kept, kept_segments, kept_ids, tags, vectors, fts, meta)
+        fill(new)
     except BaseException:
         new.close()
-        for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+        for leftover in leftovers:
             leftover.unlink(missing_ok=True)
         raise
     new.close()
-    backup = path.with_name(f"{path.name}.damaged-{stamp}")
+    backup = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S')}")
     os.replace(path, backup)
     for suffix in ("-wal", "-shm"):
         side = Path(f"{path}{suffix}")
         if side.exists():
             os.replace(side, Path(f"{backup}{suffix}"))
     os.replace(fresh, path)
-    result.backup = str(backup)
-    return result
+    return backup
 
 
 def _fill(new: Catalog, kept: dict[int, tuple], kept_segments: list[tuple], kept_ids: set[int], tags: list[tuple],

@@ -309,33 +309,11 @@ def find_duplicates(library: Library, *, threshold: float = 0.9, min_length: flo
     assert index is not None
     k = min(len(ids), 16)
     scores, found = index.search(vectors, k)
-    pairs: dict[tuple[int, int], list[tuple[int, int, float]]] = defaultdict(list)
-    for sid, row_scores, row_ids in zip(ids.tolist(), scores, found):
-        va = rows[sid]["video_id"]
-        best_per_video: dict[int, tuple[int, float]] = {}
-        for other, score in zip(row_ids.tolist(), row_scores.tolist()):
-            if other < 0 or score < threshold or other not in rows:
-                continue
-            vb = rows[other]["video_id"]
-            if vb != va and (vb not in best_per_video or score > best_per_video[vb][1]):
-                best_per_video[vb] = (other, score)
-        for vb, (other, score) in best_per_video.items():
-            if va < vb:
-                pairs[(va, vb)].append((sid, other, score))
-            else:
-                pairs[(vb, va)].append((other, sid, score))
+    pairs = _video_pairs(ids.tolist(), scores, found, rows, threshold)
     out = []
     for (va, vb), matches in pairs.items():
         matches = sorted(set(matches), key=lambda m: rows[m[0]]["start_frame"])
-        runs: list[list[tuple[int, int, float]]] = [[matches[0]]]
-        for m in matches[1:]:
-            prev = runs[-1][-1]
-            gap_a = rows[m[0]]["start_time"] - rows[prev[0]]["end_time"]
-            step_b = rows[m[1]]["start_time"] - rows[prev[1]]["end_time"]
-            if m[0] == prev[0] or (gap_a <= MERGE_GAP_S and -MERGE_GAP_S <= step_b <= MERGE_GAP_S + gap_a):
-                runs[-1].append(m)
-            else:
-                runs.append([m])
+        runs = _runs(matches, rows)
         ranges = [_range(run, rows) for run in runs]
         dur_a = _video_duration(library, va)
         dur_b = _video_duration(library, vb)
@@ -352,6 +330,42 @@ def find_duplicates(library: Library, *, threshold: float = 0.9, min_length: flo
                 out.append(Duplicate("segment", ra, rb, sim, n))
     out.sort(key=lambda d: (d.kind != "video", -d.similarity))
     return out
+
+
+def _video_pairs(ids: list[int], scores: np.ndarray, found: np.ndarray, rows: dict[int, dict[str, Any]],
+                 threshold: float) -> dict[tuple[int, int], list[tuple[int, int, float]]]:
+    """Per pair of videos (lower id first), each segment's best match in the other video at ``threshold``."""
+    pairs: dict[tuple[int, int], list[tuple[int, int, float]]] = defaultdict(list)
+    for sid, row_scores, row_ids in zip(ids, scores, found):
+        va = rows[sid]["video_id"]
+        best_per_video: dict[int, tuple[int, float]] = {}
+        for other, score in zip(row_ids.tolist(), row_scores.tolist()):
+            if other < 0 or score < threshold or other not in rows:
+                continue
+            vb = rows[other]["video_id"]
+            if vb != va and (vb not in best_per_video or score > best_per_video[vb][1]):
+                best_per_video[vb] = (other, score)
+        for vb, (other, score) in best_per_video.items():
+            if va < vb:
+                pairs[(va, vb)].append((sid, other, score))
+            else:
+                pairs[(vb, va)].append((other, sid, score))
+    return pairs
+
+
+def _runs(matches: list[tuple[int, int, float]],
+          rows: dict[int, dict[str, Any]]) -> list[list[tuple[int, int, float]]]:
+    """Matches (in order of the first video) merged into runs that advance together in both videos."""
+    runs: list[list[tuple[int, int, float]]] = [[matches[0]]]
+    for m in matches[1:]:
+        prev = runs[-1][-1]
+        gap_a = rows[m[0]]["start_time"] - rows[prev[0]]["end_time"]
+        step_b = rows[m[1]]["start_time"] - rows[prev[1]]["end_time"]
+        if m[0] == prev[0] or (gap_a <= MERGE_GAP_S and -MERGE_GAP_S <= step_b <= MERGE_GAP_S + gap_a):
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    return runs
 
 
 def _range(run: list[tuple[int, int, float]], rows: dict[int, dict[str, Any]]) -> tuple[dict, dict, float, int]:
