@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import numbers
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
@@ -36,12 +39,48 @@ DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")
 IMAGE_ANALYZERS: tuple[str, ...] = ("keyframes", "segments", "objects", "faces")
 
 
+#: How a plain annotation (as written in an analyzer's ``__init__``) is checked; a name not here is not checked.
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+    "str": lambda v: isinstance(v, str),
+    "Path": lambda v: isinstance(v, (str, Path)),
+    "None": lambda v: v is None,
+    "list[str]": lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v),
+}
+
+
+def analyzer_options(name: str) -> dict[str, str]:
+    """The options an analyzer takes, by name, with their annotation as written (``"float"``, ``"str | None"``)."""
+    params = inspect.signature(ANALYZERS[name]).parameters.values()
+    return {p.name: p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+            for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse (UsageError) an option the analyzer does not take, or a value of the wrong type for it."""
+    if not isinstance(options, Mapping):
+        raise UsageError(f"options for the {name} analyzer must be a mapping of option to value, "
+                         f"got {type(options).__name__}")
+    valid = analyzer_options(name)
+    unknown = sorted(str(k) for k in options if k not in valid)
+    if unknown:
+        raise UsageError(f"the {name} analyzer has no option {', '.join(unknown)}; valid: {', '.join(valid)}")
+    for key, value in options.items():
+        kinds = [kind.strip() for kind in valid[key].split("|")]
+        if all(kind in _CHECKS for kind in kinds) and not any(_CHECKS[kind](value) for kind in kinds):
+            raise UsageError(f"the {name} analyzer's option {key} must be {valid[key]}, "
+                             f"got {type(value).__name__} {value!r}")
+
+
 def create_analyzers(names: Sequence[str] | None = None,
                      options: Mapping[str, Mapping[str, Any]] | None = None, *,
                      blur_faces: bool = False) -> list[Analyzer]:
     """Instantiate analyzers by name, adding what they depend on and ordering them accordingly.
 
-    ``options`` gives keyword arguments per analyzer name (``{"objects": {"rules": "rules.yaml"}}``).
+    ``options`` gives keyword arguments per analyzer name (``{"objects": {"rules": "rules.yaml"}}``);
+    an option the analyzer does not take, or of the wrong type, is a UsageError naming the valid ones.
     ``blur_faces`` asks every analyzer that writes images to blur the run's faces in them; the
     ``faces`` analyzer is then added and runs before them (see :mod:`vidlens.privacy.derived`).
     """
@@ -54,6 +93,10 @@ def create_analyzers(names: Sequence[str] | None = None,
     unknown = [n for n in wanted if n not in ANALYZERS]
     if unknown:
         raise UsageError(f"unknown analyzer(s) {', '.join(unknown)}; available: {', '.join(ANALYZERS)}")
+    for name, given in (options or {}).items():
+        if name not in ANALYZERS:
+            raise UsageError(f"options for unknown analyzer {name}; available: {', '.join(ANALYZERS)}")
+        check_options(name, given)
     built: dict[str, Analyzer] = {}
 
     def add(name: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UsageError
 from ..media import AudioChunk, AudioSpec, VideoInfo
 from ..media.loudness import STEP, LoudnessMeter, figures, loudness
 from ..timeline import FrameClock
@@ -44,11 +45,11 @@ class SpeechAnalyzer:
                  pad_s: float = 0.03, silence_min_s: float = 1.0, silence_floor_lufs: float = -60.0,
                  silence_below_lu: float = 25.0, silence_ceiling_lufs: float = -45.0) -> None:
         if not 0 < threshold < 1:
-            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+            raise UsageError(f"speech threshold must be in (0, 1), got {threshold}")
         for name, value in (("min_speech_s", min_speech_s), ("min_silence_s", min_silence_s), ("pad_s", pad_s),
                             ("silence_min_s", silence_min_s)):
             if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
+                raise UsageError(f"speech {name} must be >= 0, got {value}")
         self.threshold, self.neg_threshold = threshold, max(threshold - 0.15, 0.01)
         self.min_speech_s, self.min_silence_s, self.pad_s = min_speech_s, min_silence_s, pad_s
         self.silence_min_s, self.silence_floor_lufs = silence_min_s, silence_floor_lufs
