@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from .analyzers import Analyzer, AnalyzerContext, FrameBatch, TimelinePart, crea
 from .errors import DiskFullError, UsageError, disk_full, is_disk_full
 from .media import AudioChunk, AudioTap, DecodedFrame, Sampler, VideoInfo, VideoReader, probe
 from .media.reader import FrameConverter
-from .timebase import TimeSpec
+from .timebase import TIME_TOLERANCE_S, TimeSpec
 from .timeline import FrameClock, Timeline
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,45 @@ class _Lane:
     frames: list[np.ndarray] = field(default_factory=list)
     indices: list[int] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    pts: list[int] = field(default_factory=list)
+    time_base: Fraction | None = None
     seconds: float = 0.0
     sampled: int = 0
     failed: str | None = None
 
 
 @dataclass
+class _Span:
+    """The analysed range. A bound given in frames (``300f``) is a frame index, exact on variable frame rate;
+    its time is known once that frame is decoded (until then audio before a frame-given start is dropped)."""
+
+    begin_s: float = 0.0
+    end_s: float = float("inf")
+    begin_frame: int | None = None
+    end_frame: int | None = None
+
+    def starts_at(self, frame: DecodedFrame) -> bool:
+        """True when ``frame`` is at or after the range's start."""
+        if self.begin_frame is not None:
+            return frame.index >= self.begin_frame
+        return frame.time >= self.begin_s - TIME_TOLERANCE_S
+
+    def ended_by(self, frame: DecodedFrame) -> bool:
+        """True when ``frame`` is at or after the range's end (it is not analysed)."""
+        if self.end_frame is not None:
+            return frame.index >= self.end_frame
+        return frame.time >= self.end_s
+
+    def contains(self, frame: DecodedFrame) -> bool:
+        return self.starts_at(frame) and not self.ended_by(frame)
+
+
+@dataclass
 class _Decoded:
-    """What the decode loop saw: every frame's time, where the range began, and how it stopped."""
+    """What the decode loop saw: every frame's pts and time, where the range began, and how it stopped."""
 
     times: list[float] = field(default_factory=list)
+    pts: list[int] = field(default_factory=list)
     first_frame: int | None = None
     interrupted: bool = False
     reached_end: bool = False  # stopped at --end: what lies after it was not read, so it cannot count as missing
@@ -85,7 +115,7 @@ def run(
     info = probe(path)
     warnings: list[str] = []
     failed: list[str] = []  # analyzers whose results are missing or cut short: the analysis is then incomplete
-    begin_s, end_s = _span_seconds(start, end, info)
+    span = _span(start, end)
     # from here on the first Ctrl-C is a request, not an exception: raised inside a model's loader (the OCR
     # engine's config library turns it into an error of its own), it would pass for a broken analyzer
     cancel = _CtrlC()
@@ -96,20 +126,20 @@ def run(
             else None
         skim = bool(lanes) and all(lane.sampler is not None and lane.sampler.spec.keyframes_only for lane in lanes)
         reader = VideoReader(path, info=info, threads=threads, keyframes_only=skim, audio_sink=tap)
-        decoded = _decode(reader, lanes, (begin_s, end_s), batch_size, progress, started, warnings,
-                          (tap, audio_lanes), cancel)
+        decoded = _decode(reader, lanes, span, batch_size, progress, started, warnings, (tap, audio_lanes), cancel)
     finally:
         cancel.restore()
     if cancel.requested and not decoded.interrupted:  # pressed while the last batches were analysed
         decoded.interrupted = True
         warnings.append(f"interrupted by the user after {len(decoded.times)} frames; results are partial")
-    if decoded.first_frame is None and decoded.times and begin_s > 0 and not decoded.interrupted:
-        raise UsageError(f"the range is outside the video: --start {start} is at {begin_s:.3f}s, and the last "
-                         f"frame is at {decoded.times[-1]:.3f}s")
+    if decoded.first_frame is None and decoded.times and start is not None and not decoded.interrupted:
+        where = f"frame {span.begin_frame}" if span.begin_frame is not None else f"{span.begin_s:.3f}s"
+        raise UsageError(f"the range is outside the video: --start {start} is at {where}, and the last "
+                         f"frame is frame {len(decoded.times) - 1} at {decoded.times[-1]:.3f}s")
     stats = reader.stats
     stats.cancelled = decoded.interrupted or decoded.reached_end  # a file ending before --end is still judged
     warnings[:0] = info.notes + stats.warnings()
-    clock = FrameClock(decoded.times, info.fps)
+    clock = FrameClock.from_pts(decoded.pts, info.time_base, info.fps)
     context = AnalyzerContext(info=info, clock=clock, parts={}, complete=stats.complete and not decoded.interrupted,
                               first_frame=decoded.first_frame if decoded.first_frame is not None
                               else len(decoded.times))
@@ -145,12 +175,26 @@ def _analysis_facts(lanes: list[_Lane], context: AnalyzerContext, decoded: _Deco
     }
 
 
-def _span_seconds(start: TimeSpec | None, end: TimeSpec | None, info: VideoInfo) -> tuple[float, float]:
-    begin_s = float(start.to_seconds(info.fps)) if start is not None else 0.0
-    end_s = float(end.to_seconds(info.fps)) if end is not None else float("inf")
-    if end_s <= begin_s:
+def _span(start: TimeSpec | None, end: TimeSpec | None) -> _Span:
+    """The range to analyse: seconds stay seconds, frames stay frame indices (no nominal rate in between)."""
+    span = _Span()
+    if start is not None:
+        if start.in_frames:
+            span.begin_frame = start.frames
+        else:
+            span.begin_s = float(start.seconds or 0)
+    if end is not None:
+        if end.in_frames:
+            span.end_frame = end.frames
+        else:
+            span.end_s = float(end.seconds or 0)
+    if span.end_frame is not None:  # a mixed range (seconds to frames) can only be judged while decoding
+        empty = span.begin_s == 0 and span.end_frame <= (span.begin_frame or 0)
+    else:
+        empty = span.begin_frame is None and span.end_s <= span.begin_s
+    if empty:
         raise UsageError(f"the time range is empty: --end {end} is not after --start {start or '0s'}")
-    return begin_s, end_s
+    return span
 
 
 def _build(analyzers: Sequence[str] | Sequence[Analyzer] | None) -> list[Analyzer]:
@@ -164,7 +208,8 @@ def _start_lanes(built: list[Analyzer], info: VideoInfo, warnings: list[str], fa
     for analyzer in built:
         try:
             analyzer.start(info)
-            lanes.append(_Lane(analyzer, Sampler(analyzer.needs) if analyzer.needs is not None else None))
+            lanes.append(_Lane(analyzer, Sampler(analyzer.needs) if analyzer.needs is not None else None,
+                               time_base=info.time_base))
         except UsageError:  # a bad option (unknown class, detector, model folder) is the caller's to fix
             raise
         except Exception as error:  # an analyzer that cannot start must not sink the others
@@ -174,12 +219,11 @@ def _start_lanes(built: list[Analyzer], info: VideoInfo, warnings: list[str], fa
     return lanes
 
 
-def _decode(reader: VideoReader, lanes: list[_Lane], span: tuple[float, float], batch_size: int,
+def _decode(reader: VideoReader, lanes: list[_Lane], span: _Span, batch_size: int,
             progress: ProgressCallback | None, started: float, warnings: list[str],
             audio: tuple[AudioTap | None, list[_Lane]], cancel: _CtrlC) -> _Decoded:
     """The decode loop: frames (converted in the decode thread) go to their lanes in batches; Ctrl-C
     (``cancel``) or ``span``'s end stops it. Every lane is fed its last, short batch before this returns."""
-    begin_s, end_s = span
     tap, audio_lanes = audio
     seen = _Decoded()
     expected = reader.info.frame_count
@@ -189,16 +233,21 @@ def _decode(reader: VideoReader, lanes: list[_Lane], span: tuple[float, float], 
         for frame in reader.frames(prepare=_Converter(lanes, span, seen), prefetch=max(8, 2 * batch_size)):
             if cancel.requested:
                 raise KeyboardInterrupt
-            if frame.time >= end_s:
+            if span.ended_by(frame):
                 seen.reached_end = True
+                if span.end_frame is not None:
+                    span.end_s = float(frame.time)  # the audio ends with the video
                 reader.stop()
                 break
             seen.times.append(float(frame.time))
-            if seen.first_frame is None and frame.time >= begin_s - 1e-9:
+            seen.pts.append(frame.pts)
+            if seen.first_frame is None and span.starts_at(frame):
                 seen.first_frame = frame.index
+                span.begin_s = float(frame.time) if span.begin_frame is not None else span.begin_s
             _deal(frame, lanes, batch_size, warnings)
             if tap is not None:
-                _feed_audio(tap.drain(), audio_lanes, float(reader.origin), begin_s, end_s, warnings)
+                _feed_audio(tap.drain(), audio_lanes, float(reader.origin), span, seen.first_frame is not None,
+                            warnings)
             if progress is not None and frame.index % 10 == 0:
                 progress(len(seen.times), expected, time.perf_counter() - started)
         if cancel.requested:  # pressed while the last frames were being analysed: still a request to stop
@@ -215,7 +264,7 @@ def _decode(reader: VideoReader, lanes: list[_Lane], span: tuple[float, float], 
         _feed(lane, warnings)
     if tap is not None and reader.origin is not None:
         tap.flush()
-        _feed_audio(tap.drain(), audio_lanes, float(reader.origin), begin_s, end_s, warnings)
+        _feed_audio(tap.drain(), audio_lanes, float(reader.origin), span, seen.first_frame is not None, warnings)
     if progress is not None:
         progress(len(seen.times), len(seen.times), time.perf_counter() - started)
     return seen
@@ -225,7 +274,7 @@ class _Converter:
     """Runs in the decode thread for each frame: ask each lane's sampler, and convert the frame once per
     distinct look (size + pixel format) the lanes that want it need. Frames outside the range are skipped."""
 
-    def __init__(self, lanes: list[_Lane], span: tuple[float, float], seen: _Decoded) -> None:
+    def __init__(self, lanes: list[_Lane], span: _Span, seen: _Decoded) -> None:
         self.lanes, self.span, self.seen = lanes, span, seen
         self.converters: dict[tuple, FrameConverter] = {}
 
@@ -233,7 +282,7 @@ class _Converter:
         t0 = time.perf_counter()
         looks: dict[tuple, np.ndarray] = {}
         out: dict[int, np.ndarray] = {}
-        if not self.span[0] - 1e-9 <= frame.time < self.span[1]:
+        if not self.span.contains(frame):
             return out
         for i, lane in enumerate(self.lanes):
             if lane.failed or lane.sampler is None or not lane.sampler.wants(frame.index, frame.time, frame.key_frame):
@@ -254,6 +303,7 @@ def _deal(frame: DecodedFrame, lanes: list[_Lane], batch_size: int, warnings: li
         lane.frames.append(array)
         lane.indices.append(frame.index)
         lane.times.append(float(frame.time))
+        lane.pts.append(frame.pts)
         if len(lane.frames) >= batch_size:
             _feed(lane, warnings)
 
@@ -347,8 +397,9 @@ def _feed(lane: _Lane, warnings: list[str]) -> None:
     if not lane.frames or lane.failed:
         lane.frames.clear()
         return
-    batch = FrameBatch(lane.frames, np.asarray(lane.indices, dtype=np.int64), np.asarray(lane.times))
-    lane.frames, lane.indices, lane.times = [], [], []
+    batch = FrameBatch(lane.frames, np.asarray(lane.indices, dtype=np.int64), np.asarray(lane.times),
+                       pts=np.asarray(lane.pts, dtype=np.int64), time_base=lane.time_base)
+    lane.frames, lane.indices, lane.times, lane.pts = [], [], [], []
     t0 = time.perf_counter()
     try:
         lane.analyzer.process(batch)
@@ -362,13 +413,16 @@ def _feed(lane: _Lane, warnings: list[str]) -> None:
     lane.seconds += time.perf_counter() - t0
 
 
-def _feed_audio(chunks: list[AudioChunk], lanes: list[_Lane], origin: float, begin_s: float, end_s: float,
+def _feed_audio(chunks: list[AudioChunk], lanes: list[_Lane], origin: float, span: _Span, started: bool,
                 warnings: list[str]) -> None:
     """Hand audio chunks, moved onto the timeline's clock and cut to the analysed range, to the
-    analyzers that asked for their spec."""
+    analyzers that asked for their spec. Before a frame-given start is reached (``started``) its time is
+    not known yet, and the audio is dropped."""
     for chunk in chunks:
         chunk.start -= origin
-        clipped = chunk.clipped(begin_s, end_s)
+        if not started and span.begin_frame is not None:
+            continue
+        clipped = chunk.clipped(span.begin_s, span.end_s)
         if clipped is None:
             continue
         for lane in lanes:
@@ -395,8 +449,8 @@ def _video_facts(info: VideoInfo, clock: FrameClock, hash_file: bool) -> dict[st
         "width": width,
         "height": height,
         "rotation": info.rotation,
-        "fps": round(float(info.fps), 6),
-        "fps_exact": str(info.fps),
+        "fps": round(float(info.fps), 6) if info.fps else None,
+        "fps_exact": str(info.fps) if info.fps else None,
         "nominal_fps": str(info.nominal_rate) if info.nominal_rate else None,
         "duration": round(clock.end_time, 6),
         "frame_count": clock.frame_count,
@@ -406,6 +460,8 @@ def _video_facts(info: VideoInfo, clock: FrameClock, hash_file: bool) -> dict[st
         "declared_duration": info.duration_s,
         "has_audio": info.has_audio,
         "audio_codec": info.audio_codec,
+        "time_base": f"{clock.time_base.numerator}/{clock.time_base.denominator}" if clock.time_base else None,
+        "start_pts": clock.start_pts,
     }
 
 

@@ -15,16 +15,22 @@ from fractions import Fraction
 
 from .errors import UsageError
 
+#: The one time tolerance (seconds): two times closer than this are the same moment. Far below any frame
+#: interval (a 1/90000 s time base tick is 1.1e-5 s), it only absorbs float rounding of exact pts times.
+TIME_TOLERANCE_S = 1e-9
 
-def timecode(frame: int, fps: Fraction) -> str:
+
+def timecode(frame: int, fps: Fraction | None) -> str:
     """SMPTE ``HH:MM:SS:FF`` of a 0-based frame index (non-drop-frame, nominal rate rounded up).
 
     Non-drop-frame timecode counts frames at the nominal integer rate (30 for 29.97), which is
-    what editors expect in EDLs for NDF material.
+    what editors expect in EDLs for NDF material. A timecode needs a rate: callers pass the clock's
+    (:attr:`vidlens.timeline.FrameClock.rate`: the declared rate, else the measured average). With no
+    rate at all (a single frame) each frame counts as one second; no rate is invented.
     """
     if frame < 0:
         raise UsageError(f"frame index must be >= 0, got {frame}")
-    nominal = max(1, math.ceil(float(fps) - 1e-9)) if fps else 25
+    nominal = max(1, math.ceil(float(fps) - TIME_TOLERANCE_S)) if fps else 1
     ff = frame % nominal
     total_seconds = frame // nominal
     hh, rem = divmod(total_seconds, 3600)
@@ -68,10 +74,20 @@ class TimeSpec:
             f"cannot read time {text!r}: give a unit, e.g. '12.5s', '300f' or '00:01:02.500'"
         )
 
-    def to_seconds(self, fps: Fraction) -> Fraction:
+    @property
+    def in_frames(self) -> bool:
+        """True when given in frames (``300f``): it then means frame index 300, exact on variable frame rate."""
+        return self.frames is not None
+
+    def to_seconds(self, fps: Fraction | None) -> Fraction:
+        """Seconds for a time given in seconds; a frame count through ``fps`` is only an estimate (wrong on
+        variable frame rate), so resolve frames by index (:meth:`FrameClock.time`) where the frames are known.
+        Refused when the rate is unknown."""
         if self.seconds is not None:
             return self.seconds
-        return Fraction(self.frames or 0) / fps if fps else Fraction(0)
+        if not fps:
+            raise UsageError(f"cannot turn {self} into seconds: the video's frame rate is unknown")
+        return Fraction(self.frames or 0) / fps
 
     def __str__(self) -> str:
         return f"{self.frames}f" if self.frames is not None else f"{float(self.seconds or 0):g}s"

@@ -19,7 +19,7 @@ import numpy as np
 from .errors import UsageError
 from .files import write_text_atomic
 from .paths import read_user_file
-from .timebase import timecode
+from .timebase import TIME_TOLERANCE_S, timecode
 
 SCHEMA = "vidlens.timeline/1"
 #: The JSON Schema (draft 2020-12) of :data:`SCHEMA`, shipped as package data.
@@ -29,39 +29,72 @@ SECTIONS = ("shots", "labels", "objects", "faces", "text", "events")
 
 
 class FrameClock:
-    """Turns frame indices into ``{"frame", "time", "timecode"}`` using the measured frame times.
+    """Turns frame indices into ``{"frame", "time", "timecode"}`` using the decoded frames' pts.
 
-    Times come from each decoded frame's pts, so variable frame rate and odd start times are exact;
-    the rate is used only for the timecode's frame field and past the last frame.
+    Built from each frame's integer pts and the stream's ``time_base`` (:meth:`from_pts`), so variable
+    frame rate and odd start times are exact: frame ``i`` is at ``(pts[i] - pts[0]) * time_base``. A
+    frame index always means the ``i``-th presented frame, the definition media/ uses too. The rate
+    (``fps``, ``None`` when unknown) is used only for the timecode's frame field and past the last
+    frame; when it is unknown the measured average rate of the frames (:attr:`rate`) stands in.
     """
 
-    def __init__(self, times: Sequence[float] | np.ndarray, fps: Fraction) -> None:
+    def __init__(self, times: Sequence[float] | np.ndarray, fps: Fraction | None, *,
+                 pts: Sequence[int] | np.ndarray | None = None, time_base: Fraction | None = None) -> None:
         self.times = np.asarray(times, dtype=np.float64)
         self.fps = fps
+        self.pts = None if pts is None else np.asarray(pts, dtype=np.int64)
+        self.time_base = time_base
+
+    @classmethod
+    def from_pts(cls, pts: Sequence[int], time_base: Fraction, fps: Fraction | None) -> FrameClock:
+        """The clock of frames presented at ``pts`` (ints, increasing) in units of ``time_base``."""
+        first = pts[0] if len(pts) else 0
+        times = [float((p - first) * time_base) for p in pts]
+        return cls(times, fps, pts=pts, time_base=time_base)
+
+    @property
+    def start_pts(self) -> int | None:
+        """The pts of frame 0 (the clock's zero), in ``time_base`` units; ``None`` without pts."""
+        return int(self.pts[0]) if self.pts is not None and len(self.pts) else None
 
     @property
     def frame_count(self) -> int:
         return len(self.times)
 
     @property
+    def rate(self) -> Fraction | None:
+        """The declared rate, else the measured average rate of the frames (``None`` for fewer than two).
+
+        Used where a rate is genuinely needed (the timecode's frame field, time past the last frame)."""
+        if self.fps:
+            return self.fps
+        if self.pts is not None and len(self.pts) > 1 and self.time_base:
+            return Fraction(len(self.pts) - 1) / ((int(self.pts[-1]) - int(self.pts[0])) * self.time_base)
+        if len(self.times) > 1 and self.times[-1] > self.times[0]:
+            return Fraction(len(self.times) - 1) / Fraction(float(self.times[-1] - self.times[0]))
+        return None
+
+    @property
     def end_time(self) -> float:
         if not len(self.times):
             return 0.0
-        return float(self.times[-1] + 1 / self.fps)
+        rate = self.rate
+        return float(self.times[-1] + 1 / rate) if rate else float(self.times[-1])
 
     def time(self, frame: int) -> float:
         if 0 <= frame < len(self.times):
             return float(self.times[frame])
         if frame >= len(self.times):
-            return self.end_time + (frame - len(self.times)) / float(self.fps)
+            rate = self.rate
+            return self.end_time + ((frame - len(self.times)) / float(rate) if rate else 0.0)
         raise ValueError(f"frame index must be >= 0, got {frame}")
 
     def moment(self, frame: int) -> dict[str, Any]:
-        return {"frame": int(frame), "time": round(self.time(frame), 6), "timecode": timecode(int(frame), self.fps)}
+        return {"frame": int(frame), "time": round(self.time(frame), 6), "timecode": timecode(int(frame), self.rate)}
 
     def frame_at(self, seconds: float) -> int:
-        """The last frame presented at or before ``seconds``."""
-        return max(0, int(np.searchsorted(self.times, seconds + 1e-9, side="right")) - 1)
+        """The last frame presented at or before ``seconds`` (within :data:`~vidlens.timebase.TIME_TOLERANCE_S`)."""
+        return max(0, int(np.searchsorted(self.times, seconds + TIME_TOLERANCE_S, side="right")) - 1)
 
 
 @dataclass

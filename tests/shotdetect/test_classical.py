@@ -137,7 +137,7 @@ def test_params_are_validated(kwargs: dict, message: str) -> None:
 
 
 def test_frames_must_be_consecutive() -> None:
-    detector = ClassicalDetector()
+    detector = ClassicalDetector(fps=25)
     frame = np.zeros((72, 128, 3), np.uint8)
     detector.push([frame, frame], np.array([0, 1]))
     with pytest.raises(UsageError, match="every frame"):

@@ -14,6 +14,7 @@ when it wants no frames at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -25,11 +26,17 @@ from ..timeline import FrameClock
 
 @dataclass
 class FrameBatch:
-    """Consecutive sampled frames for one analyzer: pixels plus exact indices and times (seconds)."""
+    """Consecutive sampled frames for one analyzer: pixels plus exact indices and times.
+
+    ``pts`` are the frames' integer presentation timestamps in units of ``time_base`` (the stream's), the
+    exact times; ``times`` are the same in float seconds since frame 0 (``(pts - pts of frame 0) * time_base``).
+    A batch built by hand (tests) may leave ``pts``/``time_base`` unset."""
 
     frames: list[np.ndarray]
     indices: np.ndarray  # int64, presentation-order frame index
     times: np.ndarray  # float64 seconds since the first frame
+    pts: np.ndarray | None = None  # int64, in time_base units
+    time_base: Fraction | None = None
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -77,7 +77,7 @@ class FacesAnalyzer:
         from ..objects.tracker import ByteTracker
         from ..runtime import load_model
 
-        fps = float(info.fps) if info.fps else 25.0
+        fps = info.rate_for("face tracking")
         detector = load_face_detector(self.detector_name, score_threshold=self.low_score,
                                       max_side=self.max_side, tiled=self.tiled)
         self.detector = GatedDetector(detector, fps, self.min_interval_s, self.max_interval_s)

@@ -72,7 +72,8 @@ class KeyframesAnalyzer:
                                                                         else {})
 
     def start(self, info: VideoInfo) -> None:
-        step = max(1, int(float(info.fps) / self.candidates_per_second))
+        rate = info.estimated_rate  # unknown: look at every frame
+        step = max(1, int(float(rate) / self.candidates_per_second)) if rate else 1
         self.needs = FrameSpec(max_side=self.max_side, pixel_format="rgb24", step=step)
         self._spill = tempfile.TemporaryFile(prefix="vidlens-keyframes-")  # noqa: SIM115 - closed in finish()
         self._kept: list[_Candidate] = []

@@ -67,7 +67,7 @@ class ObjectsAnalyzer:
         from ..objects.detectors import load_detector
         from ..objects.tracker import tracker_for_detector
 
-        fps = float(info.fps) if info.fps else 25.0
+        fps = info.rate_for("object tracking")
         # the tracker's low stage wants the weak boxes a detector threshold would drop
         detector = load_detector(self.detector_name, classes=self.classes,
                                  score_threshold=min(0.15, self.score_threshold))

@@ -41,7 +41,7 @@ class ShotsAnalyzer:
         return ClassicalDetector(self.classical_params, fps=fps)
 
     def start(self, info: VideoInfo) -> None:
-        self.detector = self._build(float(info.fps))
+        self.detector = self._build(info.rate_for("shot detection"))
         self.needs = self.detector.needs
 
     def process(self, batch: FrameBatch) -> None:

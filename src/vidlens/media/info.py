@@ -49,9 +49,28 @@ class VideoInfo:
     video_streams: int = 1
 
     @property
-    def fps(self) -> Fraction:
-        """The rate used for timecodes and frame/second conversions (average, else nominal, else 25)."""
-        return self.average_rate or self.nominal_rate or Fraction(25)
+    def fps(self) -> Fraction | None:
+        """The declared rate (average, else nominal); ``None`` when the file declares none (never a guess)."""
+        return self.average_rate or self.nominal_rate
+
+    @property
+    def estimated_rate(self) -> Fraction | None:
+        """A rate for settings that must be fixed before the first frame (a tracker's memory in frames, a
+        sampling step): the declared rate, else the container's frame count over its duration; ``None`` when
+        neither is known. Once frames are decoded, use the clock's measured rate
+        (:attr:`vidlens.timeline.FrameClock.rate`) instead."""
+        if self.fps:
+            return self.fps
+        if self.frame_count and self.frame_count_source == "container" and self.duration_s:
+            return Fraction(self.frame_count) / Fraction(self.duration_s).limit_denominator(1_000_000)
+        return None
+
+    def rate_for(self, purpose: str) -> float:
+        """:attr:`estimated_rate` as a float, or a clear error naming what needed it."""
+        rate = self.estimated_rate
+        if not rate:
+            raise InvalidMediaError(f"the video declares no frame rate, and {purpose} needs one", path=self.path)
+        return float(rate)
 
     @property
     def display_size(self) -> tuple[int, int]:

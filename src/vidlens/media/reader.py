@@ -346,7 +346,7 @@ class VideoReader:
                         stats.declared_end_time -= (first_pts - self._declared_start) * time_base
                 last_pts = pts
                 time = (pts - first_pts) * time_base
-                index = round(time * info.fps) if self.keyframes_only else stats.frames
+                index = round(time * rate) if self.keyframes_only and (rate := info.estimated_rate) else stats.frames
                 stats.frames += 1
                 stats.end_time = time + step * time_base
                 corrupt = bool(getattr(frame, "is_corrupt", False))

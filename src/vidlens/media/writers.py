@@ -73,8 +73,8 @@ def write_clip_segments(src: str | Path, segments: Sequence[tuple[int, int]], ou
     info = probe(src)
     with replacing(out, suffix=".mp4") as tmp:
         with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-            video = _VideoOut(container, info.display_size, info.time_base, info.fps, info.rotation, crf, max_side,
-                              draw)
+            video = _VideoOut(container, info.display_size, info.time_base, info.estimated_rate, info.rotation, crf,
+                              max_side, draw)
             sound = _AudioOut(container, src) if audio and info.has_audio else None
             reader = VideoReader(src, info=info, audio=sound is not None,
                                  audio_sink=sound.receive if sound is not None else None)
@@ -135,7 +135,8 @@ def _copy_frames(reader: VideoReader, spans: list[tuple[int, int]], video: _Vide
                     frame_hook(frame)
             elif frame.index >= last_end and (sound is None or sound.finished):
                 break
-    step = max(1, round(1 / (reader.info.fps * tb)))
+    rate = reader.info.estimated_rate
+    step = max(1, round(1 / (rate * tb))) if rate else 1
     if held is not None:
         video.write(held, step)
     if sound is not None:
@@ -150,7 +151,7 @@ class _VideoOut:
     """The H.264 side: scale to even dimensions, restamp pts continuously, encode and mux."""
 
     def __init__(self, container: av.container.OutputContainer, display_size: tuple[int, int],
-                 time_base: Fraction, fps: Fraction, rotation: int, crf: int, max_side: int | None,
+                 time_base: Fraction, fps: Fraction | None, rotation: int, crf: int, max_side: int | None,
                  draw: Callable[[DecodedFrame, np.ndarray], None] | None = None) -> None:
         width, height = display_size
         if max_side and max(width, height) > max_side:

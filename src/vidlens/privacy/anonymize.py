@@ -63,34 +63,14 @@ def anonymize_video(src: str | Path, timeline: Timeline, out: str | Path, *, mod
     size added on each side at a detected frame (it grows away from detections, see
     :class:`Propagation`, whose other settings ``propagation`` overrides).
     """
-    try:
-        mode = Mode(mode)
-    except ValueError:
-        raise UsageError(f"unknown mode {mode!r}; choose one of {', '.join(m.value for m in Mode)}") from None
-    rules = propagation or Propagation()
-    if margin != rules.margin:
-        rules = Propagation(**{**rules.__dict__, "margin": margin, "max_margin": max(rules.max_margin, margin)})
-    if not has_section(timeline, "faces"):
-        raise UsageError("the timeline has no faces section: run the faces analyzer first "
-                         "(vidlens analyze VIDEO --analyzers faces)")
-    faces = check_tracks(timeline.sections.get("faces"), "faces")
-    persons: list[dict[str, Any]] = []
-    if paranoid:
-        if not has_section(timeline, "objects"):
-            raise UsageError("--paranoid needs person tracks: the timeline has no objects section "
-                             "(run the objects analyzer too)")
-        persons = [t for t in check_tracks(timeline.sections.get("objects"), "objects") if t.get("class") == "person"]
-    boxes: list[dict[str, Any]] = []
-    if text:
-        if not has_section(timeline, "text"):
-            raise UsageError("--text needs the text section: the timeline has none (run the text analyzer too)")
-        boxes = _check_text(timeline.sections.get("text"))
+    mode, rules = _mode_and_rules(mode, margin, propagation)
+    faces, persons, boxes = _tracks_to_hide(timeline, paranoid, text)
     info = probe(src)
     width, height = _timeline_size(timeline)
     if (width, height) != tuple(info.display_size):
         raise UsageError(f"the timeline is for a {width}x{height} video but this one is "
                          f"{info.display_size[0]}x{info.display_size[1]}: wrong timeline for this video?", path=src)
-    fps = float(timeline.video.get("fps") or info.fps or 25.0)
+    fps = _timeline_rate(timeline, info)
     counts = {"face": 0, "person": 0, "text": 0}
     stats = {"hidden": 0, "propagated": 0}
     plan = None
@@ -113,6 +93,50 @@ def anonymize_video(src: str | Path, timeline: Timeline, out: str | Path, *, mod
     written = write_clip_segments(src, [WHOLE_VIDEO], out, crf=crf, draw=draw)
     return AnonymizeResult(written, mode, len(faces), tuple(sorted(int(k) for k in keep_ids)), stats["hidden"],
                            stats["propagated"], counts)
+
+
+def _mode_and_rules(mode: Mode | str, margin: float, propagation: Propagation | None) -> tuple[Mode, Propagation]:
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise UsageError(f"unknown mode {mode!r}; choose one of {', '.join(m.value for m in Mode)}") from None
+    rules = propagation or Propagation()
+    if margin != rules.margin:
+        rules = Propagation(**{**rules.__dict__, "margin": margin, "max_margin": max(rules.max_margin, margin)})
+    return mode, rules
+
+
+def _tracks_to_hide(timeline: Timeline, paranoid: bool, text: bool
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The face tracks, the person tracks (``paranoid``) and the text boxes (``text``) the timeline holds."""
+    if not has_section(timeline, "faces"):
+        raise UsageError("the timeline has no faces section: run the faces analyzer first "
+                         "(vidlens analyze VIDEO --analyzers faces)")
+    faces = check_tracks(timeline.sections.get("faces"), "faces")
+    persons: list[dict[str, Any]] = []
+    if paranoid:
+        if not has_section(timeline, "objects"):
+            raise UsageError("--paranoid needs person tracks: the timeline has no objects section "
+                             "(run the objects analyzer too)")
+        persons = [t for t in check_tracks(timeline.sections.get("objects"), "objects") if t.get("class") == "person"]
+    boxes: list[dict[str, Any]] = []
+    if text:
+        if not has_section(timeline, "text"):
+            raise UsageError("--text needs the text section: the timeline has none (run the text analyzer too)")
+        boxes = _check_text(timeline.sections.get("text"))
+    return faces, persons, boxes
+
+
+def _timeline_rate(timeline: Timeline, info: Any) -> float:
+    """The frame rate the cover plan's hold and bridge (seconds) are counted in: the timeline's declared rate,
+    else the file's estimate, else the measured average of the analysed frames (frame count over duration)."""
+    rate = timeline.video.get("fps") or info.estimated_rate
+    if not rate:
+        frames, duration = timeline.video.get("frame_count"), timeline.video.get("duration")
+        if not frames or not duration:
+            raise UsageError("the video declares no frame rate and the timeline measured none", path=info.path)
+        rate = frames / duration
+    return float(rate)
 
 
 def _timeline_size(timeline: Timeline) -> tuple[int, int]:

@@ -30,9 +30,9 @@ NO_FACES_WARNING = "blur_faces: there are no face tracks to blur with (the faces
 class FaceBlur:
     """The face tracks of one run, ready to hide in any still image cut from one of its frames."""
 
-    def __init__(self, tracks: list[dict[str, Any]], fps: float, display_size: tuple[int, int]) -> None:
+    def __init__(self, tracks: list[dict[str, Any]], fps: float | None, display_size: tuple[int, int]) -> None:
         self.display_size = (int(display_size[0]), int(display_size[1]))
-        self._plan: CoverPlan | None = plan_cover(tracks, fps=fps or 25.0) if tracks else None
+        self._plan: CoverPlan | None = plan_cover(tracks, fps=fps) if tracks and fps else None
 
     def regions(self, frame: int, scale: tuple[float, float], origin: tuple[float, float] = (0.0, 0.0)
                 ) -> list[Region]:
@@ -69,5 +69,6 @@ def face_blur(context: Any) -> FaceBlur | None:
     part = context.parts.get("faces")
     if part is None:
         return None
-    fps = float(context.info.fps) if context.info.fps else 25.0
+    rate = context.clock.rate  # the declared rate, else the measured average of the decoded frames
+    fps = float(rate) if rate else None
     return FaceBlur(part.sections.get("faces") or [], fps, context.info.display_size)

@@ -105,7 +105,7 @@ class ClassicalDetector:
     name = "classical"
     needs = FrameSpec(max_side=128, pixel_format="rgb24")
 
-    def __init__(self, params: ClassicalParams | None = None, fps: float = 25.0) -> None:
+    def __init__(self, params: ClassicalParams | None = None, *, fps: float) -> None:
         self.p = params or ClassicalParams()
         self.fps = fps
         self.reset()

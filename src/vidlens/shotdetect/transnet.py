@@ -43,7 +43,7 @@ class TransNetV2Detector:
     name = "transnetv2"
     needs = FrameSpec(width=48, height=27, pixel_format="rgb24")
 
-    def __init__(self, params: TransNetParams | None = None, fps: float = 25.0) -> None:
+    def __init__(self, params: TransNetParams | None = None, *, fps: float) -> None:
         self.p = params or TransNetParams()
         self.fps = fps
         from ..runtime import load_model  # ONNX Runtime loads only when the model is used
@@ -138,7 +138,7 @@ class EnsembleDetector:
 
     name = "ensemble"
 
-    def __init__(self, fps: float = 25.0, tolerance: int = 2, sure: float = 0.9) -> None:
+    def __init__(self, fps: float, tolerance: int = 2, sure: float = 0.9) -> None:
         self.classical = ClassicalDetector(ClassicalParams(), fps=fps)
         self.transnet = TransNetV2Detector(fps=fps)
         self.tolerance, self.sure = tolerance, sure

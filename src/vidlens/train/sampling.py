@@ -79,7 +79,10 @@ def estimate_frame_count(info: VideoInfo, start: float | None = None, end: float
         return max(1, info.frame_count or 1)
     if info.duration_s is not None:
         stop = min(stop, info.duration_s)
-    return max(1, round((stop - (start or 0.0)) * float(info.fps)))
+    rate = info.estimated_rate
+    if not rate:
+        return max(1, info.frame_count or 1)
+    return max(1, round((stop - (start or 0.0)) * float(rate)))
 
 
 def frame_spec(size: int | tuple[int, int] | None, **kwargs) -> FrameSpec:
