@@ -12,8 +12,17 @@ import pytest
 
 from tests.media._make import FPS, count_frames, make_video
 from vidlens import pipeline
+from vidlens.analyzers import create_analyzers
 from vidlens.errors import UsageError
-from vidlens.summary import _knapsack, candidate_segments, piece_seconds, preview_indices, summarize
+from vidlens.summary import (
+    SummaryFeatures,
+    _knapsack,
+    candidate_segments,
+    piece_seconds,
+    preview_indices,
+    summarize,
+    summarize_analysis,
+)
 
 #: One look recurs three times between two distinct ones: A B A C A, 2 s each (cuts every 50 frames).
 REPEATS = [("red_stripes", 50), ("green_checker", 50), ("red_stripes", 50), ("blue_rings", 50),
@@ -88,6 +97,21 @@ def test_given_timeline_is_reused(repeats: Path) -> None:
     reused = summarize(repeats, ratio=0.4, timeline=timeline)
     fresh = summarize(repeats, ratio=0.4)
     assert [s.start for s in reused.segments] == [s.start for s in fresh.segments]
+
+
+def test_a_callers_own_pass_summarises_without_decoding_again(repeats: Path) -> None:
+    analysis = pipeline.run(repeats, [*create_analyzers(["shots"]), SummaryFeatures()], hash_file=False)
+    assert "summary_descriptors.npz" in analysis.artifacts and "summary" not in analysis.timeline.sections
+    in_pass = summarize_analysis(analysis, repeats, ratio=0.4)
+    fresh = summarize(repeats, ratio=0.4)
+    assert [(s.start, s.end) for s in in_pass.segments] == [(s.start, s.end) for s in fresh.segments]
+    assert in_pass.segments[0].start["time"] == analysis.clock.moment(in_pass.segments[0].start["frame"])["time"]
+
+
+def test_an_analysis_without_descriptors_is_a_usage_error(repeats: Path) -> None:
+    analysis = pipeline.run(repeats, ["shots"], hash_file=False)
+    with pytest.raises(UsageError, match="SummaryFeatures"):
+        summarize_analysis(analysis, repeats, ratio=0.4)
 
 
 @pytest.mark.parametrize("ratio", [0, -0.1, 1.5, math.nan])

@@ -24,11 +24,12 @@ import cv2
 import numpy as np
 
 from . import pipeline
+from .analysis import Analysis, Artifact
 from .analyzers import AnalyzerContext, FrameBatch, TimelinePart, create_analyzers
 from .errors import InvalidMediaError, UsageError
 from .media import DecodedFrame, FrameSpec, VideoInfo, VideoReader
 from .media.writers import WriteResult, write_animated_preview, write_clip_segments
-from .timeline import FrameClock, Timeline
+from .timeline import Timeline
 
 #: Descriptors per second of video: enough to average out motion, cheap at 128 px.
 DESCRIPTOR_FPS = 6.0
@@ -43,6 +44,8 @@ PREVIEW_BURST = 12
 PREVIEW_FPS = 8.0
 PREVIEW_SIDE = 320
 GRADUAL = ("dissolve", "fade")
+#: The in-memory artifact :class:`SummaryFeatures` leaves in the analysis (never written by ``vidlens analyze``).
+DESCRIPTORS_ARTIFACT = "summary_descriptors.npz"
 
 
 @dataclass
@@ -94,46 +97,38 @@ def summarize(path: str | Path, *, ratio: float = 0.15, output: Path | None = No
     """Summarise ``path`` into at most ``ratio`` of its duration; optionally write the MP4 and a GIF.
 
     Without ``timeline`` the shots are detected in the same decode that computes the segment
-    descriptors; with one, its shots are reused and only the descriptors are computed.
+    descriptors; with one, its shots are reused and only the descriptors are computed (they need
+    the pixels). A caller that runs its own pass adds :class:`SummaryFeatures` to it and calls
+    :func:`summarize_analysis` instead: no second decode.
     """
-    if not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
-        raise UsageError(f"ratio must be in (0, 1], got {ratio!r}")
-    from .paths import refuse_input_as_output
-
-    for target in (output, preview):
-        if target is not None:
-            refuse_input_as_output(target, path)
-    if not max_segment_s > 0:
-        raise UsageError(f"max_segment_s must be > 0, got {max_segment_s!r}")
-    path = Path(path)
-    timings: dict[str, float] = {}
+    _check_options(path, ratio, output, preview, max_segment_s)
     t0 = time.perf_counter()
-    features = _FeatureAnalyzer()
-    if timeline is None:
-        timeline = pipeline.run(path, [*create_analyzers(["shots", "keyframes"]), features], hash_file=False).timeline
-    else:
-        pipeline.run(path, [features], hash_file=False)
-    timings["analysis"] = time.perf_counter() - t0
-    clock = features.clock()
-    warnings = list(timeline.warnings)
-    if clock.frame_count == 0:
-        raise InvalidMediaError("no decodable video frame to summarise", path=path)
-    if timeline.video.get("frame_count") not in (None, clock.frame_count):
-        warnings.append(f"the timeline counts {timeline.video['frame_count']} frames but the video has "
-                        f"{clock.frame_count}; was it made from another file?")
+    analyzers = [SummaryFeatures()] if timeline is not None else [*create_analyzers(["shots", "keyframes"]),
+                                                                  SummaryFeatures()]
+    analysis = pipeline.run(Path(path), analyzers, hash_file=False)
+    seconds = time.perf_counter() - t0
+    return summarize_analysis(analysis, path, ratio=ratio, output=output, preview=preview, shots=timeline,
+                              max_segment_s=max_segment_s, analysis_s=seconds)
 
+
+def summarize_analysis(analysis: Analysis, path: str | Path, *, ratio: float = 0.15, output: Path | None = None,
+                       preview: Path | None = None, shots: Timeline | None = None, max_segment_s: float = 4.0,
+                       analysis_s: float = 0.0) -> SummaryResult:
+    """The summary of an analysis that ran :class:`SummaryFeatures` (and the shot detector, unless
+    ``shots`` gives a timeline whose shots to use); ``path`` is the analysed video, cut for the outputs.
+
+    Times come from the analysis's clock (the frames' pts), so variable frame rate is exact."""
+    _check_options(path, ratio, output, preview, max_segment_s)
+    path = Path(path)
     t1 = time.perf_counter()
+    timeline = shots if shots is not None else analysis.timeline
+    clock = analysis.clock
+    warnings = _clock_warnings(analysis, timeline, path)
     total_s = clock.end_time
     budget_s = ratio * total_s
-    fps = float(clock.fps)
-    piece_frames = max(1, math.floor(piece_seconds(max_segment_s, budget_s) * fps + 1e-6))
-    min_frames = min(piece_frames, max(1, round(MIN_SEGMENT_S * fps)))
-    # a fast-cut video may have no shot as long as MIN_SEGMENT_S: then its short shots are the candidates
-    spans = (candidate_segments(timeline.shots, clock.frame_count, piece_frames, min_frames=min_frames)
-             or candidate_segments(timeline.shots, clock.frame_count, piece_frames))
-    if not spans:
-        raise InvalidMediaError("no frame outside a gradual transition to summarise", path=path)
-    desc, quality = features.segment_descriptors([(a, b) for a, b, _ in spans])
+    fps = float(clock.rate or DESCRIPTOR_FPS)  # the declared rate, else the frames' measured one
+    spans = _candidates(timeline, clock.frame_count, fps, budget_s, max_segment_s, path)
+    desc, quality = segment_descriptors(_descriptors(analysis, path), [(a, b) for a, b, _ in spans])
     durations = np.array([clock.time(b) - clock.time(a) for a, b, _ in spans])
     scores, gains, represent = importance(desc, durations, quality)
     chosen = select(desc, durations, scores, budget_s, unit_s=max(1 / fps, budget_s / KNAPSACK_UNITS))
@@ -146,15 +141,62 @@ def summarize(path: str | Path, *, ratio: float = 0.15, output: Path | None = No
                                frames=spans[i][1] - spans[i][0], duration=float(durations[i]), shot=spans[i][2],
                                score=float(scores[i]), gain=float(gains[i]),
                                representativeness=float(represent[i])) for i in chosen]
-    timings["scoring"] = time.perf_counter() - t1
-
+    timings = {"analysis": analysis_s, "scoring": time.perf_counter() - t1}
     result = SummaryResult(video=str(path), ratio=ratio, video_duration_s=total_s, budget_s=budget_s,
                            duration_s=float(sum(s.duration for s in segments)), candidates=len(spans),
                            segments=segments, timings_s=timings, warnings=warnings)
     _write_outputs(result, path, [(spans[i][0], spans[i][1]) for i in chosen], fps, output, preview)
-    timings["total"] = time.perf_counter() - t0
+    timings["total"] = analysis_s + time.perf_counter() - t1
     result.timings_s = {k: round(v, 3) for k, v in timings.items()}
     return result
+
+
+def _check_options(path: str | Path, ratio: float, output: Path | None, preview: Path | None,
+                   max_segment_s: float) -> None:
+    if not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise UsageError(f"ratio must be in (0, 1], got {ratio!r}")
+    from .paths import refuse_input_as_output
+
+    for target in (output, preview):
+        if target is not None:
+            refuse_input_as_output(target, path)
+    if not max_segment_s > 0:
+        raise UsageError(f"max_segment_s must be > 0, got {max_segment_s!r}")
+
+
+def _clock_warnings(analysis: Analysis, timeline: Timeline, path: Path) -> list[str]:
+    """The analysis's warnings, plus one if the given shots' timeline counts other frames; refuses no frames."""
+    frame_count = analysis.clock.frame_count
+    if frame_count == 0:
+        raise InvalidMediaError("no decodable video frame to summarise", path=path)
+    warnings = list(dict.fromkeys([*analysis.timeline.warnings, *timeline.warnings]))
+    if timeline.video.get("frame_count") not in (None, frame_count):
+        warnings.append(f"the timeline counts {timeline.video['frame_count']} frames but the video has "
+                        f"{frame_count}; was it made from another file?")
+    return warnings
+
+
+def _candidates(timeline: Timeline, frame_count: int, fps: float, budget_s: float, max_segment_s: float,
+                path: Path) -> list[tuple[int, int, int]]:
+    """Candidate ``(start, end, shot)`` spans: shots cut into pieces that fit the budget."""
+    piece_frames = max(1, math.floor(piece_seconds(max_segment_s, budget_s) * fps + 1e-6))
+    min_frames = min(piece_frames, max(1, round(MIN_SEGMENT_S * fps)))
+    # a fast-cut video may have no shot as long as MIN_SEGMENT_S: then its short shots are the candidates
+    spans = (candidate_segments(timeline.shots, frame_count, piece_frames, min_frames=min_frames)
+             or candidate_segments(timeline.shots, frame_count, piece_frames))
+    if not spans:
+        raise InvalidMediaError("no frame outside a gradual transition to summarise", path=path)
+    return spans
+
+
+def _descriptors(analysis: Analysis, path: Path) -> dict[str, np.ndarray]:
+    arrays = analysis.arrays(DESCRIPTORS_ARTIFACT)
+    if arrays is None:
+        raise UsageError("the analysis has no summary descriptors: add SummaryFeatures() to its analyzers",
+                         path=path)
+    if not len(arrays["indices"]):
+        raise InvalidMediaError("no frame could be described for the summary", path=path)
+    return arrays
 
 
 # -- candidates ---------------------------------------------------------------------------------
@@ -199,11 +241,12 @@ def _subtract(ranges: list[tuple[int, int]], holes: list[tuple[int, int]]) -> li
 
 # -- descriptors --------------------------------------------------------------------------------
 
-class _FeatureAnalyzer:
-    """Pipeline analyzer that records every frame's time and a descriptor every few frames.
+class SummaryFeatures:
+    """Pipeline analyzer that computes a frame descriptor every few frames, for :func:`summarize_analysis`.
 
     It asks for the same look as the shot detector (128 px RGB), so it adds no decoding or
-    scaling of its own when both run in one pass.
+    scaling of its own when both run in one pass. Its result is the in-memory artifact
+    :data:`DESCRIPTORS_ARTIFACT` (frame indices, descriptors, quality); it adds no timeline section.
     """
 
     name = "summary_features"
@@ -211,20 +254,17 @@ class _FeatureAnalyzer:
     needs = FrameSpec(max_side=128, pixel_format="rgb24")
 
     def __init__(self) -> None:
-        self.info: VideoInfo | None = None
         self.step = 1
-        self.times: list[float] = []
         self.indices: list[int] = []
         self.vectors: list[np.ndarray] = []
         self.quality: list[float] = []
 
     def start(self, info: VideoInfo) -> None:
-        self.info = info
-        self.step = max(1, round(float(info.fps) / DESCRIPTOR_FPS))
+        rate = info.estimated_rate  # unknown: a descriptor for every frame (slower, never a guessed rate)
+        self.step = max(1, round(float(rate) / DESCRIPTOR_FPS)) if rate else 1
 
     def process(self, batch: FrameBatch) -> None:
-        for rgb, index, t in zip(batch.frames, batch.indices, batch.times, strict=True):
-            self.times.append(float(t))
+        for rgb, index in zip(batch.frames, batch.indices, strict=True):
             if index % self.step == 0:
                 vector, quality = frame_descriptor(rgb)
                 self.indices.append(int(index))
@@ -232,30 +272,27 @@ class _FeatureAnalyzer:
                 self.quality.append(quality)
 
     def finish(self, context: AnalyzerContext) -> TimelinePart:
-        return TimelinePart(params=self.params())
+        arrays = {"indices": np.asarray(self.indices, dtype=np.int64),
+                  "vectors": np.stack(self.vectors) if self.vectors else np.zeros((0, 0), np.float32),
+                  "quality": np.asarray(self.quality, dtype=np.float64)}
+        return TimelinePart(params=self.params(), artifacts={DESCRIPTORS_ARTIFACT: Artifact(arrays=arrays)})
 
     def params(self) -> dict[str, Any]:
         return {"descriptor_fps": DESCRIPTOR_FPS, "step": self.step}
 
-    def clock(self) -> FrameClock:
-        fps = self.info.fps if self.info is not None else 25
-        return FrameClock(self.times, fps)
 
-    def segment_descriptors(self, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-        """Mean descriptor and quality per segment (the nearest sample for very short ones)."""
-        if not self.vectors:
-            raise InvalidMediaError("no frame could be described for the summary", path=self.info and self.info.path)
-        indices = np.asarray(self.indices)
-        vectors, quality = np.stack(self.vectors), np.asarray(self.quality)
-        desc, qual = [], []
-        for a, b in spans:
-            lo, hi = np.searchsorted(indices, [a, b])
-            if hi <= lo:
-                lo = min(int(np.abs(indices - (a + b) // 2).argmin()), len(indices) - 1)
-                hi = lo + 1
-            desc.append(vectors[lo:hi].mean(0))
-            qual.append(quality[lo:hi].mean())
-        return np.stack(desc), np.asarray(qual)
+def segment_descriptors(arrays: dict[str, np.ndarray], spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean descriptor and quality per segment (the nearest sample for very short ones)."""
+    indices, vectors, quality = arrays["indices"], arrays["vectors"], arrays["quality"]
+    desc, qual = [], []
+    for a, b in spans:
+        lo, hi = np.searchsorted(indices, [a, b])
+        if hi <= lo:
+            lo = min(int(np.abs(indices - (a + b) // 2).argmin()), len(indices) - 1)
+            hi = lo + 1
+        desc.append(vectors[lo:hi].mean(0))
+        qual.append(quality[lo:hi].mean())
+    return np.stack(desc), np.asarray(qual)
 
 
 def frame_descriptor(rgb: np.ndarray) -> tuple[np.ndarray, float]:
