@@ -175,7 +175,7 @@ def write(analysis: Analysis, folder: str | Path, *, report: bool = True) -> dic
     if report:
         from .report import write_report
 
-        written["report"] = write_report(timeline, folder, REPORT_FILE)
+        written["report"] = write_report(timeline, folder, REPORT_FILE, frame_clock=analysis.clock)
     written["timeline"] = timeline.save(folder / TIMELINE_FILE)  # last: its presence means the rest is there
     return written
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from vidlens.report import render_report, write_report
-from vidlens.report.plot import Segment, assign_lanes, tick_label, tick_step, timeline_svg
+from vidlens.report.plot import GUTTER, RIGHT, WIDTH, Segment, assign_lanes, tick_label, tick_step, timeline_svg
 from vidlens.timeline import FrameClock, Timeline
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -198,3 +198,25 @@ def test_svg_alone_is_well_formed_with_odd_values() -> None:
     timeline = Timeline(video={"duration": float("nan")}, analysis={},
                         sections={"shots": [{"start": {}, "end": None, "transition": "wipe"}], "text": [1, 2]})
     ET.fromstring(timeline_svg(timeline))
+
+
+def test_with_the_analysis_clock_transitions_sit_at_their_frames_own_times() -> None:
+    """Variable frame rate inside a shot: a dissolve's frames are placed by the clock, not interpolated."""
+    times = [i / 30 for i in range(250)] + [250 / 30 + (i + 1) / 5 for i in range(50)]  # slows to 5 fps at 250
+    clock = FrameClock(times, None)
+    shots = [{"index": 0, "start": clock.moment(0), "end": clock.moment(200), "transition": None},
+             {"index": 1, "start": clock.moment(200), "end": clock.moment(300), "transition": "dissolve",
+              "transition_span": {"start": 205, "end": 260}}]
+    timeline = Timeline(video={"duration": clock.end_time, "frame_count": 300}, analysis={},
+                        sections={"shots": shots})
+
+    def dissolve_x(svg: str) -> tuple[float, float]:
+        rect = [r for r in svg_of(svg).iter("{http://www.w3.org/2000/svg}rect") if r.get("fill-opacity") == "0.35"]
+        return float(rect[0].get("x")), float(rect[0].get("width"))
+
+    exact, interpolated = dissolve_x(timeline_svg(timeline, frame_clock=clock)), dissolve_x(timeline_svg(timeline))
+    duration = clock.end_time
+    plot_w = WIDTH - GUTTER - RIGHT
+    assert exact[0] == pytest.approx(GUTTER + clock.time(205) / duration * plot_w, abs=0.01)
+    assert exact[0] + exact[1] == pytest.approx(GUTTER + clock.time(260) / duration * plot_w, abs=0.02)
+    assert interpolated != exact  # from the file alone the rate between boundaries is assumed even

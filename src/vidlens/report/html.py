@@ -20,7 +20,7 @@ from markupsafe import Markup
 from .. import __version__
 from ..files import write_text_atomic
 from ..timebase import clock
-from ..timeline import Timeline
+from ..timeline import FrameClock, Timeline
 from .plot import KIND_COLOURS, ROW_FILLS, count_svgs, expand_items, section_rows, timeline_svg
 
 #: Object tracks shown as cards (the longest); the rest are in ``timeline.json``.
@@ -34,21 +34,25 @@ _ENV = Environment(loader=PackageLoader("vidlens.report", "templates"), autoesca
                    trim_blocks=True, lstrip_blocks=True)
 
 
-def write_report(timeline: Timeline, output_dir: Path, filename: str = "report.html") -> Path:
+def write_report(timeline: Timeline, output_dir: Path, filename: str = "report.html", *,
+                 frame_clock: FrameClock | None = None) -> Path:
     """Render the report into ``output_dir`` (where the keyframes live) and return its path.
 
     Written atomically, so a half-written page never replaces a good one.
     """
     output_dir = Path(output_dir)
-    return write_text_atomic(output_dir / filename, render_report(timeline, output_dir))
+    return write_text_atomic(output_dir / filename, render_report(timeline, output_dir, frame_clock=frame_clock))
 
 
-def render_report(timeline: Timeline, output_dir: Path | None = None) -> str:
-    """The report's HTML text. With ``output_dir``, images missing from it get a placeholder."""
-    return _ENV.get_template("report.html.j2").render(**report_context(timeline, output_dir))
+def render_report(timeline: Timeline, output_dir: Path | None = None, *,
+                  frame_clock: FrameClock | None = None) -> str:
+    """The report's HTML text. With ``output_dir``, images missing from it get a placeholder; with the
+    analysis's ``frame_clock``, the plots place frame indices at their frames' own times."""
+    return _ENV.get_template("report.html.j2").render(**report_context(timeline, output_dir, frame_clock=frame_clock))
 
 
-def report_context(timeline: Timeline, output_dir: Path | None = None) -> dict[str, Any]:
+def report_context(timeline: Timeline, output_dir: Path | None = None, *,
+                   frame_clock: FrameClock | None = None) -> dict[str, Any]:
     """Everything the template shows, as display-ready strings, lists and flags."""
     video, analysis = timeline.video, timeline.analysis
     name = PurePosixPath(str(video.get("path") or "")).name or "video"
@@ -67,14 +71,14 @@ def report_context(timeline: Timeline, output_dir: Path | None = None) -> dict[s
         "complete": timeline.complete,
         "interrupted": bool(analysis.get("interrupted")),
         "shots": [_shot_card(shot, i, output_dir) for i, shot in enumerate(timeline.shots)],
-        "svg": Markup(timeline_svg(timeline)),  # built from escaped parts in plot.py
+        "svg": Markup(timeline_svg(timeline, frame_clock=frame_clock)),  # built from escaped parts in plot.py
         "kinds": [{"name": k, "colour": c} for k, c in KIND_COLOURS.items()],
         "row_legend": [{"name": n, "colour": ROW_FILLS[i % len(ROW_FILLS)], "count": len(s)}
                        for i, (n, s) in enumerate(rows)],
         "sections": sections,
         "contact_sheet": _local_ref(timeline.sections.get("contact_sheet"), output_dir),
         "tracks": _track_cards(timeline, output_dir),
-        "counts": [{"name": name, "svg": Markup(svg)} for name, svg in count_svgs(timeline)],
+        "counts": [{"name": name, "svg": Markup(svg)} for name, svg in count_svgs(timeline, frame_clock=frame_clock)],
         "timeline_json": "timeline.json",
         "version": __version__,
         "aspect": _aspect(video),

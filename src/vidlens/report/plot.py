@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..timebase import clock
-from ..timeline import Timeline
+from ..timeline import FrameClock, Timeline
 
 #: Colour of each transition kind, shared with the HTML legend and shot cards.
 KIND_COLOURS = {"cut": "#c2410c", "dissolve": "#7c3aed", "fade": "#0f766e"}
@@ -98,8 +98,11 @@ def item_segment(item: Any, fps: float | None) -> Segment | None:
     return Segment(start, max(start, end if end is not None else start), caption)
 
 
-def timeline_svg(timeline: Timeline, width: int = WIDTH) -> str:
-    """The whole plot: shot bands with transition markers, one row per other section, a time axis."""
+def timeline_svg(timeline: Timeline, width: int = WIDTH, *, frame_clock: FrameClock | None = None) -> str:
+    """The whole plot: shot bands with transition markers, one row per other section, a time axis.
+
+    With the analysis's ``frame_clock`` frame indices are placed at their frames' own times; from a
+    timeline file alone they are interpolated between the shots' exact (frame, time) boundaries."""
     rows = section_rows(timeline)
     duration = _duration(timeline, rows)
     plot_w = width - GUTTER - RIGHT
@@ -117,7 +120,7 @@ def timeline_svg(timeline: Timeline, width: int = WIDTH) -> str:
         f'<rect x="{GUTTER}" y="{MARK_H}" width="{plot_w}" height="{SHOT_H}" fill="#eef1f5"/>',
         _label("Shots", MARK_H + SHOT_H / 2),
     ]
-    parts += _shot_marks(timeline, x, duration)
+    parts += _shot_marks(timeline, x, duration, frame_clock)
     y = MARK_H + SHOT_H + ROW_GAP
     for number, (name, segments) in enumerate(rows):
         track = _Track(y, heights[number], ROW_FILLS[number % len(ROW_FILLS)])
@@ -131,12 +134,13 @@ def timeline_svg(timeline: Timeline, width: int = WIDTH) -> str:
     return "\n".join(parts)
 
 
-def count_svgs(timeline: Timeline, width: int = WIDTH, height: int = 70) -> list[tuple[str, str]]:
+def count_svgs(timeline: Timeline, width: int = WIDTH, height: int = 70, *,
+               frame_clock: FrameClock | None = None) -> list[tuple[str, str]]:
     """Per object class, a step plot of how many tracks are on screen over time (from ``object_summary``)."""
     classes = _as_mapping(_as_mapping(timeline.sections.get("object_summary")).get("classes"))
-    fps = _fps(timeline)
+    frame_time = _frame_timer(timeline, frame_clock)
     duration = _duration(timeline, [])
-    if not classes or not fps or duration <= 0:
+    if not classes or duration <= 0:
         return []
     plot_w, plot_h, top = width - GUTTER - RIGHT, height - AXIS_H, 6
 
@@ -145,7 +149,8 @@ def count_svgs(timeline: Timeline, width: int = WIDTH, height: int = 70) -> list
 
     out = []
     for name, info in sorted(classes.items(), key=lambda kv: -_as_mapping(kv[1]).get("screen_time_s", 0)):
-        series = [(f / fps, c) for f, c in _as_mapping(info).get("count_series", []) if f / fps <= duration]
+        series = [(t, c) for f, c in _as_mapping(info).get("count_series", [])
+                  if (t := frame_time(f)) is not None and t <= duration]
         peak = max((c for _, c in series), default=0)
         if not series or peak <= 0:
             continue
@@ -175,9 +180,9 @@ def _as_mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _shot_marks(timeline: Timeline, x: Scale, duration: float) -> list[str]:
+def _shot_marks(timeline: Timeline, x: Scale, duration: float, frame_clock: FrameClock | None) -> list[str]:
     """Shot bands, then gradual-transition shading and boundary markers drawn over them."""
-    frame_time = _frame_timer(timeline)
+    frame_time = _frame_timer(timeline, frame_clock)
     bands: list[str] = []
     marks: list[str] = []
     top, bottom = MARK_H, MARK_H + SHOT_H
@@ -321,12 +326,20 @@ def _duration(timeline: Timeline, rows: Sequence[tuple[str, Sequence[Segment]]])
     return value if math.isfinite(value) and value > 0 else 0.0
 
 
-def _frame_timer(timeline: Timeline) -> Callable[[Any], float | None]:
-    """Frame index → seconds, interpolated between the shot boundaries' exact (frame, time) pairs.
+def _frame_timer(timeline: Timeline, frame_clock: FrameClock | None = None) -> Callable[[Any], float | None]:
+    """Frame index → seconds: the clock's time of that frame when the analysis's clock is at hand,
+    else interpolated between the shot boundaries' exact (frame, time) pairs.
 
-    Transition spans are stored as frame indices; the shots' moments give the measured times,
-    so variable frame rate stays right at boundaries, and the rate only fills in between.
+    Transition spans and count series are stored as frame indices; without the clock the shots'
+    moments give the measured times, so variable frame rate stays right at boundaries, and the rate
+    only fills in between.
     """
+    if frame_clock is not None and frame_clock.frame_count:
+        def clock_time(frame: Any) -> float | None:
+            ok = isinstance(frame, (int, float)) and not isinstance(frame, bool) and math.isfinite(frame)
+            return frame_clock.time(int(frame)) if ok and frame >= 0 else None
+
+        return clock_time
     pairs = sorted({(m["frame"], m["time"]) for shot in timeline.shots for m in (shot.get("start"), shot.get("end"))
                     if isinstance(m, dict) and isinstance(m.get("frame"), int)
                     and isinstance(m.get("time"), (int, float))})
