@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..media.clips import stream_copy, video_packets
+from ..media.clips import PacketIndex, stream_copy, video_packets
 from ..media.writers import write_clip_segments
 
 
@@ -26,7 +26,7 @@ def export_moments(moments: Sequence[Mapping[str, Any]], folder: Path) -> list[d
         refuse_input_as_output(folder, moment["path"], folder=True)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    packets: dict[Path, list[tuple[int, int, bool]] | None] = {}  # each source demuxed once
+    packets: dict[Path, PacketIndex | None] = {}  # each source demuxed once
     for number, moment in enumerate(moments, 1):
         src = Path(moment["path"])
         a, b = int(moment["start"]["frame"]), int(moment["end"]["frame"])
@@ -36,7 +36,9 @@ def export_moments(moments: Sequence[Mapping[str, Any]], folder: Path) -> list[d
             refuse_input_as_output(candidate, src)
         if src not in packets:
             packets[src] = video_packets(src)
-        method, path = "copy", stream_copy(src, packets[src], a, b, base)
+        start_time = moment["start"].get("time")
+        method, path = "copy", stream_copy(src, packets[src], a, b, base,
+                                           start_time=float(start_time) if start_time is not None else None)
         if path is None:
             method, path = "re-encode", write_clip_segments(src, [(a, b)], base.with_suffix(".mp4")).path
         written.append({"moment": number, "path": str(path), "method": method, "source": str(src),

@@ -11,6 +11,7 @@ count; it returns None when a copy would not be exact, and the caller re-encodes
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -21,23 +22,40 @@ from ..files import replacing
 from .info import video_stream_of
 from .reader import VideoReader
 
+#: Timeline moments round their time to the microsecond: a packet within this of a moment is at it.
+MOMENT_ROUNDING_S = 1e-6
 #: Codecs the MP4 muxer takes as they are; others are copied into Matroska.
 MP4_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1", "vp9", "aac", "mp3", "opus", "alac", "flac"})
 
 
-def video_packets(src: Path) -> list[tuple[int, int, bool]] | None:
-    """``(pts, dts, is_keyframe)`` of the analysed video stream's packets in decode order (None if unreadable)."""
+@dataclass(frozen=True)
+class PacketIndex:
+    """The analysed video stream's packets in decode order: ``(pts, dts, is_keyframe)``, and the time base."""
+
+    packets: list[tuple[int, int, bool]]
+    time_base: Fraction
+
+
+def video_packets(src: Path) -> PacketIndex | None:
+    """The packet index of ``src``'s analysed video stream (None if unreadable)."""
     try:
         with av.open(str(src)) as container:
             stream = video_stream_of(container, src)
-            return [(p.pts, p.dts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size]
+            packets = [(p.pts, p.dts, p.is_keyframe) for p in container.demux(stream) if p.pts is not None and p.size]
+            return PacketIndex(packets, Fraction(stream.time_base)) if stream.time_base else None
     except (av.FFmpegError, OSError, InvalidMediaError):
         return None
 
 
-def stream_copy(src: Path, packets: list[tuple[int, int, bool]] | None, a: int, b: int, base: Path) -> Path | None:
+def stream_copy(src: Path, index: PacketIndex | None, a: int, b: int, base: Path, *,
+                start_time: float | None = None) -> Path | None:
     """Copy the packets of frames [a, b) (and the audio beside them) into ``base`` + ``.mp4`` (``.mkv`` for codecs
-    MP4 does not take) if that is exact, else None. ``packets`` is :func:`video_packets` of ``src``."""
+    MP4 does not take) if that is exact, else None. ``index`` is :func:`video_packets` of ``src``.
+
+    Frame ``i`` is packet ``i`` only when packets are in presentation order and each is one frame; the
+    written clip's frame count checks the latter, and ``start_time`` (frame ``a``'s time on the timeline's
+    clock, whose zero is the first frame's pts) checks that packet ``a`` is presented at frame ``a``'s time."""
+    packets = index.packets if index is not None else []
     if not packets or b > len(packets):
         return None
     decode_order = [p[0] for p in packets]
@@ -46,6 +64,9 @@ def stream_copy(src: Path, packets: list[tuple[int, int, bool]] | None, a: int, 
     if not packets[a][2]:
         return None  # the clip does not start on a keyframe
     start_pts = packets[a][0]
+    at = float((start_pts - packets[0][0]) * index.time_base) if index is not None else None
+    if start_time is not None and at is not None and abs(at - start_time) > MOMENT_ROUNDING_S:
+        return None  # a packet that decodes to no frame sits before the cut: positions are not frame indices
     end_pts = packets[b][0] if b < len(packets) else None
     out: Path | None = None
     try:
