@@ -36,7 +36,7 @@ from ..files import replacing, write_text_atomic
 from .evaluation import forward, predict_with_labels
 from .metrics import accuracy, log_loss, macro_f1
 from .plots import training_curves_image, write_png
-from .progress import console_for
+from .progress import ProgressArg, console_for
 from .settings import Schedule, TrainConfig, upgrade_names
 
 __all__ = ["TrainConfig", "TrainResult", "lr_factor", "seed_everything", "train"]
@@ -195,7 +195,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
 
 
 def train(model: nn.Module, train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
-          out_dir: str | Path, *, progress: bool | Console = True, resume: bool = False,
+          out_dir: str | Path, *, progress: ProgressArg = True, resume: bool = False,
           on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
     """Train ``model`` on ``train_set`` (items ``(x, label)``), select the epoch with the best validation
     macro-F1 on ``val_set``, and leave those weights in ``model``.
