@@ -61,6 +61,12 @@ def test_the_cli_builds_the_settings_the_api_would():
     ({"fps": 0}, "fps must be > 0"),
     ({"epochs": 0}, "epochs must be >= 1"),
     ({"mixup": -1}, "mixup must be >= 0"),
+    ({"epochs": "ten"}, "training setting epochs takes a whole number, got 'ten'"),
+    ({"epochs": True}, "epochs takes a whole number"),
+    ({"lr": None}, "lr takes a number, got None"),
+    ({"threads": 1.5}, "threads takes a whole number or None"),
+    ({"flip": "yes"}, "flip takes true or false"),
+    ({"base": 1}, "unknown training option(s) base"),
 ])
 def test_bad_options_are_usage_errors_without_cli_flags(options, message):
     with pytest.raises(UsageError) as caught:
@@ -72,6 +78,8 @@ def test_a_misspelt_api_option_is_a_usage_error(tmp_path):
     pytest.importorskip("torch")
     with pytest.raises(UsageError, match=r"unknown training option.*epochz"):
         api.train_classifier(tmp_path / "data", tmp_path / "model", epochz=3)
+    with pytest.raises(UsageError, match="settings takes a TrainSettings"):
+        api.train_classifier(tmp_path / "data", tmp_path / "model", {"epochs": 3})
     assert not (tmp_path / "model").exists()
 
 

@@ -15,11 +15,14 @@ This module imports no torch: the CLI reads it at start-up on machines without t
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
+
+import numpy as np
 
 from ..errors import UsageError
 
@@ -101,6 +104,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.schedule = choice(Schedule, self.schedule, "schedule")
+        check_types(self)
         checks = [
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 1, "batch_size must be >= 1"),
@@ -128,6 +132,26 @@ class TrainConfig:
         values = upgrade_names(values)
         _refuse_unknown(values, {f.name for f in fields(cls)})
         return cls(**values)
+
+
+_NUMBER_TYPES = {"int": (numbers.Integral,), "float": (numbers.Real,), "bool": (bool, np.bool_)}
+
+
+def check_types(settings: Any) -> None:
+    """Refuse a number or flag setting of the wrong type (``epochs="ten"``, ``lr=None``) with a UsageError naming
+    it, instead of a TypeError deep inside; ``None`` only where the setting allows it."""
+    for f in fields(settings):
+        kind, _, optional = str(f.type).partition(" | ")
+        if kind not in _NUMBER_TYPES:
+            continue
+        value = getattr(settings, f.name)
+        if value is None and optional == "None":
+            continue
+        is_bool = isinstance(value, (bool, np.bool_))
+        if not isinstance(value, _NUMBER_TYPES[kind]) or (is_bool and kind != "bool"):
+            wanted = {"int": "a whole number", "float": "a number", "bool": "true or false"}[kind]
+            raise UsageError(f"training setting {f.name} takes {wanted}" + (" or None" if optional else "")
+                             + f", got {value!r}")
 
 
 def upgrade_names(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,6 +194,9 @@ class TrainSettings:
         self.arch = choice(Arch, self.arch, "architecture")
         if isinstance(self.optimisation, Mapping):
             self.optimisation = TrainConfig.from_dict(self.optimisation)
+        if not isinstance(self.optimisation, TrainConfig):
+            raise UsageError(f"optimisation takes a TrainConfig, got {type(self.optimisation).__name__}")
+        check_types(self)
         if self.fps is not None and not self.fps > 0:
             raise UsageError(f"fps must be > 0, got {self.fps}")
         if self.bidirectional and self.arch not in (Arch.lstm, Arch.gru):
@@ -190,10 +217,13 @@ class TrainSettings:
         return (*(f.name for f in fields(cls) if f.name != "optimisation"), *OPTIMISATION_NAMES)
 
     @classmethod
-    def from_options(cls, base: TrainSettings | None = None, **options: Any) -> TrainSettings:
+    def from_options(cls, base: TrainSettings | None = None, /, **options: Any) -> TrainSettings:
         """Settings from flat keyword options (``arch="gru", epochs=20, warmup=0.5``), over ``base`` (or the
         defaults). A misspelt option is a UsageError listing the known ones."""
         _refuse_unknown(options, set(cls.option_names()))
+        if base is not None and not isinstance(base, TrainSettings):
+            raise UsageError(f"settings takes a TrainSettings (or give the options by name), got "
+                             f"{type(base).__name__}")
         base = base or cls()
         optimisation = {k: v for k, v in options.items() if k in OPTIMISATION_NAMES}
         own = {k: v for k, v in options.items() if k not in OPTIMISATION_NAMES}
