@@ -46,7 +46,8 @@ from .settings import DEFAULT_FPS, TrainSettings
 from .torch_datasets import ClipDataset, FeatureSequenceDataset
 from .video_inputs import MAX_TRAIN_CLIP_FRAMES, covered_seconds, decode_clip_frames
 
-__all__ = ["DEFAULT_FPS", "TrainSettings", "default_cache_dir", "train_classifier"]  # settings: from .settings
+# TrainSettings and DEFAULT_FPS live in .settings (no torch); re-exported here for existing imports.
+__all__ = ["DEFAULT_FPS", "TrainSettings", "default_cache_dir", "train_classifier"]
 
 SPLITS_DIR = "splits"
 TRAINING_DIR = "training"
