@@ -75,7 +75,7 @@ def main() -> None:
         summary = api.train_classifier(dataset, out, cache=work / "cache", progress=False, split=(0.6, 0.15, 0.25),
                                        threads=args.threads, **settings)
         trained_s = time.perf_counter() - begun
-        report = api.compress_model(out, int8="dynamic,static", prune="0.3,0.5", dataset=dataset,
+        report = api.compress_model(out, int8=["dynamic", "static"], prune=[0.3, 0.5], dataset=dataset,
                                     cache=work / "cache", runs=args.runs)
         rows = []
         for v in report["variants"]:

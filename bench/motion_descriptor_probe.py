@@ -66,7 +66,7 @@ def run(seed: int, per_class: int, work: Path) -> dict[str, float]:
     for arch in ("meanpool", "gru"):
         seed_everything(0)
         model = build_model(arch, len(ds.classes), input_dim=9, steps=8)
-        config = TrainConfig(epochs=40, batch_size=16, lr=3e-3, patience=15, seed=0, num_threads=2)
+        config = TrainConfig(epochs=40, batch_size=16, lr=3e-3, patience=15, seed=0, threads=2)
         train(model, make(splits["train"], True), make(splits["val"], False), config, work / f"{arch}_{seed}",
               progress=False)
         result = evaluate(model, make(splits["test"], False), ds.classes)

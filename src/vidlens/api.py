@@ -16,6 +16,8 @@ from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback
 from .timebase import TimeSpec
 from .timeline import Timeline
+from .train.progress import ProgressArg
+from .train.settings import Arch, FuseMode, Schedule, SplitChoice, TrainConfig, TrainSettings
 
 if TYPE_CHECKING:
     from .predict.predictor import OnnxPredictor
@@ -338,7 +340,8 @@ def export_clips(moments: Sequence[Mapping[str, Any]], folder: str | Path) -> li
 
 # -- your own video classifiers (vidlens.train): training needs the `train` extra (PyTorch), the rest does not ---
 
-__all__ += ["evaluate_classifier", "fuse_classifiers", "predict_video", "train_classifier"]
+__all__ += ["Arch", "FuseMode", "Schedule", "SplitChoice", "TrainConfig", "TrainSettings", "evaluate_classifier",
+            "fuse_classifiers", "predict_video", "train_classifier"]
 
 
 def _need_torch(what: str) -> None:
@@ -347,25 +350,27 @@ def _need_torch(what: str) -> None:
     need_torch(what)
 
 
-def train_classifier(dataset: str | Path, output_dir: str | Path, *, resume: bool = False,
-                     cache: str | Path | None = None, progress: bool = True, **settings: Any) -> dict[str, Any]:
+def train_classifier(dataset: str | Path, output_dir: str | Path, settings: TrainSettings | None = None, *,
+                     resume: bool = False, cache: str | Path | None = None, progress: ProgressArg = True,
+                     **options: Any) -> dict[str, Any]:
     """Train a video classifier on a labelled dataset (class folders or a CSV/JSON manifest) into a model folder.
 
-    ``settings`` are the fields of :class:`vidlens.train.fit.TrainSettings` (``arch``, ``epochs``, ``fps``,
-    ``split``...). The folder gets the model (``vidlens_model.json``, ``weights.pt``, ``model.onnx``), its
-    split lists, the training history and the test-set evaluation. Returns a summary dict.
+    ``settings`` is a :class:`TrainSettings` (default: its defaults); ``options`` are its settings by name, flat
+    (``arch="gru"``, ``epochs=20``, ``warmup=0.5``, ``split=(0.7, 0.15, 0.15)``...), applied over ``settings``;
+    a misspelt one is a UsageError. The folder gets the model (``vidlens_model.json``, ``weights.pt``,
+    ``model.onnx``), its split lists, the training history and the test-set evaluation. ``progress``: a Rich
+    console to write progress to, ``True`` (stderr) or ``False``. Returns a summary dict.
     """
     _need_torch("training")
-    from .train.fit import TrainSettings
     from .train.fit import train_classifier as run
 
-    return run(dataset, output_dir, TrainSettings.from_options(**settings), resume=resume, cache_dir=cache,
+    return run(dataset, output_dir, TrainSettings.from_options(settings, **options), resume=resume, cache_dir=cache,
                progress=progress)
 
 
-def fuse_classifiers(models: Sequence[str | Path], output_dir: str | Path, *, mode: str = "mean",
+def fuse_classifiers(models: Sequence[str | Path], output_dir: str | Path, *, mode: FuseMode | str = FuseMode.mean,
                      dataset: str | Path | None = None, cache: str | Path | None = None, threads: int | None = None,
-                     progress: bool = True) -> dict[str, Any]:
+                     progress: ProgressArg = True) -> dict[str, Any]:
     """An ensemble of trained models (mean of their probabilities, or weights learned on the validation clips)."""
     _need_torch("fusing models")
     from .train.fuse import fuse_models
@@ -374,9 +379,9 @@ def fuse_classifiers(models: Sequence[str | Path], output_dir: str | Path, *, mo
                        progress=progress)
 
 
-def evaluate_classifier(model: str | Path, dataset: str | Path, *, split: str = "auto",
+def evaluate_classifier(model: str | Path, dataset: str | Path, *, split: SplitChoice | str = SplitChoice.auto,
                         output_dir: str | Path | None = None, onnx_file: str | Path | None = None,
-                        threads: int | None = None, progress: bool = False) -> dict[str, Any]:
+                        threads: int | None = None, progress: ProgressArg = False) -> dict[str, Any]:
     """Score a trained model (through ONNX Runtime, no torch) on a dataset's recorded split or on all of it.
 
     ``split="auto"`` scores the recorded test split of the training dataset, and all of any other dataset;
@@ -444,12 +449,12 @@ __all__ += ["explain_prediction"]
 
 
 def compress_model(model: str | Path, *, int8: str | Sequence[str] | None = None,
-                   prune: str | Sequence[float] | None = None, finetune_epochs: int | None = None,
+                   prune: Sequence[float] | None = None, finetune_epochs: int | None = None,
                    dataset: str | Path | None = None, cache: str | Path | None = None, runs: int = 50,
-                   progress: bool = False) -> dict[str, Any]:
-    """ONNX export of a trained model plus INT8 (``"dynamic"``, ``"static"``) and pruned (fractions) variants,
-    each measured for size, latency and, with ``dataset``, accuracy on the model's test split. Writes the
-    variants and compress.json into the model folder and returns the report."""
+                   progress: ProgressArg = False) -> dict[str, Any]:
+    """ONNX export of a trained model plus INT8 (``"dynamic"``, ``"static"``) and pruned (fractions of the weights,
+    e.g. ``[0.3, 0.5]``) variants, each measured for size, latency and, with ``dataset``, accuracy on the model's
+    test split. Writes the variants and compress.json into the model folder and returns the report."""
     if prune:
         _need_torch("pruning a model")
     from .train.compress import compress_bundle

@@ -126,9 +126,9 @@ def test_evaluate_on_a_new_folder_scores_all_of_it_and_says_so(trained, appearan
             shutil.copy(video, other / label / f"fresh_{i}.mp4")
     assert main(["evaluate", str(trained[0]), str(other), "-o", str(tmp_path / "eval"), "--json"]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["num_samples"] == 6 and "--split all" in captured.err
+    assert json.loads(captured.out)["num_samples"] == 6 and "split 'all'" in captured.err
     assert main(["evaluate", str(trained[0]), str(other), "--split", "test", "-o", str(tmp_path / "e2")]) == 2
-    assert "not the dataset the model was trained on; use --split all" in capsys.readouterr().err
+    assert "not the dataset the model was trained on; score split 'all'" in capsys.readouterr().err
 
 
 def test_predict_json_gives_video_labels_and_windows_that_tile_the_video(trained, appearance, capsys):
@@ -181,7 +181,7 @@ def test_a_clip_model_and_an_ensemble_of_both_kinds_train_and_predict(work, tmp_
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["train", "{data}", "-o", "{tmp}/m", "--arch", "gru", "--flip"], "--flip needs raw clips"),
+    (["train", "{data}", "-o", "{tmp}/m", "--arch", "gru", "--flip"], "flip needs raw clips"),
     (["train", "{data}", "{data}", "-o", "{tmp}/m"], "give one dataset"),
     (["evaluate", "{tmp}", "{data}"], "not a vidlens model"),
     (["predict", "{model}", "{data}/cat/broken.mp4"], "not a readable media file"),

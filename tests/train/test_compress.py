@@ -24,7 +24,7 @@ from vidlens.train.compress import (  # noqa: E402
     REPORT_FILE,
     comparison_table,
     compress_bundle,
-    parse_amounts,
+    prune_amounts,
     variant_path,
 )
 from vidlens.train.export import check_inputs, export_onnx  # noqa: E402
@@ -57,7 +57,7 @@ def gru_bundle(tmp_path_factory):
 
 def test_every_variant_is_built_measured_on_the_same_test_clips_and_registered(gru_bundle):
     bundle, dataset, cache = gru_bundle
-    report = compress_bundle(bundle, int8="dynamic,static", prune="0.3,0.5", finetune_epochs=1, dataset=dataset,
+    report = compress_bundle(bundle, int8=["dynamic", "static"], prune=[0.3, 0.5], finetune_epochs=1, dataset=dataset,
                              cache_dir=cache, runs=5, progress=False)
     names = [v["name"] for v in report["variants"]]
     assert names == ["fp32", "int8_dynamic", "int8_static", "pruned30", "pruned50"]
@@ -134,10 +134,10 @@ def test_pruning_zeroes_the_smallest_weights_across_layers_and_keeps_them_zero()
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--int8", "static"], "calibrates on real inputs"),
-    (["--int8", "fast"], "unknown --int8 mode"),
+    (["--int8", "fast"], "unknown INT8 mode"),
     (["--prune", "1.5"], "fraction between 0 and 1"),
     (["--prune", "half"], "fractions like 0.3,0.5"),
-    (["--prune", "0.3", "--finetune-epochs", "2"], "needs --dataset"),
+    (["--prune", "0.3", "--finetune-epochs", "2"], "needs the dataset"),
 ])
 def test_bad_requests_fail_with_one_line(args, message, tmp_path, capsys):
     model = build_model("meanpool", 2, input_dim=8, steps=2, hidden=4)
@@ -152,4 +152,6 @@ def test_bad_requests_fail_with_one_line(args, message, tmp_path, capsys):
     assert "vidlens_model.json" in capsys.readouterr().err
     with pytest.raises(UsageError, match="no variant 'int4'"):
         variant_path(bundle, "int4")
-    assert parse_amounts("0.3, 0.5,0.3") == [0.3, 0.5]
+    assert prune_amounts([0.3, 0.5, 0.3]) == [0.3, 0.5]
+    with pytest.raises(UsageError, match="not the string"):
+        prune_amounts("0.3,0.5")  # parsing comma lists is the CLI's job

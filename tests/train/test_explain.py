@@ -125,7 +125,7 @@ def motion_model(tmp_path_factory):
     model = build_model("r2plus1d", len(MOTION), frames=FRAMES, size=SIZE, width=8, dropout=0.1)
     result = train(model, ClipDataset(train_clips, train_labels, size=SIZE, frames=FRAMES),
                    ClipDataset(val_clips, val_labels, size=SIZE, frames=FRAMES, train=False),
-                   TrainConfig(epochs=20, batch_size=12, lr=3e-3, patience=0, num_threads=1),
+                   TrainConfig(epochs=20, batch_size=12, lr=3e-3, patience=0, threads=1),
                    tmp_path_factory.mktemp("motion"), progress=False)
     assert result.best_score >= 0.8, [r["val_accuracy"] for r in result.history]
     return model, clips(36, 2)

@@ -69,11 +69,11 @@ def test_mean_pooling_cannot_beat_chance_on_order(tmp_path):
 
 
 def test_same_seed_gives_identical_weights_and_history(tmp_path):
-    first, result_a = fit(tmp_path / "a", epochs=3, mixup_alpha=0.4)
-    second, result_b = fit(tmp_path / "b", epochs=3, mixup_alpha=0.4)
+    first, result_a = fit(tmp_path / "a", epochs=3, mixup=0.4)
+    second, result_b = fit(tmp_path / "b", epochs=3, mixup=0.4)
     assert state_equal(first.state_dict(), second.state_dict())
     assert without_timing(result_a.history) == without_timing(result_b.history)
-    other, _ = fit(tmp_path / "c", epochs=3, mixup_alpha=0.4, seed=1)
+    other, _ = fit(tmp_path / "c", epochs=3, mixup=0.4, seed=1)
     assert not state_equal(first.state_dict(), other.state_dict())
 
 
@@ -82,7 +82,7 @@ class Interrupt(Exception):
 
 
 def test_resume_after_an_interruption_ends_exactly_like_an_uninterrupted_run(tmp_path):
-    settings = {"epochs": 5, "batch_size": 16, "lr": 3e-3, "patience": 0, "mixup_alpha": 0.2}
+    settings = {"epochs": 5, "batch_size": 16, "lr": 3e-3, "patience": 0, "mixup": 0.2}
     config = TrainConfig(**settings)
     train_set, val_set = datasets()
     whole = model_for()
@@ -155,12 +155,12 @@ def test_training_without_validation_keeps_the_last_epoch(tmp_path):
 
 
 def test_learning_rate_schedules():
-    cosine = TrainConfig(epochs=10, warmup_epochs=2, schedule="cosine")
+    cosine = TrainConfig(epochs=10, warmup=2, schedule="cosine")
     factors = [loop.lr_factor(cosine, step, steps_per_epoch=5) for step in range(50)]
     steps = np.diff(factors)
     assert factors[9] == pytest.approx(1.0) and (steps[:9] > 0).all()  # linear warm-up over 2 epochs
     assert (steps[9:] <= 0).all() and factors[-1] < 0.01  # then cosine down to ~0
-    step = TrainConfig(epochs=30, warmup_epochs=0, schedule="step", step_epochs=10, step_gamma=0.1)
+    step = TrainConfig(epochs=30, warmup=0, schedule="step", step_epochs=10, step_gamma=0.1)
     assert [loop.lr_factor(step, e * 4, 4) for e in (0, 9, 10, 25)] == pytest.approx([1.0, 1.0, 0.1, 0.01])
 
 
@@ -172,7 +172,7 @@ def test_learning_rate_schedules():
 def test_bad_settings_are_usage_errors(settings, message):
     with pytest.raises(UsageError, match=message):
         TrainConfig(**settings)
-    with pytest.raises(UsageError, match="unknown training setting"):
+    with pytest.raises(UsageError, match="unknown training option"):
         TrainConfig.from_dict({"epochz": 3})
 
 

@@ -10,7 +10,7 @@ import typer
 
 from .. import api
 from .console import err, out
-from .params import bounded, print_json
+from .params import bounded, name_list, number_list, print_json
 
 
 def export(
@@ -35,8 +35,9 @@ def export(
 
     Example: vidlens export runs/gru --int8 dynamic,static --prune 0.3,0.5 --dataset clips/
     """
-    report = api.compress_model(model, int8=int8, prune=prune, finetune_epochs=finetune_epochs, dataset=dataset,
-                                cache=cache, runs=runs, progress=not quiet)
+    amounts = number_list(prune, "--prune", "fractions like 0.3,0.5")
+    report = api.compress_model(model, int8=name_list(int8, "--int8"), prune=amounts, finetune_epochs=finetune_epochs,
+                                dataset=dataset, cache=cache, runs=runs, progress=False if quiet else err)
     if as_json:
         print_json(report)
     else:

@@ -61,3 +61,14 @@ def name_list(text: str | None, option: str) -> list[str] | None:
     if not names:
         raise UsageError(f"{option} names nothing (got {text!r}): give comma-separated names")
     return names
+
+
+def number_list(text: str | None, option: str, what: str) -> list[float] | None:
+    """A comma-separated option as a list of numbers (``0.7,0.15,0.15``); None when the option was not given.
+    ``what`` says what the option takes in the error (``"ratios like 0.7,0.15,0.15"``)."""
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"{option} takes {what}, got {text!r}") from None

@@ -15,39 +15,13 @@ import typer
 from rich.table import Table
 
 from .. import api
+from ..api import Arch, FuseMode, Schedule, SplitChoice, TrainSettings
 from ..errors import UsageError
 from ..timebase import TimeSpec
 from .console import err, out, show
-from .params import JsonFormatOpt, bounded, print_json
+from .params import JsonFormatOpt, bounded, number_list, print_json
 
 ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `vidlens train`.")]
-
-
-class Arch(str, Enum):
-    gru = "gru"
-    lstm = "lstm"
-    tcn = "tcn"
-    transformer = "transformer"
-    meanpool = "meanpool"
-    r2plus1d = "r2plus1d"
-
-
-class Schedule(str, Enum):
-    cosine = "cosine"
-    step = "step"
-
-
-class FuseMode(str, Enum):
-    mean = "mean"
-    learned = "learned"
-
-
-class SplitChoice(str, Enum):
-    auto = "auto"
-    test = "test"
-    val = "val"
-    train = "train"
-    all = "all"
 
 
 class PredictFormat(str, Enum):
@@ -55,103 +29,135 @@ class PredictFormat(str, Enum):
     json = "json"
 
 
-def _ratios(text: str) -> list[float]:
-    try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UsageError(f"--split takes ratios like 0.7,0.15,0.15, got {text!r}") from None
-
-
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def train(
-    inputs: Annotated[list[Path], typer.Argument(help="The dataset: a folder with one sub-folder of videos per class, "
-                                                 "or a CSV/JSON manifest (path,label[,start,end]). With --ensemble: "
-                                                 "the trained model folders to fuse.", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write (bundle, ONNX, splits, "
-                                         "training history, test-set evaluation).")],
-    arch: Annotated[Arch, typer.Option(help="gru/lstm/tcn/transformer/meanpool: a head over per-frame "
+#: Every training option's default, read from the settings object (never repeated here).
+DEFAULTS = TrainSettings()
+OPT = DEFAULTS.optimisation
+SPLIT_DEFAULT = ",".join(map(str, DEFAULTS.split))  # "0.7,0.15,0.15"
+
+# The options of `vidlens train`, one alias each (named like the setting they set, see _settings).
+InputsArg = Annotated[list[Path], typer.Argument(
+    help="The dataset: a folder with one sub-folder of videos per class, or a CSV/JSON manifest "
+    "(path,label[,start,end]). With --ensemble: the trained model folders to fuse.", show_default=False)]
+OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Model folder to write (bundle, ONNX, splits, "
+                                         "training history, test-set evaluation).")]
+ArchOpt = Annotated[Arch, typer.Option(help="gru/lstm/tcn/transformer/meanpool: a head over per-frame "
                                        "EfficientNet-Lite0 features (cached on disk); r2plus1d: a small 3D-CNN "
-                                       "trained on raw clips.")] = Arch.gru,
-    bidirectional: Annotated[bool, typer.Option(help="gru/lstm: read the sequence both ways.")] = False,
-    steps: Annotated[int, typer.Option(help="Feature heads: frames per clip (segment centres).",
-                                      **bounded(1, 1024))] = 8,
-    fps: Annotated[float | None, typer.Option(help="Frames sampled per second (default 4 for feature heads, 8 "
+                                       "trained on raw clips.")]
+BidirectionalOpt = Annotated[bool, typer.Option(help="gru/lstm: read the sequence both ways.")]
+StepsOpt = Annotated[int, typer.Option(help="Feature heads: frames per clip (segment centres).", **bounded(1, 1024))]
+FpsOpt = Annotated[float | None, typer.Option(help="Frames sampled per second (default 4 for feature heads, 8 "
                                               "for r2plus1d).", show_default=False,
-                                              **bounded(0, 1000, low_open=True))] = None,
-    size: Annotated[int, typer.Option(help="r2plus1d: clip side in pixels.", **bounded(16, 1024))] = 112,
-    frames: Annotated[int, typer.Option(help="r2plus1d: frames per clip.", **bounded(1, 512))] = 8,
-    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).",
-                                       **bounded(1, 10_000))] = 30,
-    batch_size: Annotated[int, typer.Option(help="Clips per optimiser step.", **bounded(1, 4096))] = 16,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (AdamW).", **bounded(0, 10, low_open=True))] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay (weight matrices only).",
-                                                **bounded(0, 10))] = 0.05,
-    schedule: Annotated[Schedule, typer.Option(help="cosine (after warm-up) or step (x0.1 every 10 epochs).")]
-    = Schedule.cosine,
-    warmup: Annotated[float, typer.Option(help="Warm-up epochs (linear).", **bounded(0, 10_000))] = 1.0,
-    label_smoothing: Annotated[float, typer.Option(help="Label smoothing of the loss.",
-                                                    **bounded(0, 1, high_open=True))] = 0.1,
-    dropout: Annotated[float | None, typer.Option(help="Dropout (default: the architecture's).",
-                                                  show_default=False, **bounded(0, 1, high_open=True))] = None,
-    mixup: Annotated[float, typer.Option(help="Mixup Beta(a, a) strength; 0 = off.", **bounded(0, 100))] = 0.0,
-    patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation "
-                                          "macro-F1; 0 = never.", **bounded(0, 10_000))] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of the split, the initialisation and every random draw.",
-                                    **bounded(0, 2**32 - 1))] = 0,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for torch and ONNX Runtime.",
-                                                show_default=False, **bounded(1, 1024))] = None,
-    split: Annotated[str, typer.Option(help="train,val,test ratios, split per class.")] = "0.7,0.15,0.15",
-    splits: Annotated[str | None, typer.Option(help="Split list files instead: train.txt,val.txt,test.txt "
-                                               "(UCF-101 style, paths relative to the dataset).",
-                                               show_default=False)] = None,
-    flip: Annotated[bool, typer.Option("--flip", help="r2plus1d: mirror training clips left-right at random. Off by "
+                                              **bounded(0, 1000, low_open=True))]
+SizeOpt = Annotated[int, typer.Option(help="r2plus1d: clip side in pixels.", **bounded(16, 1024))]
+FramesOpt = Annotated[int, typer.Option(help="r2plus1d: frames per clip.", **bounded(1, 512))]
+EpochsOpt = Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).", **bounded(1, 10_000))]
+BatchSizeOpt = Annotated[int, typer.Option(help="Clips per optimiser step.", **bounded(1, 4096))]
+LrOpt = Annotated[float, typer.Option(help="Peak learning rate (AdamW).", **bounded(0, 10, low_open=True))]
+WeightDecayOpt = Annotated[float, typer.Option(help="AdamW weight decay (weight matrices only).", **bounded(0, 10))]
+ScheduleOpt = Annotated[Schedule, typer.Option(help="cosine (after warm-up) or step (x0.1 every 10 epochs).")]
+WarmupOpt = Annotated[float, typer.Option(help="Warm-up epochs (linear).", **bounded(0, 10_000))]
+LabelSmoothingOpt = Annotated[float, typer.Option(help="Label smoothing of the loss.",
+                                                  **bounded(0, 1, high_open=True))]
+DropoutOpt = Annotated[float | None, typer.Option(help="Dropout (default: the architecture's).", show_default=False,
+                                                  **bounded(0, 1, high_open=True))]
+MixupOpt = Annotated[float, typer.Option(help="Mixup Beta(a, a) strength; 0 = off.", **bounded(0, 100))]
+PatienceOpt = Annotated[int, typer.Option(help="Stop after this many epochs without a better validation macro-F1; "
+                                          "0 = never.", **bounded(0, 10_000))]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the initialisation and every random draw.",
+                                      **bounded(0, 2**32 - 1))]
+ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for torch and ONNX Runtime.", show_default=False,
+                                                **bounded(1, 1024))]
+SplitOpt = Annotated[str, typer.Option(help="train,val,test ratios, split per class.")]
+SplitsOpt = Annotated[str | None, typer.Option(help="Split list files instead: train.txt,val.txt,test.txt (UCF-101 "
+                                               "style, paths relative to the dataset).", show_default=False)]
+FlipOpt = Annotated[bool, typer.Option("--flip", help="r2plus1d: mirror training clips left-right at random. Off by "
                                        "default because mirroring changes motion labels (pan_left becomes "
-                                       "pan_right); use it only if every class looks the same mirrored.")] = False,
-    reverse: Annotated[bool, typer.Option("--reverse", help="Play training clips backwards at random. Off by default "
+                                       "pan_right); use it only if every class looks the same mirrored.")]
+ReverseOpt = Annotated[bool, typer.Option("--reverse", help="Play training clips backwards at random. Off by default "
                                           "because it changes motion labels (zoom_in becomes zoom_out, up becomes "
-                                          "down); use it only if every class is its own reverse.")] = False,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in the same folder (same settings).")]
-    = False,
-    cache: Annotated[Path | None, typer.Option(help="Feature cache folder (default: $VIDLENS_CACHE/features, "
-                                               "else ~/.cache/vidlens/features).", show_default=False)] = None,
-    ensemble: Annotated[bool, typer.Option("--ensemble", help="Fuse the trained models given as arguments into one "
-                                           "(no new training unless --mode learned).")] = False,
-    mode: Annotated[FuseMode, typer.Option(help="--ensemble: mean of probabilities, or per-model weights "
-                                           "learned on the validation clips.")] = FuseMode.mean,
-    dataset: Annotated[Path | None, typer.Option(help="--ensemble: the members' dataset (default: the one the "
-                                                 "first member recorded).", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress or tables on stderr.")] = False,
+                                          "down); use it only if every class is its own reverse.")]
+ResumeOpt = Annotated[bool, typer.Option(help="Continue an interrupted run in the same folder (same settings).")]
+CacheOpt = Annotated[Path | None, typer.Option(help="Feature cache folder (default: $VIDLENS_CACHE/features, else "
+                                               "~/.cache/vidlens/features).", show_default=False)]
+EnsembleOpt = Annotated[bool, typer.Option("--ensemble", help="Fuse the trained models given as arguments into one "
+                                           "(no new training unless --mode learned).")]
+ModeOpt = Annotated[FuseMode, typer.Option(help="--ensemble: mean of probabilities, or per-model weights learned "
+                                           "on the validation clips.")]
+DatasetOpt = Annotated[Path | None, typer.Option(help="--ensemble: the members' dataset (default: the one the first "
+                                                 "member recorded).", show_default=False)]
+SummaryJsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="No progress or tables on stderr.")]
+
+
+def train(
+    inputs: InputsArg,
+    output: OutputOpt,
+    arch: ArchOpt = DEFAULTS.arch,
+    bidirectional: BidirectionalOpt = DEFAULTS.bidirectional,
+    steps: StepsOpt = DEFAULTS.steps,
+    fps: FpsOpt = DEFAULTS.fps,
+    size: SizeOpt = DEFAULTS.size,
+    frames: FramesOpt = DEFAULTS.frames,
+    epochs: EpochsOpt = OPT.epochs,
+    batch_size: BatchSizeOpt = OPT.batch_size,
+    lr: LrOpt = OPT.lr,
+    weight_decay: WeightDecayOpt = OPT.weight_decay,
+    schedule: ScheduleOpt = OPT.schedule,
+    warmup: WarmupOpt = OPT.warmup,
+    label_smoothing: LabelSmoothingOpt = OPT.label_smoothing,
+    dropout: DropoutOpt = DEFAULTS.dropout,
+    mixup: MixupOpt = OPT.mixup,
+    patience: PatienceOpt = OPT.patience,
+    seed: SeedOpt = OPT.seed,
+    threads: ThreadsOpt = OPT.threads,
+    split: SplitOpt = SPLIT_DEFAULT,
+    splits: SplitsOpt = None,
+    flip: FlipOpt = DEFAULTS.flip,
+    reverse: ReverseOpt = DEFAULTS.reverse,
+    resume: ResumeOpt = False,
+    cache: CacheOpt = None,
+    ensemble: EnsembleOpt = False,
+    mode: ModeOpt = FuseMode.mean,
+    dataset: DatasetOpt = None,
+    as_json: SummaryJsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train a video classifier on your labelled videos (needs the train extra: PyTorch, CPU).
 
     Example: vidlens train clips/ -o my_model --arch gru --epochs 30
     """
+    progress = False if quiet else err
     if ensemble:
-        summary = api.fuse_classifiers(inputs, output, mode=mode.value, dataset=dataset, cache=cache,
-                                       threads=threads, progress=not quiet)
-        if as_json:
-            print_json(summary)
-        elif not quiet:
-            _print_fuse_summary(summary)
+        summary = api.fuse_classifiers(inputs, output, mode=mode, dataset=dataset, cache=cache, threads=threads,
+                                       progress=progress)
+        _show_summary(summary, as_json, quiet, _print_fuse_summary)
         return
     if len(inputs) != 1:
         raise UsageError(f"give one dataset (a folder or a manifest), got {len(inputs)} arguments; "
                          "to fuse trained models use --ensemble")
-    split_files = [p.strip() for p in splits.split(",") if p.strip()] if splits else None
-    summary = api.train_classifier(
-        inputs[0], output, resume=resume, cache=cache, progress=not quiet, arch=arch.value,
-        bidirectional=bidirectional, steps=steps, fps=fps, size=size, frames=frames, epochs=epochs,
-        batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule.value, warmup=warmup,
-        label_smoothing=label_smoothing, dropout=dropout, mixup=mixup, patience=patience, seed=seed, threads=threads,
-        split=_ratios(split), splits=split_files, flip=flip, reverse=reverse)
+    settings = _settings(locals())
+    summary = api.train_classifier(inputs[0], output, settings, resume=resume, cache=cache, progress=progress)
+    _show_summary(summary, as_json, quiet, _print_train_summary)
+
+
+def _settings(options: dict[str, Any]) -> TrainSettings:
+    """The training settings from the command's options: every option named like a setting sets it (the comma
+    lists of --split and --splits parsed here; the API takes sequences)."""
+    given = {name: options[name] for name in TrainSettings.option_names() if name in options}
+    given["split"] = number_list(given["split"], "--split", "ratios like 0.7,0.15,0.15")
+    given["splits"] = [p.strip() for p in given["splits"].split(",") if p.strip()] if given["splits"] else None
+    return TrainSettings.from_options(**given)
+
+
+def _show_summary(summary: dict[str, Any], as_json: bool, quiet: bool, table: Any) -> None:
     if as_json:
         print_json(summary)
     elif not quiet:
-        _print_train_summary(summary)
+        table(summary)
 
 
 def _print_train_summary(summary: dict[str, Any]) -> None:
@@ -204,8 +210,8 @@ def evaluate(
     """Score a trained model on labelled videos: metrics, confusion matrix, calibration, HTML report (no torch)."""
     target = output or model / ("evaluation" if split in (SplitChoice.auto, SplitChoice.test)
                                 else f"evaluation-{split.value}")
-    result = api.evaluate_classifier(model, dataset, split=split.value, output_dir=target, onnx_file=onnx,
-                                     threads=threads, progress=not quiet)
+    result = api.evaluate_classifier(model, dataset, split=split, output_dir=target, onnx_file=onnx,
+                                     threads=threads, progress=False if quiet else err)
     metrics = result["metrics"]
     if as_json:
         print_json(metrics)

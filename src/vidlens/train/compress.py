@@ -46,8 +46,9 @@ from ..predict.predictor import OnnxPredictor, stack_inputs
 from .dataset import Dataset, Sample, check_videos, load_dataset, split_dataset
 from .features import FeatureCache
 from .metrics import accuracy, macro_f1
-from .progress import bar
+from .progress import ProgressArg, bar, console_for
 from .quantize import calibration_subset, quantize_dynamic_file, quantize_static_file
+from .settings import TrainConfig, recorded_settings
 from .video_inputs import clip_inputs
 
 COMPRESS_SCHEMA = "vidlens.compress/1"
@@ -73,17 +74,19 @@ def pruned_name(amount: float) -> str:
     return f"pruned{round(100 * amount)}"
 
 
-def parse_amounts(text: str | Sequence[float] | None) -> list[float]:
-    """``"0.3,0.5"`` (or numbers) -> ``[0.3, 0.5]``, each a fraction in (0, 1), no repeats."""
-    if text is None:
+def prune_amounts(values: Sequence[float] | None) -> list[float]:
+    """The pruning amounts, checked (each a fraction in (0, 1)), repeats dropped: ``[0.3, 0.5, 0.3]`` ->
+    ``[0.3, 0.5]``. A sequence of numbers: parsing ``"0.3,0.5"`` is the CLI's job."""
+    if values is None:
         return []
-    items = [t.strip() for t in text.split(",") if t.strip()] if isinstance(text, str) else list(text)
-    amounts = []
-    for item in items:
+    if isinstance(values, (str, bytes)):
+        raise UsageError(f"pruning amounts are a sequence of fractions (e.g. [0.3, 0.5]), not the string {values!r}")
+    amounts: list[float] = []
+    for item in values:
         try:
             value = float(item)
-        except ValueError:
-            raise UsageError(f"--prune takes fractions like 0.3,0.5; got {item!r}") from None
+        except (TypeError, ValueError):
+            raise UsageError(f"pruning amounts are fractions like 0.3 or 0.5; got {item!r}") from None
         if not 0.0 < value < 1.0:
             raise UsageError(f"a pruning amount is a fraction between 0 and 1 (0.3 = 30 %), got {item}")
         if pruned_name(value) not in {pruned_name(a) for a in amounts}:
@@ -91,16 +94,15 @@ def parse_amounts(text: str | Sequence[float] | None) -> list[float]:
     return amounts
 
 
-def parse_int8(text: str | Sequence[str] | None) -> list[str]:
-    """``"dynamic,static"`` -> ``["dynamic", "static"]`` (checked)."""
-    if text is None:
+def int8_modes(modes: str | Sequence[str] | None) -> list[str]:
+    """The INT8 modes, checked, repeats dropped: one mode (``"dynamic"``) or a sequence of them."""
+    if modes is None:
         return []
-    modes = [t.strip() for t in text.split(",") if t.strip()] if isinstance(text, str) else list(text)
-    unknown = [m for m in modes if m not in INT8_MODES]
+    listed = [modes] if isinstance(modes, str) else list(modes)
+    unknown = [m for m in listed if m not in INT8_MODES]
     if unknown:
-        raise UsageError(f"unknown --int8 mode {', '.join(map(repr, unknown))}; choose dynamic, static or both "
-                         "(dynamic,static)")
-    return list(dict.fromkeys(modes))
+        raise UsageError(f"unknown INT8 mode {', '.join(map(repr, unknown))}; choose dynamic, static or both")
+    return list(dict.fromkeys(listed))
 
 
 @dataclass
@@ -155,7 +157,7 @@ def _splits(bundle: Path, dataset: str | Path, meta: dict[str, Any]) -> tuple[di
     if "test" in recorded:
         return {name: select_split(bundle, dataset, name)[0] for name in recorded}, "the split recorded in the model"
     usable, _ = check_videos(load_dataset(dataset))
-    settings = (meta.get("training") or {}).get("settings") or {}
+    settings = recorded_settings(meta)
     parts = split_dataset(usable, settings.get("split") or (0.7, 0.15, 0.15), seed=int(settings.get("seed") or 0))
     return parts, "a fresh stratified split (the model records none: its test clips may have been seen in training)"
 
@@ -236,7 +238,7 @@ def _finetune_sets(meta: dict[str, Any], splits: dict[str, Dataset], cache_dir: 
     from .video_inputs import MAX_TRAIN_CLIP_FRAMES, decode_clip_frames
 
     spec = meta["inputs"][0]
-    settings = (meta.get("training") or {}).get("settings") or {}
+    settings = recorded_settings(meta)
     index = {name: i for i, name in enumerate(meta["classes"])}
     cache = FeatureCache(cache_dir)
     built = {}
@@ -274,12 +276,23 @@ def _finetune_sets(meta: dict[str, Any], splits: dict[str, Dataset], cache_dir: 
     return built["train"], built.get("val")
 
 
+def finetune_config(meta: dict[str, Any], epochs: int) -> TrainConfig:
+    """The fine-tuning after pruning: the model's recorded optimisation settings (bundles of any version) at a
+    fraction of its learning rate, without warm-up or early stopping."""
+    settings = recorded_settings(meta)
+    return TrainConfig(epochs=epochs, batch_size=int(settings.get("batch_size") or 16),
+                       lr=float(settings.get("lr") or 1e-3) * FINETUNE_LR_FACTOR,
+                       weight_decay=float(settings.get("weight_decay") or 0.05), warmup=0,
+                       label_smoothing=float(settings.get("label_smoothing") or 0.0), patience=0,
+                       seed=int(settings.get("seed") or 0), threads=settings.get("threads"))
+
+
 def _pruned_variant(bundle: Path, meta: dict[str, Any], amount: float, epochs: int,
                     data: tuple | None, console: Console) -> tuple[Path, dict[str, Any]]:
     """Prune a fresh copy of the model, fine-tune it, export it; returns the ONNX file and its sparsity."""
     from .bundle import load_bundle, save_bundle
     from .export import export_onnx
-    from .loop import TrainConfig, train
+    from .loop import train
     from .prune import make_permanent, prune_global, sparsity
 
     model, _ = load_bundle(bundle)
@@ -289,15 +302,9 @@ def _pruned_variant(bundle: Path, meta: dict[str, Any], amount: float, epochs: i
     name = pruned_name(amount)
     with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=bundle) as work:
         if epochs > 0 and data is not None:
-            settings = (meta.get("training") or {}).get("settings") or {}
-            config = TrainConfig(epochs=epochs, batch_size=int(settings.get("batch_size") or 16),
-                                 lr=float(settings.get("lr") or 1e-3) * FINETUNE_LR_FACTOR,
-                                 weight_decay=float(settings.get("weight_decay") or 0.05), warmup_epochs=0,
-                                 label_smoothing=float(settings.get("label_smoothing") or 0.0), patience=0,
-                                 seed=int(settings.get("seed") or 0), num_threads=settings.get("threads"))
             model.fits_input_stats = False  # keep the standardisation the weights were trained with
             console.print(f"{name}: fine-tuning {epochs} epoch(s)", highlight=False)
-            train(model, data[0], data[1], config, Path(work) / "training", progress=not console.quiet)
+            train(model, data[0], data[1], finetune_config(meta, epochs), Path(work) / "training", progress=console)
         make_permanent(model)
         copy = Path(work) / "bundle"
         save_bundle(copy, model, classes=meta["classes"], inputs=meta["inputs"], training=meta.get("training"))
@@ -310,74 +317,30 @@ def _pruned_variant(bundle: Path, meta: dict[str, Any], amount: float, epochs: i
 # --------------------------------------------------------------------------- the whole run
 
 def compress_bundle(bundle_dir: str | Path, *, int8: str | Sequence[str] | None = None,
-                    prune: str | Sequence[float] | None = None, finetune_epochs: int | None = None,
+                    prune: Sequence[float] | None = None, finetune_epochs: int | None = None,
                     dataset: str | Path | None = None, cache_dir: str | Path | None = None,
                     runs: int = LATENCY_RUNS, threads: Sequence[int] = LATENCY_THREADS,
-                    progress: bool = True) -> dict[str, Any]:
+                    progress: ProgressArg = True) -> dict[str, Any]:
     """Make the requested variants of the bundle's model, measure all of them (fp32 included) and write
     ``compress.json`` into the bundle; returns the report (see the module docstring)."""
     bundle = Path(bundle_dir)
     meta = read_meta(bundle)
-    modes, amounts = parse_int8(int8), parse_amounts(prune)
-    if runs < 1 or not threads or any(t < 1 for t in threads):
-        raise UsageError("latency needs runs >= 1 and thread counts >= 1")
-    if finetune_epochs is not None and finetune_epochs < 0:
-        raise UsageError(f"--finetune-epochs must be >= 0, got {finetune_epochs}")
-    if "static" in modes and dataset is None:
-        raise UsageError("static INT8 calibrates on real inputs: give --dataset (the model's training data)")
-    if finetune_epochs and dataset is None:
-        raise UsageError("fine-tuning after pruning needs --dataset (the model's training data)")
-    epochs = finetune_epochs if finetune_epochs is not None else (DEFAULT_FINETUNE_EPOCHS if dataset else 0)
-    console = Console(stderr=True, quiet=not progress, soft_wrap=True)
+    modes, amounts = int8_modes(int8), prune_amounts(prune)
+    epochs = _check_request(modes, finetune_epochs, dataset, runs, threads)
+    console = console_for(progress)
     started = time.perf_counter()
-
-    fp32 = bundle / ((meta.get("files") or {}).get("onnx") or ONNX_FILE)
-    if not fp32.is_file():
-        try:
-            from .export import export_onnx  # a bundle without its ONNX file was never exported: torch does it
-        except ImportError:
-            raise UsageError(f"{fp32.name} is missing and exporting it needs PyTorch: pip install 'vidlens[train]'",
-                             path=bundle) from None
-        fp32 = export_onnx(bundle)
-        meta = read_meta(bundle)
-    data: _Data | None = None
+    fp32, meta = _fp32_file(bundle, meta)
     warnings: list[str] = []
     cache_root = Path(cache_dir) if cache_dir is not None else None
+    data: _Data | None = None
     if dataset is not None:
         if cache_root is None:
             from .fit import default_cache_dir  # the feature cache training filled (fit imports torch)
 
             cache_root = default_cache_dir()
-        splits, source = _splits(bundle, dataset, meta)
-        if "fresh" in source:
-            warnings.append(f"test set: {source}")
-        predictor = OnnxPredictor(bundle, fp32)
-        cache = FeatureCache(cache_root)
-        skipped: list[dict[str, Any]] = []
-        items, labels = _prepare(predictor, splits.get("test", Dataset([], meta["classes"])), console,
-                                 "test inputs", skipped, cache)
-        if not items:
-            raise UsageError("no test clip could be prepared from the dataset (its test split is empty or unusable)")
-        data = _Data(splits, source, predictor, items, np.asarray(labels, np.int64), skipped, cache)
-
+        data = _test_data(bundle, dataset, meta, fp32, cache_root, console, warnings)
     variants = [Variant("fp32", fp32.name, "float32 export")]
-    for mode in modes:
-        name = f"int8_{mode}"
-        built = time.perf_counter()
-        target = bundle / variant_file(name)
-        if mode == "dynamic":
-            quantize_dynamic_file(fp32, target)
-            method = "ONNX Runtime dynamic quantization (int8 weights, activations quantized at run time)"
-        else:
-            calibration: list[list[np.ndarray]] = []
-            if data is not None and "train" in data.splits:  # (static INT8 without a dataset was refused above)
-                calibration, _ = _prepare(data.predictor, Dataset(calibration_subset(data.splits["train"].samples),
-                                                                  meta["classes"]), console, "calibration inputs", [],
-                                        data.cache)
-            quantize_static_file(fp32, target, [s["name"] for s in meta["inputs"]], calibration)
-            method = f"ONNX Runtime static quantization (QDQ, per-channel int8 weights, uint8 activations, " \
-                     f"min/max over {len(calibration)} training clips)"
-        variants.append(Variant(name, target.name, method, build_s=round(time.perf_counter() - built, 2)))
+    variants += [_int8_variant(bundle, meta, fp32, mode, data, console) for mode in modes]
     if amounts:
         finetune_data = None
         if epochs > 0 and data is not None and cache_root is not None:
@@ -390,7 +353,81 @@ def compress_bundle(bundle_dir: str | Path, *, int8: str | Sequence[str] | None 
                       + (f", fine-tuned {epochs} epoch(s)" if finetune_data else ", not fine-tuned"))
             variants.append(Variant(pruned_name(amount), target.name, method, sparsity=zeros["prunable_sparsity"],
                                     build_s=round(time.perf_counter() - built, 2)))
+    _measure(bundle, meta, variants, data, threads, runs)
+    report = _report(bundle, meta, variants, data, dataset, threads, runs, epochs if amounts else None, warnings)
+    report["elapsed_s"] = round(time.perf_counter() - started, 2)
+    write_text_atomic(bundle / REPORT_FILE, json.dumps(report, indent=1) + "\n")
+    _record_variants(bundle, variants)
+    return report
 
+
+def _check_request(modes: list[str], finetune_epochs: int | None, dataset: str | Path | None, runs: int,
+                   threads: Sequence[int]) -> int:
+    """Refuse what cannot be done; returns the fine-tuning epochs (the default with a dataset, else 0)."""
+    if runs < 1 or not threads or any(t < 1 for t in threads):
+        raise UsageError("latency needs runs >= 1 and thread counts >= 1")
+    if finetune_epochs is not None and finetune_epochs < 0:
+        raise UsageError(f"finetune_epochs must be >= 0, got {finetune_epochs}")
+    if "static" in modes and dataset is None:
+        raise UsageError("static INT8 calibrates on real inputs: give the dataset (the model's training data)")
+    if finetune_epochs and dataset is None:
+        raise UsageError("fine-tuning after pruning needs the dataset (the model's training data)")
+    return finetune_epochs if finetune_epochs is not None else (DEFAULT_FINETUNE_EPOCHS if dataset else 0)
+
+
+def _fp32_file(bundle: Path, meta: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """The bundle's fp32 ONNX file, exported first (with torch) if the bundle was never exported."""
+    fp32 = bundle / ((meta.get("files") or {}).get("onnx") or ONNX_FILE)
+    if fp32.is_file():
+        return fp32, meta
+    try:
+        from .export import export_onnx  # a bundle without its ONNX file was never exported: torch does it
+    except ImportError:
+        raise UsageError(f"{fp32.name} is missing and exporting it needs PyTorch: pip install 'vidlens[train]'",
+                         path=bundle) from None
+    fp32 = export_onnx(bundle)
+    return fp32, read_meta(bundle)
+
+
+def _test_data(bundle: Path, dataset: str | Path, meta: dict[str, Any], fp32: Path, cache_root: Path,
+               console: Console, warnings: list[str]) -> _Data:
+    """The test clips every variant is scored on, prepared once (the split recorded in the bundle)."""
+    splits, source = _splits(bundle, dataset, meta)
+    if "fresh" in source:
+        warnings.append(f"test set: {source}")
+    predictor = OnnxPredictor(bundle, fp32)
+    cache = FeatureCache(cache_root)
+    skipped: list[dict[str, Any]] = []
+    items, labels = _prepare(predictor, splits.get("test", Dataset([], meta["classes"])), console,
+                             "test inputs", skipped, cache)
+    if not items:
+        raise UsageError("no test clip could be prepared from the dataset (its test split is empty or unusable)")
+    return _Data(splits, source, predictor, items, np.asarray(labels, np.int64), skipped, cache)
+
+
+def _int8_variant(bundle: Path, meta: dict[str, Any], fp32: Path, mode: str, data: _Data | None,
+                  console: Console) -> Variant:
+    """The INT8 variant ``mode``; static quantization calibrates on a subset of the training clips."""
+    name = f"int8_{mode}"
+    built = time.perf_counter()
+    target = bundle / variant_file(name)
+    if mode == "dynamic":
+        quantize_dynamic_file(fp32, target)
+        method = "ONNX Runtime dynamic quantization (int8 weights, activations quantized at run time)"
+    else:
+        calibration: list[list[np.ndarray]] = []
+        if data is not None and "train" in data.splits:  # (static INT8 without a dataset was refused above)
+            subset = Dataset(calibration_subset(data.splits["train"].samples), meta["classes"])
+            calibration, _ = _prepare(data.predictor, subset, console, "calibration inputs", [], data.cache)
+        quantize_static_file(fp32, target, [s["name"] for s in meta["inputs"]], calibration)
+        method = f"ONNX Runtime static quantization (QDQ, per-channel int8 weights, uint8 activations, " \
+                 f"min/max over {len(calibration)} training clips)"
+    return Variant(name, target.name, method, build_s=round(time.perf_counter() - built, 2))
+
+
+def _measure(bundle: Path, meta: dict[str, Any], variants: list[Variant], data: _Data | None,
+             threads: Sequence[int], runs: int) -> None:
+    """Each variant's sizes and latencies and, with test data, its accuracy and agreement with fp32 (the first)."""
     latency_item = data.test_items[0] if data is not None else _zeros_item(meta)
     reference: np.ndarray | None = None
     for variant in variants:
@@ -398,21 +435,27 @@ def compress_bundle(bundle_dir: str | Path, *, int8: str | Sequence[str] | None 
         variant.size_bytes, variant.gzip_bytes = _file_sizes(path)
         for t in threads:
             variant.latency_ms[str(t)] = round(_latency_ms(bundle, path, latency_item, t, runs), 4)
-        if data is not None:
-            predicted = OnnxPredictor(bundle, path).predict_samples(data.test_items).argmax(axis=1)
-            if reference is None:
-                reference = predicted
-            variant.accuracy = accuracy(data.test_labels, predicted)
-            variant.macro_f1 = macro_f1(data.test_labels, predicted, len(meta["classes"]))
-            variant.agreement = float(np.mean(predicted == reference))
-            variant.accuracy_change = variant.accuracy - variants[0].accuracy
-            if variant.accuracy_change < -ACCURACY_TOLERANCE:
-                variant.warnings.append(f"loses {-100 * variant.accuracy_change:.1f} points of accuracy against "
-                                        f"fp32 on the {len(data.test_labels)} test clips")
+        if data is None:
+            continue
+        predicted = OnnxPredictor(bundle, path).predict_samples(data.test_items).argmax(axis=1)
+        if reference is None:
+            reference = predicted
+        variant.accuracy = accuracy(data.test_labels, predicted)
+        variant.macro_f1 = macro_f1(data.test_labels, predicted, len(meta["classes"]))
+        variant.agreement = float(np.mean(predicted == reference))
+        variant.accuracy_change = variant.accuracy - variants[0].accuracy
+        if variant.accuracy_change < -ACCURACY_TOLERANCE:
+            variant.warnings.append(f"loses {-100 * variant.accuracy_change:.1f} points of accuracy against "
+                                    f"fp32 on the {len(data.test_labels)} test clips")
+
+
+def _report(bundle: Path, meta: dict[str, Any], variants: list[Variant], data: _Data | None,
+            dataset: str | Path | None, threads: Sequence[int], runs: int, finetune_epochs: int | None,
+            warnings: list[str]) -> dict[str, Any]:
+    """compress.json without its ``elapsed_s`` (the backbone's time per clip measured here, for scale)."""
     backbone = {str(t): _backbone_ms(meta, t) for t in threads} if any(
         s["kind"] == "features" for s in meta["inputs"]) else None
-
-    report = {
+    return {
         "schema": COMPRESS_SCHEMA, "model": str(bundle), "arch": meta["arch"],
         "test_set": None if data is None else {"dataset": str(dataset), "source": data.source,
                                                "samples": len(data.test_labels), "skipped": data.skipped},
@@ -420,12 +463,14 @@ def compress_bundle(bundle_dir: str | Path, *, int8: str | Sequence[str] | None 
                     "statistic": "median", "what": "the model's ONNX file only" + (
                         "; the backbone runs before it (backbone_ms_per_clip)" if backbone else "")},
         "backbone_ms_per_clip": None if backbone is None else {k: round(v, 3) for k, v in backbone.items() if v},
-        "finetune_epochs": epochs if amounts else None,
+        "finetune_epochs": finetune_epochs,
         "variants": [v.to_dict() for v in variants],
         "warnings": warnings + [f"{v.name}: {w}" for v in variants for w in v.warnings],
-        "elapsed_s": round(time.perf_counter() - started, 2),
     }
-    write_text_atomic(bundle / REPORT_FILE, json.dumps(report, indent=1) + "\n")
+
+
+def _record_variants(bundle: Path, variants: list[Variant]) -> None:
+    """List the variants (all but fp32) in the bundle's ``vidlens_model.json``."""
     meta = read_meta(bundle)
     meta["variants"] = {**(meta.get("variants") or {}), **{
         v.name: {"file": v.file, "method": v.method, "size_bytes": v.size_bytes,
@@ -433,7 +478,6 @@ def compress_bundle(bundle_dir: str | Path, *, int8: str | Sequence[str] | None 
                  "agreement_with_fp32": None if v.agreement is None else round(v.agreement, 5)}
         for v in variants if v.name != "fp32"}}
     write_meta(bundle, meta)
-    return report
 
 
 def _pct(x: float | None) -> str:

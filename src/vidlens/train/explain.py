@@ -245,32 +245,18 @@ def explain_video(model_dir: str | Path, video: str | Path, *, class_name: str |
     model_dir, video = Path(model_dir), Path(video)
     if top_frames < 0:
         raise UsageError(f"top_frames must be >= 0, got {top_frames}")
-    model, meta = load_bundle(model_dir)
+    model, meta = _explainable_bundle(model_dir, class_name)
     classes = list(meta["classes"])
-    if class_name is not None and class_name not in classes:
-        raise UsageError(f"unknown class {class_name!r}; this model knows: {', '.join(classes)}")
-    if len(meta["inputs"]) != 1 or meta["arch"] == "ensemble":
-        raise UsageError(f"explain handles one feature head or one 3D-CNN, not a {meta['arch']} "
-                         "(explain its members one by one)")
     probe(video)  # a clear error for a missing or undecodable file before any work
     spec = meta["inputs"][0]
-    if spec["kind"] == "features":
-        from ..runtime import load_model
-
-        backbone = load_model(DEFAULT_BACKBONE)
-        sequence, indices, times = _feature_input(video, spec, start, end, backbone)
-        x = torch.from_numpy(sequence)[None]
-        squares = [_square(f) for f in read_frames(video, indices, 224)]
-    else:
-        clip, frames, indices, times = _clip_input(video, spec, start, end)
-        x = torch.from_numpy(clip)[None]
-        squares = [_square(f) for f in frames]
+    seen = _model_input(video, spec, start, end)
+    x = seen.x
     with torch.no_grad():
         probabilities = torch.softmax(model(x).double(), dim=1)[0].numpy()
     target = classes.index(class_name) if class_name is not None else int(np.argmax(probabilities))
     importance = step_importance(model, x, target)
-    steps = [ExplainedStep(i, int(indices[i]), float(times[i]), float(importance.integrated_gradients[i]),
-                           float(importance.occlusion[i]), squares[i]) for i in range(len(indices))]
+    steps = [ExplainedStep(i, int(seen.indices[i]), float(seen.times[i]), float(importance.integrated_gradients[i]),
+                           float(importance.occlusion[i]), seen.squares[i]) for i in range(len(seen.indices))]
     methods: dict[str, Any] = {
         "temporal": "integrated gradients of the class log-probability from the model's mean training input, "
                     "summed per step",
@@ -278,30 +264,79 @@ def explain_video(model_dir: str | Path, video: str | Path, *, class_name: str |
                  "log-odds log(p / (1 - p))",
     }
     if spec["kind"] == "clip":
-        index, layer = cam_layer(model, int(spec["size"]))
-        cam = grad_cam(model, x, target, layer=layer)
-        mass = cam.sum(axis=(1, 2))
-        for step, frame_cam, frame_mass in zip(steps, cam, mass):
-            step.heatmap = frame_cam
-            step.cam_mass = float(frame_mass / mass.sum()) if mass.sum() > 0 else 0.0
-        methods["spatial"] = {"method": "grad-cam", "layer": f"stages.{index}", "blocks": len(model.stages)}
+        methods["spatial"] = _grad_cam_maps(model, x, target, int(spec["size"]), steps)
     else:
-        top = importance.top_steps(top_frames)
-        explained: set[int] = set()
-        for step_index in top:
-            frame = steps[step_index].frame
-            if frame in explained:
-                continue
-            explained.add(frame)
-            same = [s.step for s in steps if s.frame == frame]
-            drop_map, _ = backbone_occlusion(model, sequence, same, squares[step_index], target, backbone, grid=grid)
-            for s in same:
-                steps[s].heatmap = np.clip(drop_map, 0, None)
-                steps[s].max_drop = float(drop_map.max())
-        methods["spatial"] = {"method": "occlusion through the backbone", "grid": grid,
-                              "patch_px": round(2 * 224 / (grid + 1)), "mask": "grey", "frames": sorted(explained)}
+        methods["spatial"] = _occlusion_maps(model, seen, target, importance.top_steps(top_frames), steps, grid)
     return Explanation(model_dir, video, start, end, meta["arch"], classes, probabilities, target, steps, importance,
                        methods)
+
+
+def _explainable_bundle(model_dir: Path, class_name: str | None) -> tuple[Any, dict[str, Any]]:
+    """The bundle's model and metadata; refused: an unknown class, an ensemble or a model of several inputs."""
+    model, meta = load_bundle(model_dir)
+    classes = list(meta["classes"])
+    if class_name is not None and class_name not in classes:
+        raise UsageError(f"unknown class {class_name!r}; this model knows: {', '.join(classes)}")
+    if len(meta["inputs"]) != 1 or meta["arch"] == "ensemble":
+        raise UsageError(f"explain handles one feature head or one 3D-CNN, not a {meta['arch']} "
+                         "(explain its members one by one)")
+    return model, meta
+
+
+@dataclass
+class _Input:
+    """What the model sees (``x``, batch of one) and where it comes from: frame indices, times, square crops
+    (224 px for feature heads); for feature heads also the feature sequence and the backbone that made it."""
+
+    x: torch.Tensor
+    indices: Sequence[int]
+    times: Sequence[float]
+    squares: list[np.ndarray]
+    sequence: np.ndarray | None = None
+    backbone: Any = None
+
+
+def _model_input(video: Path, spec: dict[str, Any], start: float | None, end: float | None) -> _Input:
+    if spec["kind"] == "features":
+        from ..runtime import load_model
+
+        backbone = load_model(DEFAULT_BACKBONE)
+        sequence, indices, times = _feature_input(video, spec, start, end, backbone)
+        squares = [_square(f) for f in read_frames(video, indices, 224)]
+        return _Input(torch.from_numpy(sequence)[None], indices, times, squares, sequence, backbone)
+    clip, frames, indices, times = _clip_input(video, spec, start, end)
+    return _Input(torch.from_numpy(clip)[None], indices, times, [_square(f) for f in frames])
+
+
+def _grad_cam_maps(model: Any, x: torch.Tensor, target: int, size: int, steps: list[ExplainedStep]) -> dict[str, Any]:
+    """3D-CNN: each step's Grad-CAM heat map and its share of the clip's total; returns the method's record."""
+    index, layer = cam_layer(model, size)
+    cam = grad_cam(model, x, target, layer=layer)
+    mass = cam.sum(axis=(1, 2))
+    for step, frame_cam, frame_mass in zip(steps, cam, mass):
+        step.heatmap = frame_cam
+        step.cam_mass = float(frame_mass / mass.sum()) if mass.sum() > 0 else 0.0
+    return {"method": "grad-cam", "layer": f"stages.{index}", "blocks": len(model.stages)}
+
+
+def _occlusion_maps(model: Any, seen: _Input, target: int, top: Sequence[int], steps: list[ExplainedStep],
+                    grid: int) -> dict[str, Any]:
+    """Feature heads: occlusion through the backbone for the frames of the most important steps (each frame
+    once, its map shared by the steps that show it); returns the method's record."""
+    explained: set[int] = set()
+    for step_index in top:
+        frame = steps[step_index].frame
+        if frame in explained:
+            continue
+        explained.add(frame)
+        same = [s.step for s in steps if s.frame == frame]
+        drop_map, _ = backbone_occlusion(model, seen.sequence, same, seen.squares[step_index], target, seen.backbone,
+                                         grid=grid)
+        for s in same:
+            steps[s].heatmap = np.clip(drop_map, 0, None)
+            steps[s].max_drop = float(drop_map.max())
+    return {"method": "occlusion through the backbone", "grid": grid, "patch_px": round(2 * 224 / (grid + 1)),
+            "mask": "grey", "frames": sorted(explained)}
 
 
 # --------------------------------------------------------------------------- drawing and writing

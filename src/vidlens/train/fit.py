@@ -22,13 +22,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from rich.console import Console
+from torch.utils.data import Dataset as TorchDataset
 
 from ..errors import UsageError
 from ..files import write_text_atomic
@@ -38,15 +39,16 @@ from .dataset import SPLIT_NAMES, Dataset, Sample, balance_table, check_videos, 
 from .evaluation import evaluate
 from .export import export_onnx
 from .features import FeatureCache
-from .loop import TrainConfig, seed_everything, train
-from .models import ARCHITECTURES, build_model
-from .progress import bar
+from .loop import TrainResult, seed_everything, train
+from .models import build_model
+from .progress import ProgressArg, bar, console_for
+from .settings import DEFAULT_FPS, TrainSettings
 from .torch_datasets import ClipDataset, FeatureSequenceDataset
 from .video_inputs import MAX_TRAIN_CLIP_FRAMES, covered_seconds, decode_clip_frames
 
-#: Sampling rate when none is given: feature heads see 4 frames a second, the 3D-CNN 8 (it needs
-#: neighbouring frames close enough for motion between them to be a few pixels).
-DEFAULT_FPS = {"features": 4.0, "clip": 8.0}
+# TrainSettings and DEFAULT_FPS live in .settings (no torch); re-exported here for existing imports.
+__all__ = ["DEFAULT_FPS", "TrainSettings", "default_cache_dir", "train_classifier"]
+
 SPLITS_DIR = "splits"
 TRAINING_DIR = "training"
 EVALUATION_DIR = "evaluation"
@@ -60,90 +62,11 @@ def default_cache_dir() -> Path:
     return Path(base) / "vidlens" / "features"
 
 
-@dataclass
-class TrainSettings:
-    """Everything ``vidlens train`` can be told; recorded in the bundle. ``None`` means the documented default."""
-
-    arch: str = "gru"
-    bidirectional: bool = False
-    steps: int = 8  # feature heads: TSN segments per clip
-    fps: float | None = None  # frames sampled per second (None: DEFAULT_FPS of the input kind)
-    size: int = 112  # r2plus1d: clip side in pixels
-    frames: int = 8  # r2plus1d: frames per clip
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 0.05
-    schedule: str = "cosine"
-    warmup: float = 1.0
-    label_smoothing: float = 0.1
-    dropout: float | None = None  # None: the architecture's default
-    mixup: float = 0.0
-    patience: int = 8
-    seed: int = 0
-    threads: int | None = None
-    split: Sequence[float] = (0.7, 0.15, 0.15)
-    splits: Sequence[str | Path] | None = None  # train[, val[, test]] list files instead of ratios
-    flip: bool = False
-    reverse: bool = False
-    hyper_parameters: dict[str, Any] = field(default_factory=dict)  # more model settings (e.g. hidden=64)
-
-    def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES or self.arch == "ensemble":
-            names = [a for a in ARCHITECTURES if a != "ensemble"]
-            raise UsageError(f"unknown architecture {self.arch!r}; choose from {', '.join(names)} "
-                             "(ensembles are made from trained models with --ensemble)")
-        if self.fps is not None and not self.fps > 0:
-            raise UsageError(f"fps must be > 0, got {self.fps}")
-        if self.bidirectional and self.arch not in ("lstm", "gru"):
-            raise UsageError("--bidirectional applies to lstm and gru only")
-        if self.flip and self.input_kind == "features":
-            raise UsageError("--flip needs raw clips (r2plus1d): feature heads learn from features of the frames "
-                             "as they are, computed once")
-        if self.splits is not None and not 1 <= len(self.splits) <= 3:
-            raise UsageError(f"give 1 to 3 split files (train, val, test), got {len(self.splits)}")
-
-    @classmethod
-    def from_options(cls, **options: Any) -> TrainSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise UsageError(f"unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**options)
-
-    @property
-    def input_kind(self) -> str:
-        return ARCHITECTURES[self.arch].input_kind
-
-    @property
-    def rate(self) -> float:
-        return float(self.fps) if self.fps is not None else DEFAULT_FPS[self.input_kind]
-
-    def input_specs(self) -> list[dict[str, Any]]:
-        if self.input_kind == "features":
-            return [feature_input(steps=self.steps, fps=self.rate)]
-        return [clip_input(frames=self.frames, size=self.size, fps=self.rate)]
-
-    def model_hyper_parameters(self) -> dict[str, Any]:
-        hp: dict[str, Any] = ({"steps": self.steps} if self.input_kind == "features"
-                              else {"frames": self.frames, "size": self.size})
-        if self.bidirectional:
-            hp["bidirectional"] = True
-        if self.dropout is not None:
-            hp["dropout"] = float(self.dropout)
-        return {**hp, **self.hyper_parameters}
-
-    def loop_config(self) -> TrainConfig:
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
-                           schedule=self.schedule, warmup_epochs=self.warmup, label_smoothing=self.label_smoothing,
-                           patience=self.patience, mixup_alpha=self.mixup, seed=self.seed, num_threads=self.threads)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["split"] = list(self.split)
-        out["splits"] = None if self.splits is None else [str(p) for p in self.splits]
-        out["fps"] = self.rate
-        return out
+def input_specs(settings: TrainSettings) -> list[dict[str, Any]]:
+    """The bundle's input specs for the settings' architecture, sampling rate and clip shape."""
+    if settings.input_kind == "features":
+        return [feature_input(steps=settings.steps, fps=settings.rate)]
+    return [clip_input(frames=settings.frames, size=settings.size, fps=settings.rate)]
 
 
 @dataclass
@@ -184,7 +107,7 @@ def report_bad(bad: Sequence[Bad], console: Console, limit: int = 20) -> None:
 def make_splits(usable: Dataset, settings: TrainSettings) -> dict[str, Dataset]:
     if settings.splits is not None:
         return load_splits(usable, dict(zip(SPLIT_NAMES, settings.splits)))
-    return split_dataset(usable, settings.split, seed=settings.seed)
+    return split_dataset(usable, settings.split, seed=settings.optimisation.seed)
 
 
 def without(ds: Dataset, dropped: set[Sample]) -> Dataset:
@@ -219,7 +142,7 @@ def _features_data(parts: dict[str, Dataset], settings: TrainSettings, cache: Fe
 def _clip_data(parts: dict[str, Dataset], settings: TrainSettings,
                console: Console) -> tuple[dict[str, list[np.ndarray]], list[Bad], list[float]]:
     """Decode every sample's clip frames once, into memory, at the clip size."""
-    spec = settings.input_specs()[0]
+    spec = input_specs(settings)[0]
     total = sum(len(ds) for ds in parts.values())
     arrays: dict[str, list[np.ndarray]] = {}
     bad: list[Bad] = []
@@ -249,87 +172,118 @@ def _clip_data(parts: dict[str, Dataset], settings: TrainSettings,
 
 def train_classifier(dataset: str | Path | Dataset, output_dir: str | Path, settings: TrainSettings | None = None,
                      *, resume: bool = False, cache_dir: str | Path | None = None,
-                     progress: bool = True) -> dict[str, Any]:
+                     progress: ProgressArg = True) -> dict[str, Any]:
     """Train a classifier on ``dataset`` into the model folder ``output_dir`` and return a summary.
 
     The folder receives the bundle (``vidlens_model.json``, ``weights.pt``, ``model.onnx``), ``splits/``,
     ``training/`` (checkpoints, history, curves) and ``evaluation/`` (test-set metrics, plots, report.html).
     ``resume`` continues an interrupted run from ``training/checkpoint.pt`` (same settings required).
+    ``progress``: a console, ``True`` (stderr) or ``False`` (see :mod:`vidlens.train.progress`).
     """
     from .report import evaluate_bundle
 
     settings = settings or TrainSettings()
     started = time.perf_counter()
-    console = Console(stderr=True, quiet=not progress, soft_wrap=True)
+    console = console_for(progress)
     out = Path(output_dir)
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    usable, bad = prepare_dataset(dataset, console)
-    parts = make_splits(usable, settings)
-    cache = None
-    if settings.input_kind == "features":
-        cache = FeatureCache(cache_dir or default_cache_dir(), threads=settings.threads)
-        arrays, failed, spans = _features_data(parts, settings, cache, console)
-    else:
-        arrays, failed, spans = _clip_data(parts, settings, console)
-    report_bad(failed, console)
-    bad += failed
-    parts = {name: without(ds, {b.sample for b in failed}) for name, ds in parts.items()}
-    console.print(balance_table(parts, title="Samples per class and split"))
-    for ds in parts.values():
-        for warning in ds.warnings[len(usable.warnings):]:
-            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    classes = usable.classes
-    trained = sorted({s.label for s in parts["train"].samples})
-    if len(trained) < 2:
-        raise UsageError(f"the training split holds {len(trained)} class(es) with usable videos; need at least 2")
-    if len(trained) < len(classes):
-        console.print(f"[yellow]warning:[/] no training sample for {', '.join(sorted(set(classes) - set(trained)))}",
-                      highlight=False)
-
-    labels = {name: ds.labels().tolist() for name, ds in parts.items()}
-    if settings.input_kind == "features":
-        train_set = FeatureSequenceDataset(arrays["train"], labels["train"], steps=settings.steps,
-                                           reverse=settings.reverse)
-        eval_sets = {name: FeatureSequenceDataset(arrays[name], labels[name], steps=settings.steps, train=False)
-                     for name in parts if name != "train" and arrays[name]}
-    else:
-        train_set = ClipDataset(arrays["train"], labels["train"], size=settings.size, frames=settings.frames,
-                                hflip=settings.flip, reverse=settings.reverse)
-        eval_sets = {name: ClipDataset(arrays[name], labels[name], train=False, size=settings.size,
-                                       frames=settings.frames) for name in parts if name != "train" and arrays[name]}
+    threads = settings.optimisation.threads
+    if threads:
+        torch.set_num_threads(threads)
+    data = _training_data(dataset, settings, cache_dir, console)
+    classes, parts = data.usable.classes, data.parts
+    train_set, eval_sets = _torch_sets(data, settings)
     if "val" not in eval_sets:
         console.print("[yellow]warning:[/] no validation clips: no early stopping, the last epoch is kept",
                       highlight=False)
 
-    seed_everything(settings.seed)
-    model = build_model(settings.arch, len(classes), **settings.model_hyper_parameters())
-    result = train(model, train_set, eval_sets.get("val"), settings.loop_config(), out / TRAINING_DIR,
-                   progress=progress, resume=resume)
+    seed_everything(settings.optimisation.seed)
+    model = build_model(settings.arch.value, len(classes), **settings.model_hyper_parameters())
+    result = train(model, train_set, eval_sets.get("val"), settings.optimisation, out / TRAINING_DIR,
+                   progress=console, resume=resume)
     test_metrics = evaluate(model, eval_sets["test"], classes) if "test" in eval_sets else None
-
-    split_files = write_split_files(out, usable, parts)
-    training = {**result.to_dict(), "settings": settings.to_dict(), "history": result.history,
-                "dataset": str(Path(dataset).resolve()) if not isinstance(dataset, Dataset) else None,
-                "splits": split_files, "counts": {name: ds.counts() for name, ds in parts.items()},
-                "clip_seconds": round(float(np.median(spans)), 4) if spans else None,
-                "skipped": [b.to_dict() for b in bad],
-                "augmentation": {"flip": settings.flip, "reverse": settings.reverse,
-                                 "colour_jitter_and_crops": settings.input_kind == "clip",
-                                 "temporal_jitter": True, "mixup": settings.mixup}}
-    save_bundle(out, model, classes=classes, inputs=settings.input_specs(), training=training, metrics=test_metrics)
+    training = _training_record(result, settings, dataset, data, write_split_files(out, data.usable, parts))
+    save_bundle(out, model, classes=classes, inputs=input_specs(settings), training=training, metrics=test_metrics)
     export_onnx(out)
     evaluation = None
     if "test" in parts and len(parts["test"]):
-        evaluation = evaluate_bundle(out, parts["test"], output_dir=out / EVALUATION_DIR, cache=cache,
-                                     threads=settings.threads)
-    return {"model_dir": str(out), "arch": settings.arch, "classes": classes,
-            "samples": {name: len(ds) for name, ds in parts.items()}, "skipped": [b.to_dict() for b in bad],
+        evaluation = evaluate_bundle(out, parts["test"], output_dir=out / EVALUATION_DIR, cache=data.cache,
+                                     threads=threads)
+    return {"model_dir": str(out), "arch": settings.arch.value, "classes": classes,
+            "samples": {name: len(ds) for name, ds in parts.items()}, "skipped": [b.to_dict() for b in data.bad],
             "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "best_val_macro_f1": result.best_score,
             "stopped_early": result.stopped_early, "train_seconds": round(result.elapsed_s, 2),
             "test": _headline(test_metrics), "test_onnx": _headline(evaluation["metrics"]) if evaluation else None,
             "evaluation_dir": str(out / EVALUATION_DIR) if evaluation else None,
             "elapsed_s": round(time.perf_counter() - started, 2)}
+
+
+@dataclass
+class _Data:
+    """The training data, ready: the usable dataset, its splits (unusable samples left out), each split's
+    per-sample arrays (features or decoded clips), the training clips' spans and every sample left out."""
+
+    usable: Dataset
+    parts: dict[str, Dataset]
+    arrays: dict[str, list[np.ndarray]]
+    spans: list[float]
+    bad: list[Bad]
+    cache: FeatureCache | None
+
+
+def _training_data(dataset: str | Path | Dataset, settings: TrainSettings, cache_dir: str | Path | None,
+                   console: Console) -> _Data:
+    """Check the videos, split them, compute their inputs once; refuse a training split of fewer than 2
+    classes and warn about classes it misses."""
+    usable, bad = prepare_dataset(dataset, console)
+    parts = make_splits(usable, settings)
+    cache = None
+    if settings.input_kind == "features":
+        cache = FeatureCache(cache_dir or default_cache_dir(), threads=settings.optimisation.threads)
+        arrays, failed, spans = _features_data(parts, settings, cache, console)
+    else:
+        arrays, failed, spans = _clip_data(parts, settings, console)
+    report_bad(failed, console)
+    parts = {name: without(ds, {b.sample for b in failed}) for name, ds in parts.items()}
+    console.print(balance_table(parts, title="Samples per class and split"))
+    for ds in parts.values():
+        for warning in ds.warnings[len(usable.warnings):]:
+            console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    trained = sorted({s.label for s in parts["train"].samples})
+    if len(trained) < 2:
+        raise UsageError(f"the training split holds {len(trained)} class(es) with usable videos; need at least 2")
+    if len(trained) < len(usable.classes):
+        missing = ", ".join(sorted(set(usable.classes) - set(trained)))
+        console.print(f"[yellow]warning:[/] no training sample for {missing}", highlight=False)
+    return _Data(usable, parts, arrays, spans, bad + failed, cache)
+
+
+def _torch_sets(data: _Data, settings: TrainSettings) -> tuple[TorchDataset, dict[str, TorchDataset]]:
+    """The training set (augmented as the settings say) and the evaluation sets of the non-empty other splits."""
+    labels = {name: ds.labels().tolist() for name, ds in data.parts.items()}
+    arrays = data.arrays
+    others = [name for name in data.parts if name != "train" and arrays[name]]
+    if settings.input_kind == "features":
+        train_set = FeatureSequenceDataset(arrays["train"], labels["train"], steps=settings.steps,
+                                           reverse=settings.reverse)
+        return train_set, {name: FeatureSequenceDataset(arrays[name], labels[name], steps=settings.steps,
+                                                        train=False) for name in others}
+    train_set = ClipDataset(arrays["train"], labels["train"], size=settings.size, frames=settings.frames,
+                            hflip=settings.flip, reverse=settings.reverse)
+    return train_set, {name: ClipDataset(arrays[name], labels[name], train=False, size=settings.size,
+                                         frames=settings.frames) for name in others}
+
+
+def _training_record(result: TrainResult, settings: TrainSettings, dataset: str | Path | Dataset, data: _Data,
+                     split_files: dict[str, str]) -> dict[str, Any]:
+    """The bundle's ``training`` section: the loop's summary, the settings, the data and its augmentation."""
+    return {**result.to_dict(), "settings": settings.to_dict(), "history": result.history,
+            "dataset": str(Path(dataset).resolve()) if not isinstance(dataset, Dataset) else None,
+            "splits": split_files, "counts": {name: ds.counts() for name, ds in data.parts.items()},
+            "clip_seconds": round(float(np.median(data.spans)), 4) if data.spans else None,
+            "skipped": [b.to_dict() for b in data.bad],
+            "augmentation": {"flip": settings.flip, "reverse": settings.reverse,
+                             "colour_jitter_and_crops": settings.input_kind == "clip",
+                             "temporal_jitter": True, "mixup": settings.optimisation.mixup}}
 
 
 def _headline(metrics: dict[str, Any] | None) -> dict[str, Any] | None:

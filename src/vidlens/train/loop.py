@@ -20,14 +20,14 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -36,67 +36,19 @@ from ..files import replacing, write_text_atomic
 from .evaluation import forward, predict_with_labels
 from .metrics import accuracy, log_loss, macro_f1
 from .plots import training_curves_image, write_png
+from .progress import ProgressArg, console_for
+from .settings import Schedule, TrainConfig, upgrade_names
 
-SCHEDULES = ("cosine", "step")
+__all__ = ["TrainConfig", "TrainResult", "lr_factor", "seed_everything", "train"]
+
+SCHEDULES = tuple(s.value for s in Schedule)
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_FILE = "best.pt"
 HISTORY_FILE = "history.json"
 CURVES_FILE = "curves.png"
 CHECKPOINT_FORMAT = "vidlens.checkpoint/1"
 #: Config fields that may differ between an interrupted run and its resumption (they do not change results).
-RESUME_MAY_DIFFER = frozenset({"num_threads"})
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings. Dropout is a model hyper-parameter (see :func:`vidlens.train.models.build_model`),
-    since it is part of the architecture that a saved model is rebuilt with."""
-
-    epochs: int = 30
-    batch_size: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 0.05  # AdamW, on weight matrices only (not biases, norms or embeddings' 1-D params)
-    schedule: str = "cosine"  # "cosine": linear warm-up then cosine to 0; "step": warm-up then x gamma per step
-    warmup_epochs: float = 1.0
-    step_epochs: int = 10  # "step" schedule: multiply the learning rate by step_gamma every step_epochs
-    step_gamma: float = 0.1
-    label_smoothing: float = 0.1
-    grad_clip: float = 1.0  # max global gradient norm; 0 = off
-    patience: int = 8  # stop after this many epochs without a better validation macro-F1; 0 = off
-    mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixing of inputs and targets; 0 = off
-    seed: int = 0
-    num_threads: int | None = None  # torch intra-op threads; None = leave torch's setting
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.epochs >= 1, "epochs must be >= 1"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
-            (self.lr >= 0, "lr must be >= 0"),
-            (self.weight_decay >= 0, "weight_decay must be >= 0"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
-            (self.warmup_epochs >= 0, "warmup_epochs must be >= 0"),
-            (self.step_epochs >= 1, "step_epochs must be >= 1"),
-            (0 < self.step_gamma <= 1, "step_gamma must be in (0, 1]"),
-            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (self.grad_clip >= 0, "grad_clip must be >= 0"),
-            (self.patience >= 0, "patience must be >= 0"),
-            (self.mixup_alpha >= 0, "mixup_alpha must be >= 0"),
-            (self.num_threads is None or self.num_threads >= 1, "num_threads must be >= 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UsageError(f"{message}; check the training settings")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UsageError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**values)
+RESUME_MAY_DIFFER = frozenset({"threads"})
 
 
 @dataclass
@@ -139,12 +91,12 @@ def seed_everything(seed: int) -> None:
 
 
 def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """Learning-rate multiplier at optimiser step ``step`` (0-based): linear warm-up over ``warmup_epochs``,
+    """Learning-rate multiplier at optimiser step ``step`` (0-based): linear warm-up over ``warmup`` epochs,
     then a cosine decay to 0 at the last step, or a step decay by ``step_gamma`` every ``step_epochs``."""
-    warmup = config.warmup_epochs * steps_per_epoch
+    warmup = config.warmup * steps_per_epoch
     if step < warmup:
         return (step + 1) / warmup
-    if config.schedule == "cosine":
+    if config.schedule is Schedule.cosine:
         total = config.epochs * steps_per_epoch
         progress = min(1.0, (step - warmup) / max(1.0, total - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -192,9 +144,9 @@ def _save_atomic(obj: Any, path: Path) -> None:
 def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     if saved.get("format") != CHECKPOINT_FORMAT:
         raise UsageError(f"{path} is not a vidlens training checkpoint")
-    current = config.to_dict()
-    changed = [f"{k}: {saved['config'].get(k)!r} -> {v!r}" for k, v in current.items()
-               if k not in RESUME_MAY_DIFFER and saved["config"].get(k) != v]
+    current, before = config.to_dict(), upgrade_names(saved["config"])  # checkpoints of any version
+    changed = [f"{k}: {before.get(k)!r} -> {v!r}" for k, v in current.items()
+               if k not in RESUME_MAY_DIFFER and before.get(k) != v]
     if changed:
         raise UsageError(f"cannot resume {path} with different settings ({'; '.join(changed)}); "
                          "use the same settings or start over without resume")
@@ -221,8 +173,8 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     loss_sum, correct, seen = 0.0, 0, 0
     params = [p for p in model.parameters() if p.requires_grad]
     for batch, (x, y) in enumerate(loader, start=1):
-        if config.mixup_alpha > 0:
-            lam = float(torch.distributions.Beta(config.mixup_alpha, config.mixup_alpha).sample())
+        if config.mixup > 0:
+            lam = float(torch.distributions.Beta(config.mixup, config.mixup).sample())
             order = torch.randperm(y.shape[0])
             logits = forward(model, _mix(x, lam, order))
             loss = lam * criterion(logits, y) + (1 - lam) * criterion(logits, y[order])
@@ -243,7 +195,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
 
 
 def train(model: nn.Module, train_set: Dataset, val_set: Dataset | None, config: TrainConfig,
-          out_dir: str | Path, *, progress: bool = True, resume: bool = False,
+          out_dir: str | Path, *, progress: ProgressArg = True, resume: bool = False,
           on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
     """Train ``model`` on ``train_set`` (items ``(x, label)``), select the epoch with the best validation
     macro-F1 on ``val_set``, and leave those weights in ``model``.
@@ -253,6 +205,7 @@ def train(model: nn.Module, train_set: Dataset, val_set: Dataset | None, config:
     ``input_stats()``) before the first epoch. ``resume=True`` continues from ``out_dir/checkpoint.pt`` when
     it exists (same settings required) and starts afresh otherwise. ``on_epoch_end`` receives each
     epoch's history record after its checkpoint is written (raising there interrupts the run safely).
+    ``progress``: a console for the epoch lines and bar, ``True`` for stderr, ``False`` for silence.
 
     History records: ``epoch``, ``lr`` (at the epoch's first step), ``train_loss`` (the training objective,
     with smoothing and mixup), ``train_accuracy``, ``val_loss`` (plain cross-entropy), ``val_accuracy``,
@@ -260,11 +213,60 @@ def train(model: nn.Module, train_set: Dataset, val_set: Dataset | None, config:
     """
     started = time.perf_counter()
     out = Path(out_dir)
+    run = _start(model, train_set, config, out, resume)
+    state = run.state
+    console = console_for(progress)
+    if resume and run.resumed_from is None:
+        console.print(f"no checkpoint in {out}: starting from epoch 1")
+    elif run.resumed_from is not None:
+        console.print(f"resuming after epoch {state.epoch} of {config.epochs}" +
+                      (" (already finished)" if state.finished else ""))
+    bar = _epoch_bar(console)
+    with bar:
+        task = bar.add_task("train", total=run.steps_per_epoch, epoch="-", loss="-", acc="-")
+        for epoch in range(state.epoch + 1, config.epochs + 1):
+            if state.finished:
+                break
+            record = _run_epoch(model, run, val_set, config, out, epoch, (bar, task))
+            console.print(_epoch_line(record, config.epochs), soft_wrap=True, highlight=False)
+            if on_epoch_end is not None:
+                on_epoch_end(dict(record))
+        if state.stopped_early:
+            console.print(f"early stop: no better validation macro-F1 for {config.patience} epochs")
+
+    model.load_state_dict(torch.load(out / BEST_FILE, map_location="cpu", weights_only=True))
+    if state.history:
+        write_png(out / CURVES_FILE, training_curves_image(state.history, best_epoch=state.best_epoch))
+    return TrainResult(out_dir=out, config=config, history=state.history, best_epoch=state.best_epoch,
+                       best_score=state.best_score, stopped_early=state.stopped_early,
+                       elapsed_s=time.perf_counter() - started, resumed_from_epoch=run.resumed_from)
+
+
+@dataclass
+class _Run:
+    """What one run steps through: optimiser, schedule, data order and progress (restored on resume)."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    loader: DataLoader
+    loader_generator: torch.Generator
+    criterion: nn.Module
+    state: _Progress
+    resumed_from: int | None = None  # the epoch a resumed run continues after
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.loader)
+
+
+def _start(model: nn.Module, train_set: Dataset, config: TrainConfig, out: Path, resume: bool) -> _Run:
+    """A fresh run (seeded, stale files removed, input statistics fitted), or the checkpoint's run resumed.
+    The order of the random draws here is part of the reproducibility contract."""
     out.mkdir(parents=True, exist_ok=True)
     if len(train_set) == 0:  # type: ignore[arg-type]
         raise UsageError("the training set is empty")
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     checkpoint_path = out / CHECKPOINT_FILE
     resuming = resume and checkpoint_path.exists()
     if not resuming:
@@ -280,9 +282,8 @@ def train(model: nn.Module, train_set: Dataset, val_set: Dataset | None, config:
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=loader_generator)
     steps_per_epoch = len(loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(config, s, steps_per_epoch))
-    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-
-    state = _Progress()
+    run = _Run(optimizer, scheduler, loader, loader_generator,
+               nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), _Progress())
     if resuming:
         saved = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
         _check_resumable(saved, config, checkpoint_path)
@@ -290,71 +291,66 @@ def train(model: nn.Module, train_set: Dataset, val_set: Dataset | None, config:
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         _set_rng_states(saved["rng"], loader_generator)
-        state = _Progress(**saved["progress"])
-    resumed_from = state.epoch if resuming else None
+        run.state = _Progress(**saved["progress"])
+        run.resumed_from = run.state.epoch
+    return run
 
-    console = Console(stderr=True, quiet=not progress)
-    if resume and not resuming:
-        console.print(f"no checkpoint in {out}: starting from epoch 1")
-    elif resuming:
-        console.print(f"resuming after epoch {state.epoch} of {config.epochs}" +
-                      (" (already finished)" if state.finished else ""))
-    bar = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("loss {task.fields[loss]}  acc {task.fields[acc]}"), TimeElapsedColumn(),
-                   console=console, transient=True, disable=not progress)
-    num_classes = getattr(model, "num_classes", None)
-    with bar:
-        task = bar.add_task("train", total=steps_per_epoch, epoch="-", loss="-", acc="-")
-        for epoch in range(state.epoch + 1, config.epochs + 1):
-            if state.finished:
-                break
-            epoch_start = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
-            bar.reset(task, total=steps_per_epoch, epoch=f"{epoch}/{config.epochs}", loss="-", acc="-")
 
-            def report(done: int, loss: float, acc: float) -> None:
-                bar.update(task, completed=done, loss=f"{loss:.4f}", acc=f"{acc:.3f}")
+def _epoch_bar(console: Console) -> Progress:
+    return Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("loss {task.fields[loss]}  acc {task.fields[acc]}"), TimeElapsedColumn(),
+                    console=console, transient=True, disable=console.quiet)
 
-            train_loss, train_acc = _train_epoch(model, loader, optimizer, scheduler, criterion, config, report)
-            record: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc,
-                                      "val_loss": None, "val_accuracy": None, "val_macro_f1": None}
-            if val_set is not None and len(val_set) > 0:  # type: ignore[arg-type]
-                probs, labels = predict_with_labels(model, val_set, batch_size=max(config.batch_size, 32))
-                predicted = probs.argmax(axis=1)
-                record.update(val_loss=log_loss(labels, probs), val_accuracy=accuracy(labels, predicted),
-                              val_macro_f1=macro_f1(labels, predicted, num_classes or probs.shape[1]))
-            score = record["val_macro_f1"]
-            improved = score is None or state.best_score is None or score > state.best_score or (
-                score == state.best_score and _lower(record["val_loss"], state.best_loss))
-            record["best"] = improved
-            if improved:
-                state.best_score, state.best_epoch, state.stale = score, epoch, 0
-                state.best_loss = record["val_loss"]
-                _save_atomic(model.state_dict(), out / BEST_FILE)
-            else:
-                state.stale += 1
-            record["seconds"] = round(time.perf_counter() - epoch_start, 3)
-            state.history.append(record)
-            state.epoch = epoch
-            state.stopped_early = bool(config.patience and score is not None and state.stale >= config.patience
-                                       and epoch < config.epochs)
-            state.finished = state.stopped_early or epoch == config.epochs
-            _save_atomic({"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
-                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                          "rng": _rng_states(loader_generator), "progress": asdict(state)}, checkpoint_path)
-            write_text_atomic(out / HISTORY_FILE, json.dumps(state.history, indent=1))
-            console.print(_epoch_line(record, config.epochs), soft_wrap=True, highlight=False)
-            if on_epoch_end is not None:
-                on_epoch_end(dict(record))
-        if state.stopped_early:
-            console.print(f"early stop: no better validation macro-F1 for {config.patience} epochs")
 
-    model.load_state_dict(torch.load(out / BEST_FILE, map_location="cpu", weights_only=True))
-    if state.history:
-        write_png(out / CURVES_FILE, training_curves_image(state.history, best_epoch=state.best_epoch))
-    return TrainResult(out_dir=out, config=config, history=state.history, best_epoch=state.best_epoch,
-                       best_score=state.best_score, stopped_early=state.stopped_early,
-                       elapsed_s=time.perf_counter() - started, resumed_from_epoch=resumed_from)
+def _run_epoch(model: nn.Module, run: _Run, val_set: Dataset | None, config: TrainConfig, out: Path, epoch: int,
+               shown: tuple[Progress, TaskID]) -> dict[str, Any]:
+    """Train one epoch, score it on the validation set, keep its weights if best, write the checkpoint and the
+    history; returns the epoch's history record."""
+    epoch_start = time.perf_counter()
+    lr = run.optimizer.param_groups[0]["lr"]
+    bar, task = shown
+    bar.reset(task, total=run.steps_per_epoch, epoch=f"{epoch}/{config.epochs}", loss="-", acc="-")
+
+    def report(done: int, loss: float, acc: float) -> None:
+        bar.update(task, completed=done, loss=f"{loss:.4f}", acc=f"{acc:.3f}")
+
+    train_loss, train_acc = _train_epoch(model, run.loader, run.optimizer, run.scheduler, run.criterion, config,
+                                         report)
+    record: dict[str, Any] = {"epoch": epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc,
+                              **_validation(model, val_set, config)}
+    state = run.state
+    score = record["val_macro_f1"]
+    improved = score is None or state.best_score is None or score > state.best_score or (
+        score == state.best_score and _lower(record["val_loss"], state.best_loss))
+    record["best"] = improved
+    if improved:
+        state.best_score, state.best_epoch, state.stale = score, epoch, 0
+        state.best_loss = record["val_loss"]
+        _save_atomic(model.state_dict(), out / BEST_FILE)
+    else:
+        state.stale += 1
+    record["seconds"] = round(time.perf_counter() - epoch_start, 3)
+    state.history.append(record)
+    state.epoch = epoch
+    state.stopped_early = bool(config.patience and score is not None and state.stale >= config.patience
+                               and epoch < config.epochs)
+    state.finished = state.stopped_early or epoch == config.epochs
+    _save_atomic({"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
+                  "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+                  "rng": _rng_states(run.loader_generator), "progress": asdict(state)}, out / CHECKPOINT_FILE)
+    write_text_atomic(out / HISTORY_FILE, json.dumps(state.history, indent=1))
+    return record
+
+
+def _validation(model: nn.Module, val_set: Dataset | None, config: TrainConfig) -> dict[str, float | None]:
+    """``val_loss``, ``val_accuracy`` and ``val_macro_f1`` of the model on the validation set (``None`` without)."""
+    if val_set is None or len(val_set) == 0:  # type: ignore[arg-type]
+        return {"val_loss": None, "val_accuracy": None, "val_macro_f1": None}
+    probs, labels = predict_with_labels(model, val_set, batch_size=max(config.batch_size, 32))
+    predicted = probs.argmax(axis=1)
+    num_classes = getattr(model, "num_classes", None) or probs.shape[1]
+    return {"val_loss": log_loss(labels, probs), "val_accuracy": accuracy(labels, predicted),
+            "val_macro_f1": macro_f1(labels, predicted, num_classes)}
 
 
 def _lower(loss: float | None, best: float | None) -> bool:

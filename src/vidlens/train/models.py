@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .settings import FuseMode
 
 #: Dimension of the shipped backbone's per-frame features (EfficientNet-Lite0's pooled output).
 BACKBONE_DIM = 1280
@@ -347,7 +348,7 @@ class R2Plus1D(VideoClassifier):
 
 # --------------------------------------------------------------------------- ensemble
 
-ENSEMBLE_MODES = ("mean", "learned")
+ENSEMBLE_MODES = tuple(m.value for m in FuseMode)
 
 
 class Ensemble(VideoClassifier):

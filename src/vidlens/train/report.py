@@ -35,27 +35,27 @@ from .dataset import Dataset, Sample, SplitMismatchError, check_videos, load_dat
 from .features import FeatureCache
 from .metrics import evaluate_predictions
 from .plots import confusion_matrix_image, reliability_diagram_image, training_curves_image, write_png
-from .progress import bar
+from .progress import ProgressArg, bar, console_for
 from .sampling import estimate_frame_count, read_frames
+from .settings import SplitChoice, choice
 from .video_inputs import clip_inputs
 
 #: Most confident wrong predictions shown in the report.
 WORST_MISTAKES = 12
 THUMBNAIL_SIDE = 160
-SPLIT_CHOICES = ("auto", "test", "val", "train", "all")
+SPLIT_CHOICES = tuple(c.value for c in SplitChoice)
 
 _ENV = Environment(loader=PackageLoader("vidlens.report", "templates"), autoescape=True, trim_blocks=True,
                    lstrip_blocks=True)
 
 
-def select_split(bundle_dir: Path, dataset: str | Path | Dataset, split: str,
+def select_split(bundle_dir: Path, dataset: str | Path | Dataset, split: SplitChoice | str,
                  console: Console | None = None) -> tuple[Dataset, list[dict[str, Any]], str]:
     """The samples to score, with unreadable videos left out (returned as skipped records), and the split used.
 
     ``split`` is a split recorded in the bundle (``splits/NAME.txt``), ``all``, or ``auto``: the recorded test
     split when ``dataset`` is the one the model was trained on, else all of it (new videos were never seen)."""
-    if split not in SPLIT_CHOICES:
-        raise UsageError(f"unknown split {split!r}; choose from {', '.join(SPLIT_CHOICES)}")
+    split = choice(SplitChoice, split, "split").value
     if isinstance(dataset, Dataset):
         return dataset, [], "test"
     ds = load_dataset(dataset)
@@ -69,14 +69,14 @@ def select_split(bundle_dir: Path, dataset: str | Path | Dataset, split: str,
             except SplitMismatchError as error:
                 if split != "auto":
                     raise UsageError(f"{error}: {dataset} is not the dataset the model was trained on; "
-                                     "use --split all to score all of it") from None
+                                     "score split 'all' to score all of it") from None
                 notes.append(f"{dataset} holds none of the model's recorded test clips (not its training "
-                             f"dataset): scoring all {len(ds.samples)} of its clips (--split all)")
+                             f"dataset): scoring all {len(ds.samples)} of its clips (split 'all')")
                 split = "all"
         elif split == "auto":
             split = "all"
         else:
-            raise UsageError(f"the model records no {split} split (no splits/{split}.txt); use --split all",
+            raise UsageError(f"the model records no {split} split (no splits/{split}.txt); score split 'all'",
                              path=bundle_dir)
     usable, bad = check_videos(ds)
     skipped = [{"path": str(s.path), "label": s.label, "start": s.start, "end": s.end, "reason": r} for s, r in bad]
@@ -86,10 +86,10 @@ def select_split(bundle_dir: Path, dataset: str | Path | Dataset, split: str,
     return usable, skipped, split
 
 
-def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, split: str = "auto",
+def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, split: SplitChoice | str = "auto",
                     output_dir: str | Path | None = None, cache: FeatureCache | None = None,
                     threads: int | None = None, onnx_file: str | Path | None = None,
-                    progress: bool = False) -> dict[str, Any]:
+                    progress: ProgressArg = False) -> dict[str, Any]:
     """Score the bundle on ``dataset`` (a folder / manifest, and ``split`` of it; or a ready ``Dataset``).
 
     Returns ``{"metrics", "predictions", "skipped", "files"}``; with ``output_dir`` the files above are
@@ -97,7 +97,7 @@ def evaluate_bundle(bundle_dir: str | Path, dataset: str | Path | Dataset, *, sp
     """
     started = time.perf_counter()
     bundle = Path(bundle_dir)
-    console = Console(stderr=True, quiet=not progress, soft_wrap=True)
+    console = console_for(progress)
     predictor = OnnxPredictor(bundle, onnx_file, threads=threads)
     ds, skipped, split = select_split(bundle, dataset, split, console)
     index = {name: i for i, name in enumerate(predictor.classes)}
