@@ -1,0 +1,105 @@
+"""Typed values the API returns where a whole :class:`~vidlens.timeline.Timeline` would be too much.
+
+Each keeps the timeline it was read from (so the exports in :mod:`vidlens.export` take it as they are),
+reads like the list it holds (``len``, indexing, iteration), and has ``to_dict()``: the JSON-ready shape
+``vidlens shots --json`` / ``vidlens text --json`` print, the schema and the video facts beside the section.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .timeline import Timeline
+
+__all__ = ["PredictionRun", "ShotList", "TextSegments"]
+
+
+class _Section(Sequence):
+    """The shared part: one timeline section as a read-only sequence, plus the run's facts."""
+
+    timeline: Timeline
+    section = ""
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return self.timeline[self.section] or []
+
+    @property
+    def video(self) -> dict[str, Any]:
+        return self.timeline.video
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.timeline.warnings
+
+    @property
+    def complete(self) -> bool:
+        return self.timeline.complete
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.items[index]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def _plain(self) -> dict[str, Any]:
+        return json.loads(self.timeline.to_json(indent=None))  # the timeline's Fraction/numpy handling
+
+
+@dataclass(frozen=True, eq=False)
+class ShotList(_Section):
+    """The shots of a video (:func:`vidlens.api.detect_shots`): shot dicts in timeline form, in order."""
+
+    timeline: Timeline
+    section = "shots"
+
+    @property
+    def shots(self) -> list[dict[str, Any]]:
+        return self.items
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"schema", "video", "shots"}``, JSON-ready (what ``vidlens shots --json`` prints)."""
+        plain = self._plain()
+        return {"schema": plain["schema"], "video": plain["video"], "shots": plain["shots"]}
+
+
+@dataclass(frozen=True, eq=False)
+class TextSegments(_Section):
+    """The on-screen text of a video (:func:`vidlens.api.read_text`): timed segments with text, confidence and
+    box; ``gate`` is the text gate's statistics (frames looked at, frames read)."""
+
+    timeline: Timeline
+    section = "text"
+
+    @property
+    def segments(self) -> list[dict[str, Any]]:
+        return self.items
+
+    @property
+    def gate(self) -> dict[str, Any]:
+        return self.timeline.sections.get("text_gate", {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"schema", "video", "text", "text_gate"}``, JSON-ready (what ``vidlens text --json`` prints)."""
+        plain = self._plain()
+        return {"schema": plain["schema"], "video": plain["video"], "text": plain.get("text", []),
+                "text_gate": plain.get("text_gate", {})}
+
+
+@dataclass(frozen=True)
+class PredictionRun:
+    """A trained model over several videos (:func:`vidlens.api.predict`): one result per video classified
+    (as :func:`vidlens.api.predict_video` returns it), in order, and the videos skipped with why."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"path", "error"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": self.results, "skipped": self.skipped}
+
+    def skip(self, path: str | Path, error: BaseException) -> None:
+        self.skipped.append({"path": str(path), "error": str(error)})
