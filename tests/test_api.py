@@ -201,3 +201,24 @@ def test_library_errors_reach_the_cli_with_flags(clip, capsys):
     assert "end 0s is not after start 0s" in str(caught.value) and "--" not in str(caught.value)
     code, _, err = _cli(capsys, "shots", clip, "--end", "0s", "-q")
     assert code == 2 and "--end 0s is not after --start 0s" in err
+
+
+def test_summarize_writes_what_it_is_given_and_the_cli_its_default_paths(clip, tmp_path, capsys):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(clip.read_bytes())
+    result = api.summarize(video, ratio=0.5)
+    assert result.output is None and result.preview is None and result.segments
+    code, _, _ = _cli(capsys, "summarize", video, "--ratio", "0.5")
+    assert code == 0 and default_summary(video).is_file() and default_preview(video).is_file()
+
+
+def test_lock_unlock_and_forget_an_output_folder(clip, tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(clip.read_bytes())
+    folder = default_folder(video)
+    api.analyze(video, analyzers=["shots"], output_dir=folder, report=False)
+    locked = api.lock_folder(folder, "s3cret")
+    assert locked and all(p.name.endswith(".enc") for p in locked) and not (folder / "timeline.json").exists()
+    assert (folder / "timeline.json") in api.unlock_folder(folder, "s3cret")
+    removed = api.forget(video)
+    assert removed[-1].path == folder and not folder.exists() and video.is_file()

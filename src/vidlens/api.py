@@ -22,6 +22,8 @@ from .timeline import Timeline
 
 if TYPE_CHECKING:
     from .predict.predictor import OnnxPredictor
+    from .privacy.retention import Removed
+    from .summary import SummaryResult
 
 __all__ = ["analyze", "annotate", "anonymize", "check_library", "count_frames", "detect_shots", "export_clips",
            "find_duplicates", "index", "info", "library_stats", "probe", "prune_library", "read_text", "search",
@@ -285,7 +287,43 @@ def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
     return reader.info, n
 
 
-__all__ += ["list_models"]
+def summarize(path: str | Path, *, ratio: float = 0.15, output: str | Path | None = None,
+              preview: str | Path | None = None, timeline: Timeline | None = None) -> SummaryResult:
+    """A summary of the most representative, non-redundant segments, at most ``ratio`` of the video
+    (:func:`vidlens.summary.summarize`); with ``output`` the summary MP4 and with ``preview`` an animated GIF
+    are written (``vidlens summarize`` writes both, by default to :func:`vidlens.outputs.default_summary` and
+    :func:`~vidlens.outputs.default_preview`)."""
+    from .summary import summarize as run
+
+    return run(path, ratio=ratio, output=Path(output) if output is not None else None,
+               preview=Path(preview) if preview is not None else None, timeline=timeline)
+
+
+# -- privacy: an output folder encrypted at rest, or deleted --------------------------------------------------------
+
+def lock_folder(folder: str | Path, passphrase: str) -> list[Path]:
+    """Encrypt every file of an output folder in place (X -> X.enc); returns the encrypted files."""
+    from .privacy.vault import lock
+
+    return lock(folder, passphrase)
+
+
+def unlock_folder(folder: str | Path, passphrase: str) -> list[Path]:
+    """Decrypt a locked output folder back in place (a wrong passphrase changes nothing); returns the files."""
+    from .privacy.vault import unlock
+
+    return unlock(folder, passphrase)
+
+
+def forget(target: str | Path) -> list[Removed]:
+    """Delete the derived data of a video (``target``: the video, whose ``VIDEO.vidlens/`` folder goes, or an
+    output folder), never the video; refuses any other folder. Returns what was removed, the folder last."""
+    from .privacy.retention import forget as run
+
+    return run(target)
+
+
+__all__ += ["forget", "list_models", "lock_folder", "summarize", "unlock_folder"]
 
 
 def list_models(check: bool = False) -> list[dict[str, Any]]:

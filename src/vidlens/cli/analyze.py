@@ -310,13 +310,11 @@ def summarize(
     as_json: Annotated[bool, typer.Option("--json", help="Print the chosen segments as JSON.")] = False,
 ) -> None:
     """Make a short summary video of the most representative, non-redundant segments."""
-    from ..summary import summarize as make_summary
-
     if not 0 < ratio <= 1:
         raise UsageError(f"--ratio must be in (0, 1], got {ratio}")
     target = output or default_summary(video)
     gif = preview or default_preview(video)
-    result = make_summary(video, ratio=ratio, output=target, preview=gif)
+    result = api.summarize(video, ratio=ratio, output=target, preview=gif)
     if as_json:
         print_json(result.to_dict())
     else:
