@@ -7,12 +7,12 @@ reads like the list it holds (``len``, indexing, iteration), and has ``to_dict()
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .export import shots_payload, text_payload
 from .timeline import Timeline
 
 __all__ = ["PredictionRun", "ShotList", "TextSegments"]
@@ -46,9 +46,6 @@ class _Section(Sequence):
     def __len__(self) -> int:
         return len(self.items)
 
-    def _plain(self) -> dict[str, Any]:
-        return json.loads(self.timeline.to_json(indent=None))  # the timeline's Fraction/numpy handling
-
 
 @dataclass(frozen=True, eq=False)
 class ShotList(_Section):
@@ -63,8 +60,7 @@ class ShotList(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         """``{"schema", "video", "shots"}``, JSON-ready (what ``vidlens shots --json`` prints)."""
-        plain = self._plain()
-        return {"schema": plain["schema"], "video": plain["video"], "shots": plain["shots"]}
+        return shots_payload(self.timeline)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,9 +81,7 @@ class TextSegments(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         """``{"schema", "video", "text", "text_gate"}``, JSON-ready (what ``vidlens text --json`` prints)."""
-        plain = self._plain()
-        return {"schema": plain["schema"], "video": plain["video"], "text": plain.get("text", []),
-                "text_gate": plain.get("text_gate", {})}
+        return text_payload(self.timeline)
 
 
 @dataclass(frozen=True)
