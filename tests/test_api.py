@@ -222,3 +222,21 @@ def test_lock_unlock_and_forget_an_output_folder(clip, tmp_path):
     assert (folder / "timeline.json") in api.unlock_folder(folder, "s3cret")
     removed = api.forget(video)
     assert removed[-1].path == folder and not folder.exists() and video.is_file()
+
+
+def test_annotate_anonymize_and_count_frames_return_named_pairs(clip, tmp_path):
+    from vidlens.results import Annotation, Anonymization, FrameCount
+
+    counted = api.count_frames(clip)
+    info, frames = counted
+    assert isinstance(counted, FrameCount) and counted.frames == frames == 20 and counted.info is info
+    assert counted.to_dict() == api.info(clip, count=True).to_dict()
+    annotation = api.annotate(clip, tmp_path / "boxes.mp4")
+    timeline, path = annotation
+    assert isinstance(annotation, Annotation) and path == tmp_path / "boxes.mp4" and path.is_file()
+    assert annotation.to_dict() == {"output": str(path), "tracks": len(timeline["objects"]),
+                                    "warnings": timeline.warnings}
+    anonymization = api.anonymize(clip, tmp_path / "hidden.mp4")
+    timeline, result = anonymization
+    assert isinstance(anonymization, Anonymization) and result.written.path == tmp_path / "hidden.mp4"
+    assert anonymization.to_dict() == result.to_dict() | {"warnings": timeline.warnings}

@@ -16,7 +16,7 @@ from .files import PRIVATE_DIR_MODE
 from .media import VideoInfo, VideoReader, probe
 from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback
-from .results import PredictionRun, ShotList, TextSegments
+from .results import Annotation, Anonymization, FrameCount, PredictionRun, ShotList, TextSegments
 from .timebase import TimeSpec
 from .timeline import Timeline
 
@@ -227,8 +227,9 @@ def track_objects(path: str | Path, *, rules: str | Path | None = None, detector
 
 def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str | Path | None = None,
              rules: str | Path | None = None, detector: str = "nanodet", classes: Sequence[str] | None = None,
-             progress: ProgressCallback | None = None) -> tuple[Timeline, Path]:
-    """Write ``output`` (MP4) with the video's tracks drawn on; tracks come from ``timeline`` or a fresh run."""
+             progress: ProgressCallback | None = None) -> Annotation:
+    """Write ``output`` (MP4) with the video's tracks drawn on; tracks come from ``timeline`` or a fresh run.
+    Returns the pair ``(timeline, path)`` (an :class:`~vidlens.results.Annotation`, with ``to_dict()``)."""
     from .objects.annotate import annotate_video
     from .objects.rules import load_rules
 
@@ -241,15 +242,16 @@ def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str |
     if "objects" not in timeline.sections:
         raise UsageError("the timeline has no objects section: run vidlens objects (or analyze with objects) first")
     written = annotate_video(path, timeline, output, rules=load_rules(rules) if rules else None)
-    return timeline, written.path
+    return Annotation(timeline, written.path)
 
 
 def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str | Path | None = None,
               mode: str = "blur", keep: Sequence[int] = (), paranoid: bool = False, text: bool = False,
-              margin: float = 0.1, progress: ProgressCallback | None = None) -> tuple[Timeline, Any]:
+              margin: float = 0.1, progress: ProgressCallback | None = None) -> Anonymization:
     """Write ``output`` (MP4) with every face hidden on every frame; returns the timeline used and an
-    ``AnonymizeResult``. Faces come from ``timeline`` or from a fresh run of the ``faces`` analyzer
-    (plus ``objects`` for ``paranoid``, ``text`` for ``text``)."""
+    ``AnonymizeResult`` (an :class:`~vidlens.results.Anonymization`: a pair, with ``to_dict()``). Faces come
+    from ``timeline`` or from a fresh run of the ``faces`` analyzer (plus ``objects`` for ``paranoid``, ``text``
+    for ``text``)."""
     from .analyzers.registry import ANALYZERS
     from .privacy.anonymize import anonymize_video
 
@@ -267,7 +269,7 @@ def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str 
         _check_timeline_video(timeline, path)
     result = anonymize_video(path, timeline, output, mode=mode, keep_ids=keep, margin=margin, paranoid=paranoid,
                              text=text)
-    return timeline, result
+    return Anonymization(timeline, result)
 
 
 def _check_timeline_video(timeline: Timeline, path: str | Path) -> None:
@@ -280,11 +282,12 @@ def _check_timeline_video(timeline: Timeline, path: str | Path) -> None:
                          "not from this video; analyze it again", path=path)
 
 
-def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
-    """Decode the whole video to count its frames exactly (container counts are often wrong)."""
+def count_frames(path: str | Path) -> FrameCount:
+    """Decode the whole video to count its frames exactly (container counts are often wrong): the pair
+    ``(info, frames)`` (a :class:`~vidlens.results.FrameCount`)."""
     reader = VideoReader(path, audio=False)
     n = sum(1 for _ in reader)
-    return reader.info, n
+    return FrameCount(reader.info, n)
 
 
 def summarize(path: str | Path, *, ratio: float = 0.15, output: str | Path | None = None,

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .export import shots_payload, text_payload
 from .timeline import Timeline
 
-__all__ = ["PredictionRun", "ShotList", "TextSegments"]
+if TYPE_CHECKING:
+    from .media import VideoInfo
+    from .privacy.anonymize import AnonymizeResult
+
+__all__ = ["Annotation", "Anonymization", "FrameCount", "PredictionRun", "ShotList", "TextSegments"]
 
 
 class _Section(Sequence):
@@ -97,3 +101,36 @@ class PredictionRun:
 
     def skip(self, path: str | Path, error: BaseException) -> None:
         self.skipped.append({"path": str(path), "error": str(error)})
+
+
+class FrameCount(NamedTuple):
+    """A video's declared facts and its frames counted by decoding (:func:`vidlens.api.count_frames`)."""
+
+    info: VideoInfo
+    frames: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.info.to_dict(), "frame_count": self.frames, "frame_count_source": "counted"}
+
+
+class Annotation(NamedTuple):
+    """The annotated video written (:func:`vidlens.api.annotate`) and the timeline whose tracks it drew."""
+
+    timeline: Timeline
+    path: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"output", "tracks", "warnings"}`` (what ``vidlens annotate --json`` prints)."""
+        return {"output": str(self.path), "tracks": len(self.timeline["objects"]), "warnings": self.timeline.warnings}
+
+
+class Anonymization(NamedTuple):
+    """The anonymized video (:func:`vidlens.api.anonymize`): the timeline whose faces were hidden and what was
+    written and hidden (:class:`~vidlens.privacy.anonymize.AnonymizeResult`)."""
+
+    timeline: Timeline
+    result: AnonymizeResult
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result's facts and the timeline's warnings (what ``vidlens anonymize --json`` prints)."""
+        return self.result.to_dict() | {"warnings": self.timeline.warnings}

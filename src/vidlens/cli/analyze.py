@@ -256,10 +256,11 @@ def annotate(
 ) -> None:
     """Draw tracked objects (boxes, ids, trails), lines, zones and running counts on the video (audio kept)."""
     names = name_list(classes, "--classes")
-    result, path = _run(api.annotate, video, output, timeline=timeline, rules=rules, detector=detector,
-                        classes=names, quiet=quiet)
+    annotation = _run(api.annotate, video, output, timeline=timeline, rules=rules, detector=detector,
+                      classes=names, quiet=quiet)
+    result, path = annotation
     if as_json:
-        print_json({"output": path, "tracks": len(result["objects"]), "warnings": result.warnings})
+        print_json(annotation.to_dict())
     elif not quiet:
         err.print(f"wrote {path} ({len(result['objects'])} tracks)", highlight=False)
     _report_warnings(result)
@@ -288,10 +289,11 @@ def anonymize(
         keep_ids = [int(k) for k in keep.split(",") if k.strip()] if keep else []
     except ValueError:
         raise UsageError(f"--keep takes comma-separated track ids, got {keep!r}") from None
-    result, written = _run(api.anonymize, video, output, timeline=timeline, mode=mode, keep=keep_ids,
-                           paranoid=paranoid, text=text, margin=margin, quiet=quiet)
+    anonymization = _run(api.anonymize, video, output, timeline=timeline, mode=mode, keep=keep_ids,
+                         paranoid=paranoid, text=text, margin=margin, quiet=quiet)
+    result, written = anonymization
     if as_json:
-        print_json(written.to_dict() | {"warnings": result.warnings})
+        print_json(anonymization.to_dict())
     elif not quiet:
         err.print(f"wrote {written.written.path}: {written.written.frames} frames, {written.face_tracks} face "
                   f"tracks hidden on {written.frames_hidden} frames"
