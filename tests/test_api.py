@@ -240,3 +240,23 @@ def test_annotate_anonymize_and_count_frames_return_named_pairs(clip, tmp_path):
     timeline, result = anonymization
     assert isinstance(anonymization, Anonymization) and result.written.path == tmp_path / "hidden.mp4"
     assert anonymization.to_dict() == result.to_dict() | {"warnings": timeline.warnings}
+
+
+def _indexed_analyzers(library: Path) -> list[list[str]]:
+    import sqlite3
+
+    with sqlite3.connect(library / "catalog.sqlite") as db:
+        return [json.loads(row[0]) for row in db.execute("SELECT analyzers FROM videos")]
+
+
+def test_index_with_the_fast_preset_runs_its_analyzers_as_index_fast_does(clip, tmp_path, capsys):
+    video = tmp_path / "videos" / "clip.mp4"
+    video.parent.mkdir()
+    video.write_bytes(clip.read_bytes())
+    report = api.index([video], library=tmp_path / "api_lib", preset="fast")
+    assert report["added"] == [str(video)]
+    assert _indexed_analyzers(tmp_path / "api_lib") == [list(FAST_ANALYZERS)]
+    code, _, _ = _cli(capsys, "index", video, "-L", tmp_path / "cli_lib", "--fast", "-q")
+    assert code == 0 and _indexed_analyzers(tmp_path / "cli_lib") == [list(FAST_ANALYZERS)]
+    with pytest.raises(UsageError, match="unknown preset"):
+        api.index([video], library=tmp_path / "api_lib", preset="slow")
