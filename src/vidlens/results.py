@@ -1,8 +1,11 @@
-"""Typed values the API returns where a whole :class:`~vidlens.timeline.Timeline` would be too much.
+"""Typed values the API returns, each with ``to_dict()``: the JSON-ready shape the matching CLI command prints
+with ``--json`` (the CLI prints exactly that, so API and CLI cannot drift apart).
 
-Each keeps the timeline it was read from (so the exports in :mod:`vidlens.export` take it as they are),
-reads like the list it holds (``len``, indexing, iteration), and has ``to_dict()``: the JSON-ready shape
-``vidlens shots --json`` / ``vidlens text --json`` print, the schema and the video facts beside the section.
+:class:`ShotList` and :class:`TextSegments` (``detect_shots``, ``read_text``) keep the timeline they were
+read from (the exports in :mod:`vidlens.export` take it as it is) and read like the list they hold (``len``,
+indexing, iteration). :class:`FrameCount`, :class:`Annotation` and :class:`Anonymization` are named pairs
+(``count_frames``, ``annotate``, ``anonymize``: unpacked as before). :class:`PredictionRun` is a model over
+several videos (``predict``): the results and the videos skipped.
 """
 
 from __future__ import annotations
