@@ -17,7 +17,8 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts the repository root on sys.path: tests.support)
 from tests.support import samples
-from vidlens.library.ingest import FAST_ANALYZERS, INDEX_ANALYZERS, ingest
+from vidlens.analyzers.registry import FAST_ANALYZERS
+from vidlens.library.ingest import INDEX_ANALYZERS, ingest
 from vidlens.library.library import Library
 
 

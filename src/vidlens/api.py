@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import outputs, pipeline
 from .analyzers import create_analyzers
+from .analyzers.registry import Preset, requested
 from .diskfull import cleans_up_on_disk_full, remove_written
 from .errors import UsageError, VidlensError
 from .files import PRIVATE_DIR_MODE
 from .media import VideoInfo, VideoReader, probe
 from .paths import refuse_input_as_output
 from .pipeline import ProgressCallback
+from .results import Annotation, Anonymization, FrameCount, PredictionRun, ShotList, TextSegments
 from .timebase import TimeSpec
 from .timeline import Timeline
 from .train.progress import ProgressArg
@@ -21,10 +24,12 @@ from .train.settings import Arch, FuseMode, Schedule, SplitChoice, TrainConfig, 
 
 if TYPE_CHECKING:
     from .predict.predictor import OnnxPredictor
+    from .privacy.retention import Removed
+    from .summary import SummaryResult
 
 __all__ = ["analyze", "annotate", "anonymize", "check_library", "count_frames", "detect_shots", "export_clips",
-           "find_duplicates", "index", "library_stats", "probe", "prune_library", "read_text", "search", "search_like",
-           "track_objects"]
+           "find_duplicates", "index", "info", "library_stats", "probe", "prune_library", "read_text", "search",
+           "search_like", "track_objects", "versions"]
 
 
 @cleans_up_on_disk_full  # a full disk: exit 4, and what this run wrote into the folder is removed
@@ -40,34 +45,37 @@ def analyze(
     end: TimeSpec | None = None,
     passphrase: str | None = None,
     blur_faces: bool = False,
+    rules: str | Path | None = None,
+    emotions: bool = False,
+    classifier: str | Path | None = None,
+    preset: Preset | str | None = None,
 ) -> Timeline:
     """Analyze a video and return its timeline; with ``output_dir``, also write every output.
 
     The output folder receives ``timeline.json``, ``shots.csv``, ``shots.edl``, ``keyframes/``,
-    ``contact_sheet.jpg`` and ``report.html``. A timeline is written even when the run was
+    ``contact_sheet.jpg`` and ``report.html`` (``vidlens analyze`` writes into
+    :func:`vidlens.outputs.default_folder` without ``-o``). A timeline is written even when the run was
     interrupted or the file was damaged; ``analysis.complete`` then says it is partial.
+    ``analyzers`` names the analyzers (default: shots, keyframes, labels), or ``preset`` a named set
+    (:class:`~vidlens.analyzers.registry.Preset`: ``"fast"``).
     ``options`` passes keyword arguments to analyzers by name: ``{"objects": {"rules": "rules.yaml"}}``.
+    ``rules`` (line/zone rules for the objects analyzer), ``emotions`` (expression labels on face tracks) and
+    ``classifier`` (a model folder of ``vidlens train``) each add their analyzer with that option, as the
+    CLI's ``--rules``, ``--emotions`` and ``--classifier`` do.
     With ``passphrase`` the folder is then locked (``vidlens.privacy.vault``); the outputs are plain
     on disk while the analysis runs. ``blur_faces`` blurs the faces (found by the ``faces`` analyzer,
     added when missing) in every image written: keyframes, contact sheet, segment and track thumbnails.
     Every file written is owner-only (0600).
     """
     out = Path(output_dir) if output_dir is not None else None
-    if out is not None:
-        refuse_input_as_output(out, path, folder=True)
-    if passphrase is not None:
-        from .privacy.vault import check_passphrase
-
-        if out is None:
-            raise UsageError("a passphrase (encryption) needs an output folder")
-        check_passphrase(out, passphrase)  # a wrong one for an existing vault fails now, not after the run
-        if out.is_dir():
-            from .privacy.vault import refuse_foreign
-
-            refuse_foreign(out)  # a user's own file would be encrypted with the outputs: refuse before the run
+    _check_output_folder(out, path, passphrase)
     created = out is not None and not out.exists()
     previous = _previous_outputs(out, passphrase) if out is not None else set()
-    built = create_analyzers(analyzers, options, blur_faces=blur_faces)
+    names, chosen = requested(analyzers, options, preset=preset, extras={
+        "objects": {"rules": rules} if rules is not None else None,
+        "faces": {"emotions": True} if emotions else None,
+        "classifier": {"model": classifier} if classifier is not None else None})
+    built = create_analyzers(names, chosen, blur_faces=blur_faces)
     if out is not None:
         out.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)  # a folder that cannot be made fails now
     try:
@@ -79,17 +87,40 @@ def analyze(
     timeline = analysis.timeline
     timeline.analysis["blur_faces"] = bool(blur_faces)
     if out is not None:
-        outputs.write(analysis, out, report=report)
-        stale = previous - set(timeline.analysis["outputs"])
-        outputs.remove_stale(out, stale)  # the previous video's keyframes, thumbnails... must not pass for this one's
-        if passphrase is not None:
-            from .privacy.vault import discard, lock
-
-            lock(out, passphrase)
-            discard(out, stale)
-            outputs.remove_stale(out, set())  # subfolders the discarded files leave empty
+        _write_outputs(analysis, out, previous, passphrase, report=report)
     analysis.discard()
     return timeline
+
+
+def _check_output_folder(out: Path | None, video: str | Path, passphrase: str | None) -> None:
+    """Refuse, before the run, an output folder that is the input, or one a passphrase cannot lock."""
+    if out is not None:
+        refuse_input_as_output(out, video, folder=True)
+    if passphrase is None:
+        return
+    from .privacy.vault import check_passphrase
+
+    if out is None:
+        raise UsageError("a passphrase (encryption) needs an output folder")
+    check_passphrase(out, passphrase)  # a wrong one for an existing vault fails now, not after the run
+    if out.is_dir():
+        from .privacy.vault import refuse_foreign
+
+        refuse_foreign(out)  # a user's own file would be encrypted with the outputs: refuse before the run
+
+
+def _write_outputs(analysis: Any, out: Path, previous: set[str], passphrase: str | None, *, report: bool) -> None:
+    """Write the analysis into ``out``, remove what an earlier run wrote there and this one did not, then lock
+    the folder when there is a passphrase."""
+    outputs.write(analysis, out, report=report)
+    stale = previous - set(analysis.timeline.analysis["outputs"])
+    outputs.remove_stale(out, stale)  # the previous video's keyframes, thumbnails... must not pass for this one's
+    if passphrase is not None:
+        from .privacy.vault import discard, lock
+
+        lock(out, passphrase)
+        discard(out, stale)
+        outputs.remove_stale(out, set())  # subfolders the discarded files leave empty
 
 
 def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
@@ -106,31 +137,72 @@ def _previous_outputs(folder: Path, passphrase: str | None) -> set[str]:
             return set()
     if state == "locked":
         if passphrase is None:  # plaintext would land beside the encrypted outputs of another run
-            raise UsageError("is locked (vidlens vault): analyse into it with --encrypt and its passphrase, or "
-                             "unlock it first; nothing was written", path=folder)
+            raise UsageError("is locked (vidlens vault): analyse into it with its passphrase ({passphrase}), or "
+                             "unlock it first; nothing was written", path=folder, params=("passphrase",))
         return written_outputs(read_timeline(folder, passphrase))
     return set()
 
 
-def detect_shots(path: str | Path, *, detector: str = "classical",
-                 progress: ProgressCallback | None = None) -> list[dict]:
+def detect_shots(path: str | Path, *, detector: str = "classical", int8: bool = False,
+                 progress: ProgressCallback | None = None, start: TimeSpec | None = None,
+                 end: TimeSpec | None = None) -> ShotList:
     """Only the shots of a video, in timeline form (no keyframes, no files written).
 
     ``detector``: ``classical`` (default, fast), ``transnetv2`` (learned, shipped ONNX) or
-    ``ensemble`` (both; a boundary needs agreement unless one of them is sure).
+    ``ensemble`` (both; a boundary needs agreement unless one of them is sure); ``int8`` runs TransNetV2's
+    INT8 model (about 2.5x faster). The result reads like the list of shots and keeps the timeline
+    (:class:`~vidlens.results.ShotList`: warnings, ``complete``, ``to_dict()``).
     """
     from .analyzers.shots import ShotsAnalyzer
 
-    return pipeline.run(path, [ShotsAnalyzer(detector)], progress=progress, hash_file=False).timeline.shots
+    if int8 and detector != "transnetv2":
+        raise UsageError("{int8} applies to {detector} transnetv2 only", params=("int8", "detector"))
+    analyzer = ShotsAnalyzer(detector, model_variant="int8" if int8 else None)
+    return ShotList(pipeline.run(path, [analyzer], progress=progress, hash_file=False, start=start,
+                                 end=end).timeline)
 
 
 def read_text(path: str | Path, *, fps: float = 2.0, progress: ProgressCallback | None = None,
-              start: TimeSpec | None = None, end: TimeSpec | None = None) -> list[dict]:
-    """Only the on-screen text of a video: timed segments with text, confidence and box (no files written)."""
+              start: TimeSpec | None = None, end: TimeSpec | None = None) -> TextSegments:
+    """Only the on-screen text of a video: timed segments with text, confidence and box (no files written).
+
+    The result reads like the list of segments and keeps the timeline (:class:`~vidlens.results.TextSegments`:
+    warnings, ``complete``, the text gate's statistics, ``to_dict()``)."""
     from .analyzers.text import TextAnalyzer
 
-    return pipeline.run(path, [TextAnalyzer(fps=fps)], progress=progress, hash_file=False,
-                        start=start, end=end).timeline["text"]
+    return TextSegments(pipeline.run(path, [TextAnalyzer(fps=fps)], progress=progress, hash_file=False,
+                                     start=start, end=end).timeline)
+
+
+def info(path: str | Path, *, count: bool = False) -> VideoInfo:
+    """What a video file declares (:func:`probe`); with ``count``, the frame count is counted by decoding
+    the whole file (``frame_count_source`` is then ``"counted"``): container counts are often wrong."""
+    meta = probe(path)
+    if not count:
+        return meta
+    _, n = count_frames(path)
+    return replace(meta, frame_count=n, frame_count_source="counted")
+
+
+def versions(*, all: bool = False) -> dict[str, str]:  # the name of `vidlens version --all`
+    """The vidlens version; with ``all``, also Python, FFmpeg/PyAV, NumPy, OpenCV and ONNX Runtime versions and
+    whether ONNX Runtime's telemetry is off: what a bug report needs."""
+    from . import __version__
+
+    facts = {"vidlens": __version__}
+    if all:
+        import sys
+        from importlib.metadata import version as installed
+
+        import cv2
+        import numpy
+
+        from .media import library_versions
+        from .offline import telemetry_status
+
+        facts |= {"python": sys.version.split()[0], "media": library_versions(), "numpy": numpy.__version__,
+                  "opencv": cv2.__version__, "onnxruntime": installed("onnxruntime"), "telemetry": telemetry_status()}
+    return facts
 
 
 @cleans_up_on_disk_full
@@ -157,8 +229,9 @@ def track_objects(path: str | Path, *, rules: str | Path | None = None, detector
 
 def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str | Path | None = None,
              rules: str | Path | None = None, detector: str = "nanodet", classes: Sequence[str] | None = None,
-             progress: ProgressCallback | None = None) -> tuple[Timeline, Path]:
-    """Write ``output`` (MP4) with the video's tracks drawn on; tracks come from ``timeline`` or a fresh run."""
+             progress: ProgressCallback | None = None) -> Annotation:
+    """Write ``output`` (MP4) with the video's tracks drawn on; tracks come from ``timeline`` or a fresh run.
+    Returns the pair ``(timeline, path)`` (an :class:`~vidlens.results.Annotation`, with ``to_dict()``)."""
     from .objects.annotate import annotate_video
     from .objects.rules import load_rules
 
@@ -171,15 +244,16 @@ def annotate(path: str | Path, output: str | Path, *, timeline: Timeline | str |
     if "objects" not in timeline.sections:
         raise UsageError("the timeline has no objects section: run vidlens objects (or analyze with objects) first")
     written = annotate_video(path, timeline, output, rules=load_rules(rules) if rules else None)
-    return timeline, written.path
+    return Annotation(timeline, written.path)
 
 
 def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str | Path | None = None,
               mode: str = "blur", keep: Sequence[int] = (), paranoid: bool = False, text: bool = False,
-              margin: float = 0.1, progress: ProgressCallback | None = None) -> tuple[Timeline, Any]:
+              margin: float = 0.1, progress: ProgressCallback | None = None) -> Anonymization:
     """Write ``output`` (MP4) with every face hidden on every frame; returns the timeline used and an
-    ``AnonymizeResult``. Faces come from ``timeline`` or from a fresh run of the ``faces`` analyzer
-    (plus ``objects`` for ``paranoid``, ``text`` for ``text``)."""
+    ``AnonymizeResult`` (an :class:`~vidlens.results.Anonymization`: a pair, with ``to_dict()``). Faces come
+    from ``timeline`` or from a fresh run of the ``faces`` analyzer (plus ``objects`` for ``paranoid``, ``text``
+    for ``text``)."""
     from .analyzers.registry import ANALYZERS
     from .privacy.anonymize import anonymize_video
 
@@ -189,14 +263,15 @@ def anonymize(path: str | Path, output: str | Path, *, timeline: Timeline | str 
         missing = [name for name in needed if name not in ANALYZERS]
         if missing:
             raise UsageError(f"anonymize needs the {', '.join(missing)} analyzer, which this vidlens does not "
-                             "have; pass --timeline with a timeline.json that has a faces section")
+                             "have; pass {timeline} with a timeline.json that has a faces section",
+                             params=("timeline",))
         timeline = pipeline.run(path, create_analyzers(needed), progress=progress, hash_file=False).timeline
     elif not isinstance(timeline, Timeline):
         timeline = Timeline.load(timeline)
         _check_timeline_video(timeline, path)
     result = anonymize_video(path, timeline, output, mode=mode, keep_ids=keep, margin=margin, paranoid=paranoid,
                              text=text)
-    return timeline, result
+    return Anonymization(timeline, result)
 
 
 def _check_timeline_video(timeline: Timeline, path: str | Path) -> None:
@@ -209,14 +284,51 @@ def _check_timeline_video(timeline: Timeline, path: str | Path) -> None:
                          "not from this video; analyze it again", path=path)
 
 
-def count_frames(path: str | Path) -> tuple[VideoInfo, int]:
-    """Decode the whole video to count its frames exactly (container counts are often wrong)."""
+def count_frames(path: str | Path) -> FrameCount:
+    """Decode the whole video to count its frames exactly (container counts are often wrong): the pair
+    ``(info, frames)`` (a :class:`~vidlens.results.FrameCount`)."""
     reader = VideoReader(path, audio=False)
     n = sum(1 for _ in reader)
-    return reader.info, n
+    return FrameCount(reader.info, n)
 
 
-__all__ += ["list_models"]
+def summarize(path: str | Path, *, ratio: float = 0.15, output: str | Path | None = None,
+              preview: str | Path | None = None, timeline: Timeline | None = None) -> SummaryResult:
+    """A summary of the most representative, non-redundant segments, at most ``ratio`` of the video
+    (:func:`vidlens.summary.summarize`); with ``output`` the summary MP4 and with ``preview`` an animated GIF
+    are written (``vidlens summarize`` writes both, by default to :func:`vidlens.outputs.default_summary` and
+    :func:`~vidlens.outputs.default_preview`)."""
+    from .summary import summarize as run
+
+    return run(path, ratio=ratio, output=Path(output) if output is not None else None,
+               preview=Path(preview) if preview is not None else None, timeline=timeline)
+
+
+# -- privacy: an output folder encrypted at rest, or deleted --------------------------------------------------------
+
+def lock_folder(folder: str | Path, passphrase: str) -> list[Path]:
+    """Encrypt every file of an output folder in place (X -> X.enc); returns the encrypted files."""
+    from .privacy.vault import lock
+
+    return lock(folder, passphrase)
+
+
+def unlock_folder(folder: str | Path, passphrase: str) -> list[Path]:
+    """Decrypt a locked output folder back in place (a wrong passphrase changes nothing); returns the files."""
+    from .privacy.vault import unlock
+
+    return unlock(folder, passphrase)
+
+
+def forget(target: str | Path) -> list[Removed]:
+    """Delete the derived data of a video (``target``: the video, whose ``VIDEO.vidlens/`` folder goes, or an
+    output folder), never the video; refuses any other folder. Returns what was removed, the folder last."""
+    from .privacy.retention import forget as run
+
+    return run(target)
+
+
+__all__ += ["forget", "list_models", "lock_folder", "summarize", "unlock_folder"]
 
 
 def list_models(check: bool = False) -> list[dict[str, Any]]:
@@ -235,8 +347,11 @@ def list_models(check: bool = False) -> list[dict[str, Any]]:
 def index(paths: Sequence[str | Path], *, library: str | Path | None = None, workers: int = 1,
           analyzers: Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
           prune: bool = False, progress: Any = None, blur_faces: bool | None = None,
-          wait: bool = True) -> dict[str, Any]:
+          wait: bool = True, preset: Preset | str | None = None) -> dict[str, Any]:
     """Index videos (files, folders, globs) into a library folder; unchanged files are skipped.
+
+    ``analyzers`` (default: everything the library's facts need), or ``preset`` a named set instead
+    (``"fast"``: pictures only, several times quicker; ``analyzers`` wins when both are given).
 
     ``blur_faces`` True blurs faces in the thumbnails the library keeps, for this and every later run into
     this library (a setting stored in it; videos indexed without it are analysed again); False turns the
@@ -252,7 +367,7 @@ def index(paths: Sequence[str | Path], *, library: str | Path | None = None, wor
     from .library.library import Library
 
     with Library(library) as lib:
-        report = ingest(lib, paths, workers=workers, analyzers=analyzers,
+        report = ingest(lib, paths, workers=workers, analyzers=requested(analyzers, preset=preset)[0],
                         options={k: dict(v) for k, v in (options or {}).items()}, progress=progress,
                         blur_faces=blur_faces, wait=wait)
         if prune:
@@ -341,7 +456,7 @@ def export_clips(moments: Sequence[Mapping[str, Any]], folder: str | Path) -> li
 # -- your own video classifiers (vidlens.train): training needs the `train` extra (PyTorch), the rest does not ---
 
 __all__ += ["Arch", "FuseMode", "Schedule", "SplitChoice", "TrainConfig", "TrainSettings", "evaluate_classifier",
-            "fuse_classifiers", "predict_video", "train_classifier"]
+            "fuse_classifiers", "predict", "predict_video", "train_classifier"]
 
 
 def _need_torch(what: str) -> None:
@@ -418,6 +533,29 @@ def predict_video(model: str | Path | OnnxPredictor, video: str | Path, *, windo
     info, section = timeline.video, found[0]
     return {"path": str(video), "duration": info.get("duration"), "frame_count": info.get("frame_count"),
             "fps": info.get("fps"), **section, "warnings": list(timeline.warnings)}
+
+
+def predict(model: str | Path | OnnxPredictor, videos: str | Path | Sequence[str | Path], *,
+            window_s: float | None = None, top_k: int = 3, threads: int | None = None) -> PredictionRun:
+    """:func:`predict_video` over several videos, the model loaded once: ``results`` in the videos' order.
+
+    A video that cannot be classified among several is skipped (in ``skipped``, with why) and the others go
+    on; a single video's failure, and any usage error (a bad window, a bad model), is raised."""
+    from .predict.predictor import OnnxPredictor
+
+    many = [videos] if isinstance(videos, (str, Path)) else list(videos)
+    predictor = model if isinstance(model, OnnxPredictor) else OnnxPredictor(model, threads=threads)
+    run = PredictionRun()
+    for video in many:
+        try:
+            run.results.append(predict_video(predictor, video, window_s=window_s, top_k=top_k))
+        except UsageError:
+            raise
+        except Exception as error:  # one unreadable video among many: reported, the others go on
+            if len(many) == 1:
+                raise
+            run.skip(video, error)
+    return run
 
 
 # -- explaining and compressing trained classifiers (vidlens.train.explain, vidlens.train.compress) ---------------

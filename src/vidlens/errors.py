@@ -8,6 +8,7 @@ carry the path they concern, so a one-line message is enough for a user to act o
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -38,9 +39,29 @@ class MediaNotFoundError(VidlensError, FileNotFoundError):
 
 
 class UsageError(VidlensError, ValueError):
-    """A caller passed an invalid argument (bad time spec, unknown analyzer, bad ratio...)."""
+    """A caller passed an invalid argument (bad time spec, unknown analyzer, bad ratio...).
+
+    The message may name the caller's parameters as ``{name}`` fields, each listed in ``params``: ``str()``
+    names them as the Python API does (the keyword: ``end``), a front end as its users type them
+    (:meth:`spelled`; the CLI: ``--end``). Library code thus never spells a command-line flag.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str, *, path: str | Path | None = None, params: Sequence[str] = ()) -> None:
+        self.template, self.params = message, tuple(params)
+        super().__init__(self._filled(str), path=path)
+
+    def spelled(self, spell: Callable[[str], str]) -> str:
+        """The one-line message (with its path) with each parameter named by ``spell(name)``."""
+        text = self._filled(spell)
+        return f"{self.path}: {text}" if self.path else text
+
+    def _filled(self, spell: Callable[[str], str]) -> str:
+        text = self.template
+        for name in self.params:
+            text = text.replace("{" + name + "}", spell(name))
+        return text
 
 
 class DiskFullError(VidlensError, OSError):

@@ -77,9 +77,13 @@ def shots_edl(timeline: Timeline, title: str | None = None) -> str:
 
 def shots_json(timeline: Timeline) -> str:
     """The shot list with the video facts it refers to, as indented JSON (no other sections)."""
+    return json.dumps(shots_payload(timeline), indent=2, ensure_ascii=False) + "\n"
+
+
+def shots_payload(timeline: Timeline) -> dict[str, Any]:
+    """What :func:`shots_json` writes, JSON-ready: ``{"schema", "video", "shots"}``."""
     plain = json.loads(timeline.to_json(indent=None))  # reuses the timeline's Fraction/numpy handling
-    payload: dict[str, Any] = {"schema": plain["schema"], "video": plain["video"], "shots": plain["shots"]}
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return {"schema": plain["schema"], "video": plain["video"], "shots": plain["shots"]}
 
 
 def text_srt(timeline: Timeline) -> str:
@@ -94,10 +98,14 @@ def text_vtt(timeline: Timeline) -> str:
 
 def text_json(timeline: Timeline) -> str:
     """The text segments with the video facts they refer to, as indented JSON (no other sections)."""
+    return json.dumps(text_payload(timeline), indent=2, ensure_ascii=False) + "\n"
+
+
+def text_payload(timeline: Timeline) -> dict[str, Any]:
+    """What :func:`text_json` writes, JSON-ready: ``{"schema", "video", "text", "text_gate"}``."""
     plain = json.loads(timeline.to_json(indent=None))
-    payload: dict[str, Any] = {"schema": plain["schema"], "video": plain["video"], "text": plain.get("text", []),
-                               "text_gate": plain.get("text_gate", {})}
-    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+    return {"schema": plain["schema"], "video": plain["video"], "text": plain.get("text", []),
+            "text_gate": plain.get("text_gate", {})}
 
 
 def objects_mot(timeline: Timeline) -> str:

@@ -33,7 +33,8 @@ from .analyzers.segments import FOLDER as SEGMENTS_DIR
 from .files import PRIVATE_DIR_MODE, replacing, write_bytes_atomic, write_text_atomic
 
 __all__ = ["ENCRYPTED_SUFFIX", "OUTPUT_FILES", "OUTPUT_NAMES", "SUBFOLDER_PATTERNS", "default_folder",
-           "foreign_entries", "is_output_path", "remove_stale", "write", "written_outputs"]
+           "default_preview", "default_summary", "foreign_entries", "is_output_path", "remove_stale", "write",
+           "written_outputs"]
 
 ENCRYPTED_SUFFIX = ".enc"
 TIMELINE_FILE = "timeline.json"
@@ -148,6 +149,18 @@ def default_folder(video: str | Path) -> Path:
     """Where ``vidlens analyze VIDEO`` writes without ``-o``: ``<video>.vidlens`` beside the video."""
     video = Path(video)
     return video.with_name(video.name + ".vidlens")
+
+
+def default_summary(video: str | Path) -> Path:
+    """Where ``vidlens summarize VIDEO`` writes the summary without ``-o``: ``<stem>.summary.mp4`` beside it."""
+    video = Path(video)
+    return video.with_name(video.stem + ".summary.mp4")
+
+
+def default_preview(video: str | Path) -> Path:
+    """Where ``vidlens summarize VIDEO`` writes the animated preview without ``--preview``: ``<stem>.preview.gif``."""
+    video = Path(video)
+    return video.with_name(video.stem + ".preview.gif")
 
 
 def write(analysis: Analysis, folder: str | Path, *, report: bool = True) -> dict[str, Path]:

@@ -134,8 +134,8 @@ def run(
         warnings.append(f"interrupted by the user after {len(decoded.times)} frames; results are partial")
     if decoded.first_frame is None and decoded.times and start is not None and not decoded.interrupted:
         where = f"frame {span.begin_frame}" if span.begin_frame is not None else f"{span.begin_s:.3f}s"
-        raise UsageError(f"the range is outside the video: --start {start} is at {where}, and the last "
-                         f"frame is frame {len(decoded.times) - 1} at {decoded.times[-1]:.3f}s")
+        raise UsageError(f"the range is outside the video: {{start}} {start} is at {where}, and the last "
+                         f"frame is frame {len(decoded.times) - 1} at {decoded.times[-1]:.3f}s", params=("start",))
     stats = reader.stats
     stats.cancelled = decoded.interrupted or decoded.reached_end  # a file ending before --end is still judged
     warnings[:0] = info.notes + stats.warnings()
@@ -193,7 +193,8 @@ def _span(start: TimeSpec | None, end: TimeSpec | None) -> _Span:
     else:
         empty = span.begin_frame is None and span.end_s <= span.begin_s
     if empty:
-        raise UsageError(f"the time range is empty: --end {end} is not after --start {start or '0s'}")
+        raise UsageError(f"the time range is empty: {{end}} {end} is not after {{start}} {start or '0s'}",
+                         params=("start", "end"))
     return span
 
 

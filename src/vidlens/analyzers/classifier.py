@@ -37,8 +37,8 @@ class ClassifierAnalyzer:
 
         if predictor is None:
             if model is None:
-                raise UsageError("the classifier analyzer needs a trained model: --classifier MODEL_DIR "
-                                 '(or options={"classifier": {"model": DIR}})')
+                raise UsageError("the classifier analyzer needs a trained model: {classifier} MODEL_DIR "
+                                 '(or options={"classifier": {"model": DIR}})', params=("classifier",))
             predictor = OnnxPredictor(model, threads=threads)
         self.predictor = predictor
         self.window_s, self.top_k = window_s, int(top_k)

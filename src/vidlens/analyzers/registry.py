@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,17 @@ ANALYZERS: dict[str, Callable[..., Analyzer]] = {
 }
 #: What ``vidlens analyze`` runs when no ``--analyzers`` is given: fast on a laptop CPU.
 DEFAULT_ANALYZERS: tuple[str, ...] = ("shots", "keyframes", "labels")
+#: A preset's analyzers (the library's ``--fast``: pictures only, no objects, text, faces): several times quicker.
+FAST_ANALYZERS: tuple[str, ...] = ("shots", "labels", "segments")
+
+
+class Preset(str, Enum):
+    """Named analyzer sets a caller can ask for instead of listing analyzers (``preset="fast"``)."""
+
+    FAST = "fast"  # pictures only: shots, labels, segments (labels, colours, motion, visual and ConSE vectors)
+
+
+PRESETS: dict[Preset, tuple[str, ...]] = {Preset.FAST: FAST_ANALYZERS}
 #: Analyzers that write images in which a face can show; ``blur_faces`` is passed to each of them.
 IMAGE_ANALYZERS: tuple[str, ...] = ("keyframes", "segments", "objects", "faces")
 
@@ -72,6 +84,32 @@ def check_options(name: str, options: Mapping[str, Any]) -> None:
         if all(kind in _CHECKS for kind in kinds) and not any(_CHECKS[kind](value) for kind in kinds):
             raise UsageError(f"the {name} analyzer's option {key} must be {valid[key]}, "
                              f"got {type(value).__name__} {value!r}")
+
+
+def preset_analyzers(preset: Preset | str) -> list[str]:
+    """The analyzers of a preset, by its name or :class:`Preset`; an unknown name is a UsageError."""
+    try:
+        return list(PRESETS[Preset(preset)])
+    except ValueError:
+        raise UsageError(f"unknown preset {preset!r}; available: {', '.join(p.value for p in Preset)}") from None
+
+
+def requested(names: Sequence[str] | None, options: Mapping[str, Mapping[str, Any]] | None = None, *,
+              preset: Preset | str | None = None, extras: Mapping[str, Mapping[str, Any] | None] | None = None,
+              ) -> tuple[list[str] | None, dict[str, dict[str, Any]]]:
+    """The analyzer names and options a call asks for: ``names``, else the ``preset``'s analyzers, else None
+    (the caller's default). ``extras`` maps an analyzer to options that ask for it (None: not asked): each one
+    asked for is added to the list (to :data:`DEFAULT_ANALYZERS` when there is none) with those options merged
+    into its own, the way ``--rules``, ``--emotions`` and ``--classifier`` add theirs."""
+    wanted = list(names) if names else preset_analyzers(preset) if preset is not None else None
+    merged = {name: dict(given) for name, given in (options or {}).items()}
+    for name, values in (extras or {}).items():
+        if values is None:
+            continue
+        wanted = wanted or list(DEFAULT_ANALYZERS)
+        wanted += [] if name in wanted else [name]
+        merged[name] = {**merged.get(name, {}), **values}
+    return wanted, merged
 
 
 def create_analyzers(names: Sequence[str] | None = None,

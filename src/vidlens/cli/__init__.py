@@ -26,6 +26,7 @@ from .explain import explain as explain_command
 from .library import dupes, library_app
 from .library import index as index_command
 from .library import search as search_command
+from .params import error_text
 from .privacy import forget, vault_app
 
 _EXIT_HELP = "Exit codes: " + "; ".join(f"{code} {text}" for code, text in EXIT_CODES.items()) + "."
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(code, int):
             return code
     except VidlensError as error:
-        err.print(f"[red]error:[/] {error}", highlight=False)
+        err.print(f"[red]error:[/] {error_text(error)}", highlight=False)
         return exit_code_for(error)
     except (KeyboardInterrupt, *aborts):
         err.print("interrupted")

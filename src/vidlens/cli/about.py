@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from .. import __version__
-from ..offline import telemetry_status
 from .console import out, show
 from .params import JsonOpt, print_json
 
@@ -36,21 +33,13 @@ def models(
 def version(all_: Annotated[bool, typer.Option("--all", help="Also FFmpeg/PyAV, NumPy, OpenCV versions.")] = False,
             as_json: JsonOpt = False) -> None:
     """Print the vidlens version (with --all: the libraries a bug report needs)."""
-    facts = {"vidlens": __version__}
-    if all_:
-        from importlib.metadata import version as installed
+    from .. import api
 
-        import cv2
-        import numpy
-
-        from ..media import library_versions
-
-        facts |= {"python": sys.version.split()[0], "media": library_versions(), "numpy": numpy.__version__,
-                  "opencv": cv2.__version__, "onnxruntime": installed("onnxruntime"), "telemetry": telemetry_status()}
+    facts = api.versions(all=all_)
     if as_json:
         print_json(facts)
         return
-    out.print(f"vidlens {__version__}", highlight=False)
+    out.print(f"vidlens {facts['vidlens']}", highlight=False)
     if all_:
         out.print(f"python {facts['python']}", highlight=False)
         out.print(facts["media"], highlight=False)

@@ -1,8 +1,7 @@
 """The video commands of the CLI: ``vidlens info``, ``analyze``, ``shots``, ``text``, ``objects``, ``annotate``,
 ``anonymize`` and ``summarize``.
 
-Thin: each parses, calls the Python API (``shots`` and ``text`` run the pipeline with one analyzer) and
-writes the result to a file or stdout.
+Thin: each parses, calls the Python API and writes the result to a file or stdout.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from rich.table import Table
 from .. import api
 from ..errors import UsageError
 from ..files import write_text_atomic
+from ..outputs import default_folder, default_preview, default_summary
 from ..paths import refuse_input_as_output
 from ..pipeline import ProgressCallback
 from ..timebase import TimeSpec
@@ -99,11 +99,8 @@ def info(
     count: Annotated[bool, typer.Option(help="Decode the whole file to count frames exactly.")] = False,
 ) -> None:
     """Show what a video file declares: codec, size, rates, duration, frame count, audio."""
-    meta = api.probe(video)
+    meta = api.info(video, count=count)
     facts = meta.to_dict()
-    if count:
-        _, n = api.count_frames(video)
-        facts["frame_count"], facts["frame_count_source"] = n, "counted"
     for note in meta.notes:
         err.print(f"[yellow]note:[/] {note}", highlight=False)
     if as_json:
@@ -149,19 +146,10 @@ def analyze(
         raise UsageError("--passphrase-file applies to --encrypt only")
     passphrase = read_passphrase(passphrase_file, confirm=True) if encrypt else None
     names = name_list(analyzers, "--analyzers")
-    options: dict[str, dict] = {}
-    for wanted, name, value in ((rules is not None, "objects", {"rules": rules}),
-                                (emotions, "faces", {"emotions": True}),
-                                (classifier is not None, "classifier", {"model": classifier})):
-        if wanted:
-            from ..analyzers import DEFAULT_ANALYZERS
-
-            names = names or list(DEFAULT_ANALYZERS)
-            names += [] if name in names else [name]
-            options[name] = value
-    output_dir = output or video.with_name(video.name + ".vidlens")
-    timeline = _run(api.analyze, video, analyzers=names, options=options, output_dir=output_dir, quiet=quiet,
-                    passphrase=passphrase, blur_faces=blur_faces, **_span(start, end))
+    output_dir = output or default_folder(video)
+    timeline = _run(api.analyze, video, analyzers=names, rules=rules, emotions=emotions, classifier=classifier,
+                    output_dir=output_dir, quiet=quiet, passphrase=passphrase, blur_faces=blur_faces,
+                    **_span(start, end))
     if as_json:
         sys.stdout.write(timeline.to_json() + "\n")
     elif not quiet:
@@ -191,16 +179,11 @@ def shots(
     as_json: JsonFormatOpt = False,
 ) -> None:
     """List shot boundaries (cut / dissolve / fade) with frame, time and timecode."""
-    from .. import pipeline
-    from ..analyzers.shots import ShotsAnalyzer
     from ..export import shots_csv, shots_edl, shots_json
 
     _file_output(output, video)
     fmt = ShotFormat.json if as_json else fmt
-    if int8 and detector != "transnetv2":
-        raise UsageError("--int8 applies to --detector transnetv2 only")
-    analyzer = ShotsAnalyzer(detector, model_variant="int8" if int8 else None)
-    timeline = _run(pipeline.run, video, [analyzer], hash_file=False, quiet=quiet, **_span(start, end)).timeline
+    timeline = _run(api.detect_shots, video, detector=detector, int8=int8, quiet=quiet, **_span(start, end)).timeline
     _emit({"json": shots_json, "csv": shots_csv, "edl": shots_edl}[fmt.value](timeline), output)
     _report_warnings(timeline)
 
@@ -218,14 +201,11 @@ def text(
     as_json: JsonFormatOpt = False,
 ) -> None:
     """Read the on-screen text (captions, titles, signs) as timed segments: subtitles or JSON."""
-    from .. import pipeline
-    from ..analyzers.text import TextAnalyzer
     from ..export import text_json, text_srt, text_vtt
 
     _file_output(output, video)
     fmt = TextFormat.json if as_json else fmt
-    timeline = _run(pipeline.run, video, [TextAnalyzer(fps=fps)], hash_file=False, quiet=quiet,
-                    **_span(start, end)).timeline
+    timeline = _run(api.read_text, video, fps=fps, quiet=quiet, **_span(start, end)).timeline
     _emit({"srt": text_srt, "vtt": text_vtt, "json": text_json}[fmt.value](timeline), output)
     _report_warnings(timeline)
 
@@ -276,10 +256,11 @@ def annotate(
 ) -> None:
     """Draw tracked objects (boxes, ids, trails), lines, zones and running counts on the video (audio kept)."""
     names = name_list(classes, "--classes")
-    result, path = _run(api.annotate, video, output, timeline=timeline, rules=rules, detector=detector,
-                        classes=names, quiet=quiet)
+    annotation = _run(api.annotate, video, output, timeline=timeline, rules=rules, detector=detector,
+                      classes=names, quiet=quiet)
+    result, path = annotation
     if as_json:
-        print_json({"output": path, "tracks": len(result["objects"]), "warnings": result.warnings})
+        print_json(annotation.to_dict())
     elif not quiet:
         err.print(f"wrote {path} ({len(result['objects'])} tracks)", highlight=False)
     _report_warnings(result)
@@ -308,10 +289,11 @@ def anonymize(
         keep_ids = [int(k) for k in keep.split(",") if k.strip()] if keep else []
     except ValueError:
         raise UsageError(f"--keep takes comma-separated track ids, got {keep!r}") from None
-    result, written = _run(api.anonymize, video, output, timeline=timeline, mode=mode, keep=keep_ids,
-                           paranoid=paranoid, text=text, margin=margin, quiet=quiet)
+    anonymization = _run(api.anonymize, video, output, timeline=timeline, mode=mode, keep=keep_ids,
+                         paranoid=paranoid, text=text, margin=margin, quiet=quiet)
+    result, written = anonymization
     if as_json:
-        print_json(written.to_dict() | {"warnings": result.warnings})
+        print_json(anonymization.to_dict())
     elif not quiet:
         err.print(f"wrote {written.written.path}: {written.written.frames} frames, {written.face_tracks} face "
                   f"tracks hidden on {written.frames_hidden} frames"
@@ -330,13 +312,11 @@ def summarize(
     as_json: Annotated[bool, typer.Option("--json", help="Print the chosen segments as JSON.")] = False,
 ) -> None:
     """Make a short summary video of the most representative, non-redundant segments."""
-    from ..summary import summarize as make_summary
-
     if not 0 < ratio <= 1:
         raise UsageError(f"--ratio must be in (0, 1], got {ratio}")
-    target = output or video.with_name(video.stem + ".summary.mp4")
-    gif = preview or video.with_name(video.stem + ".preview.gif")
-    result = make_summary(video, ratio=ratio, output=target, preview=gif)
+    target = output or default_summary(video)
+    gif = preview or default_preview(video)
+    result = api.summarize(video, ratio=ratio, output=target, preview=gif)
     if as_json:
         print_json(result.to_dict())
     else:

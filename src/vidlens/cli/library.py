@@ -85,17 +85,15 @@ def index(
         "Default: the library's setting (off for a new one).")] = None,
 ) -> None:
     """Index videos into the library: new and changed files are analysed, unchanged ones skipped."""
-    from ..library.ingest import FAST_ANALYZERS
-
-    names = name_list(analyzers, "--analyzers") or (
-        list(FAST_ANALYZERS) if fast else None)
+    names = name_list(analyzers, "--analyzers")
+    preset = "fast" if fast else None
     bar, callback = _progress_bar(quiet)
     if bar is None:
-        report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
+        report = api.index(paths, library=library, workers=workers, analyzers=names, preset=preset, prune=prune,
                            blur_faces=blur_faces, progress=None if quiet else _waiting)
     else:
         with bar:
-            report = api.index(paths, library=library, workers=workers, analyzers=names, prune=prune,
+            report = api.index(paths, library=library, workers=workers, analyzers=names, preset=preset, prune=prune,
                                progress=callback, blur_faces=blur_faces)
     if as_json:
         print_json(report)

@@ -50,6 +50,20 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
+#: API parameters whose command-line flag is not ``--`` and the name with dashes.
+FLAGS: dict[str, str] = {"passphrase": "--encrypt"}
+
+
+def flag(name: str) -> str:
+    """The command-line flag of an API parameter a :class:`UsageError` names (``keep`` -> ``--keep``)."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def error_text(error: BaseException) -> str:
+    """An error's one-line message as a CLI user reads it: the parameters it names spelled as flags."""
+    return error.spelled(flag) if isinstance(error, UsageError) else str(error)
+
+
 def name_list(text: str | None, option: str) -> list[str] | None:
     """A comma-separated option as a list of names; None when the option was not given.
 

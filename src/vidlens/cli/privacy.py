@@ -50,9 +50,9 @@ def read_passphrase(passphrase_file: Path | None, *, confirm: bool) -> str:
 @vault_app.command("lock")
 def lock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None, as_json: JsonOpt = False) -> None:
     """Encrypt every file of an output folder in place (X -> X.enc); the plaintext is deleted once verified."""
-    from ..privacy.vault import lock as lock_folder
+    from .. import api
 
-    written = lock_folder(folder, read_passphrase(passphrase_file, confirm=True))
+    written = api.lock_folder(folder, read_passphrase(passphrase_file, confirm=True))
     if as_json:
         print_json({"locked": folder, "files": written})
         return
@@ -62,9 +62,9 @@ def lock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None, as_json: 
 @vault_app.command("unlock")
 def unlock(folder: FolderArg, passphrase_file: PassphraseFileOpt = None, as_json: JsonOpt = False) -> None:
     """Decrypt a locked output folder back in place (a wrong passphrase changes nothing)."""
-    from ..privacy.vault import unlock as unlock_folder
+    from .. import api
 
-    restored = unlock_folder(folder, read_passphrase(passphrase_file, confirm=False))
+    restored = api.unlock_folder(folder, read_passphrase(passphrase_file, confirm=False))
     if as_json:
         print_json({"unlocked": folder, "files": restored})
         return
@@ -77,9 +77,9 @@ def forget(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete the derived data of a video: its output folder, never the video (refuses any other folder)."""
-    from ..privacy.retention import forget as forget_outputs
+    from .. import api
 
-    removed = forget_outputs(target)
+    removed = api.forget(target)
     if as_json:
         print_json({"removed": [{"path": e.path, "folder": e.is_dir, "files": e.files} for e in removed]})
         return

@@ -257,17 +257,10 @@ def predict(
     as_json: JsonFormatOpt = False,
 ) -> None:
     """Label whole videos and their windows with a trained model (ONNX Runtime, no torch)."""
-    window_s = _window(window)
-    results = []
-    for video in videos:
-        try:
-            results.append(api.predict_video(model, video, window_s=window_s, top_k=top_k, threads=threads))
-        except UsageError:
-            raise
-        except Exception as error:  # one unreadable video among many: reported, the others go on
-            if len(videos) == 1:
-                raise
-            err.print(f"[yellow]skipped[/] {video}: {error}", highlight=False)
+    run = api.predict(model, videos, window_s=_window(window), top_k=top_k, threads=threads)
+    for skipped in run.skipped:
+        err.print(f"[yellow]skipped[/] {skipped['path']}: {skipped['error']}", highlight=False)
+    results = run.results
     if as_json or fmt is PredictFormat.json:
         print_json(results)
         return

@@ -41,8 +41,6 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".m
                             ".m2ts", ".wmv", ".flv", ".3gp", ".ogv", ".ogg", ".y4m", ".dv", ".vob", ".mxf"})
 #: What ``vidlens index`` analyses: everything the facts need.
 INDEX_ANALYZERS: tuple[str, ...] = ("shots", "labels", "segments", "objects", "text", "faces")
-#: ``--fast``: pictures only (labels, colours, motion, visual and ConSE vectors), several times quicker.
-FAST_ANALYZERS: tuple[str, ...] = ("shots", "labels", "segments")
 
 #: ``progress(event, detail)``: events "plan" (totals), "frames" (path, done, total), "done" (path, status).
 IngestProgress = Callable[[str, dict[str, Any]], None]

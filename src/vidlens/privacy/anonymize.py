@@ -111,18 +111,19 @@ def _tracks_to_hide(timeline: Timeline, paranoid: bool, text: bool
     """The face tracks, the person tracks (``paranoid``) and the text boxes (``text``) the timeline holds."""
     if not has_section(timeline, "faces"):
         raise UsageError("the timeline has no faces section: run the faces analyzer first "
-                         "(vidlens analyze VIDEO --analyzers faces)")
+                         "({analyzers} faces)", params=("analyzers",))
     faces = check_tracks(timeline.sections.get("faces"), "faces")
     persons: list[dict[str, Any]] = []
     if paranoid:
         if not has_section(timeline, "objects"):
-            raise UsageError("--paranoid needs person tracks: the timeline has no objects section "
-                             "(run the objects analyzer too)")
+            raise UsageError("{paranoid} needs person tracks: the timeline has no objects section "
+                             "(run the objects analyzer too)", params=("paranoid",))
         persons = [t for t in check_tracks(timeline.sections.get("objects"), "objects") if t.get("class") == "person"]
     boxes: list[dict[str, Any]] = []
     if text:
         if not has_section(timeline, "text"):
-            raise UsageError("--text needs the text section: the timeline has none (run the text analyzer too)")
+            raise UsageError("{text} needs the text section: the timeline has none (run the text analyzer too)",
+                             params=("text",))
         boxes = _check_text(timeline.sections.get("text"))
     return faces, persons, boxes
 

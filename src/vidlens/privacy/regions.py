@@ -243,8 +243,8 @@ def plan_cover(faces: Sequence[dict[str, Any]], *, fps: float, scale: tuple[floa
     known = {int(t["id"]) for t in faces}
     missing = sorted({int(k) for k in keep_ids} - known)
     if missing:
-        raise UsageError(f"--keep id(s) {', '.join(map(str, missing))} are not face tracks in this timeline "
-                         f"(face track ids: {', '.join(map(str, sorted(known))) or 'none'})")
+        raise UsageError(f"{{keep}} id(s) {', '.join(map(str, missing))} are not face tracks in this timeline "
+                         f"(face track ids: {', '.join(map(str, sorted(known))) or 'none'})", params=("keep",))
     keep = {int(k) for k in keep_ids}
     masked = [TrackCover(t, fps, rules) for t in faces if int(t["id"]) not in keep and t["boxes"]]
     person_covers = [TrackCover(t, fps, rules) for t in persons if t["boxes"]]
