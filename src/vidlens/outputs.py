@@ -163,6 +163,13 @@ def default_preview(video: str | Path) -> Path:
     return video.with_name(video.stem + ".preview.gif")
 
 
+def default_evaluation(model: str | Path, split: str = "auto") -> Path:
+    """Where ``vidlens evaluate MODEL`` writes without ``-o``: ``MODEL/evaluation`` for the test split (or
+    ``auto``), ``MODEL/evaluation-SPLIT`` for another, so scoring the val split never replaces the test report."""
+    split = getattr(split, "value", split)
+    return Path(model) / ("evaluation" if split in ("auto", "test") else f"evaluation-{split}")
+
+
 def write(analysis: Analysis, folder: str | Path, *, report: bool = True) -> dict[str, Path]:
     """Write an analysis into ``folder`` (made owner-only if new): artifacts, shot lists, report, then the
     timeline. Every file is written atomically and owner-only (0600); returns the main files' paths."""

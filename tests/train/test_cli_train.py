@@ -181,7 +181,7 @@ def test_a_clip_model_and_an_ensemble_of_both_kinds_train_and_predict(work, tmp_
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["train", "{data}", "-o", "{tmp}/m", "--arch", "gru", "--flip"], "flip needs raw clips"),
+    (["train", "{data}", "-o", "{tmp}/m", "--arch", "gru", "--flip"], "--flip needs raw clips"),
     (["train", "{data}", "{data}", "-o", "{tmp}/m"], "give one dataset"),
     (["evaluate", "{tmp}", "{data}"], "not a vidlens model"),
     (["predict", "{model}", "{data}/cat/broken.mp4"], "not a readable media file"),

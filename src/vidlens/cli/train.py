@@ -17,6 +17,7 @@ from rich.table import Table
 from .. import api
 from ..api import Arch, FuseMode, Schedule, SplitChoice, TrainSettings
 from ..errors import UsageError
+from ..outputs import default_evaluation
 from ..timebase import TimeSpec
 from .console import err, out, show
 from .params import JsonFormatOpt, bounded, number_list, print_json
@@ -208,8 +209,7 @@ def evaluate(
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
 ) -> None:
     """Score a trained model on labelled videos: metrics, confusion matrix, calibration, HTML report (no torch)."""
-    target = output or model / ("evaluation" if split in (SplitChoice.auto, SplitChoice.test)
-                                else f"evaluation-{split.value}")
+    target = output or default_evaluation(model, split)
     result = api.evaluate_classifier(model, dataset, split=split, output_dir=target, onnx_file=onnx,
                                      threads=threads, progress=False if quiet else err)
     metrics = result["metrics"]

@@ -198,18 +198,19 @@ class TrainSettings:
             raise UsageError(f"optimisation takes a TrainConfig, got {type(self.optimisation).__name__}")
         check_types(self)
         if self.fps is not None and not self.fps > 0:
-            raise UsageError(f"fps must be > 0, got {self.fps}")
+            raise UsageError(f"{{fps}} must be > 0, got {self.fps}", params=("fps",))
         if self.bidirectional and self.arch not in (Arch.lstm, Arch.gru):
-            raise UsageError("bidirectional applies to lstm and gru only")
+            raise UsageError("{bidirectional} applies to lstm and gru only", params=("bidirectional",))
         if self.flip and self.input_kind == "features":
-            raise UsageError("flip needs raw clips (r2plus1d): feature heads learn from features of the frames "
-                             "as they are, computed once")
+            raise UsageError("{flip} needs raw clips (r2plus1d): feature heads learn from features of the frames "
+                             "as they are, computed once", params=("flip",))
         if isinstance(self.split, (str, bytes)):  # the API takes numbers; parsing "0.7,0.15,0.15" is the CLI's job
             raise UsageError(f"split takes a sequence of ratios (train, val[, test]), not the string {self.split!r}")
         if isinstance(self.splits, (str, bytes, Path)):
             raise UsageError("splits takes a sequence of 1 to 3 list files (train, val, test), not one path")
         if self.splits is not None and not 1 <= len(self.splits) <= 3:
-            raise UsageError(f"give 1 to 3 split files (train, val, test), got {len(self.splits)}")
+            raise UsageError(f"give 1 to 3 split files (train, val, test) to {{splits}}, got {len(self.splits)}",
+                             params=("splits",))
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
