@@ -24,7 +24,7 @@ from ..pipeline import ProgressCallback
 from ..timebase import TimeSpec
 from ..timeline import Timeline
 from .console import err, show
-from .params import JsonFormatOpt, JsonOpt, bounded, name_list, print_json
+from .params import EndOpt, FileOutputOpt, JsonFormatOpt, JsonOpt, StartOpt, bounded, name_list, print_json
 from .privacy import PassphraseFileOpt, read_passphrase
 
 VideoArg = Annotated[Path, typer.Argument(help="Video file to read (any container/codec FFmpeg decodes).")]
@@ -167,15 +167,14 @@ def analyze(
 def shots(
     video: VideoArg,
     fmt: Annotated[ShotFormat, typer.Option("--format", "-f", help="json, csv or edl (CMX3600).")] = ShotFormat.json,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
-    = None,
+    output: FileOutputOpt = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
     detector: Annotated[str, typer.Option(help="classical (fast default), transnetv2 (learned) or ensemble.")]
     = "classical",
     int8: Annotated[bool, typer.Option("--int8", help="TransNetV2 only: the INT8 model (about 2.5x faster).")]
     = False,
-    start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
-    end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     as_json: JsonFormatOpt = False,
 ) -> None:
     """List shot boundaries (cut / dissolve / fade) with frame, time and timecode."""
@@ -191,12 +190,11 @@ def shots(
 def text(
     video: VideoArg,
     fmt: Annotated[TextFormat, typer.Option("--format", "-f", help="srt, vtt (WebVTT) or json.")] = TextFormat.srt,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
-    = None,
+    output: FileOutputOpt = None,
     fps: Annotated[float, typer.Option(help="Frames looked at per second (segment bounds are exact to half a "
                                             "step).", **bounded(0, 1000, low_open=True))] = 2.0,
-    start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
-    end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
     as_json: JsonFormatOpt = False,
 ) -> None:
@@ -219,16 +217,15 @@ def objects(
     video: VideoArg,
     fmt: Annotated[ObjectFormat, typer.Option("--format", "-f", help="json (tracks, counts, events) or mot "
                                               "(MOT Challenge rows, every frame).")] = ObjectFormat.json,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
-    = None,
+    output: FileOutputOpt = None,
     rules: Annotated[Path | None, typer.Option(help="Line/zone rules file (YAML or JSON, normalised points).")]
     = None,
     detector: Annotated[str, typer.Option(help="nanodet (default) or centernet.")] = "nanodet",
     classes: Annotated[str | None, typer.Option(help="Only these COCO classes, comma-separated (person,car).")]
     = None,
     poses: Annotated[bool, typer.Option(help="Also MoveNet keypoints for person tracks.")] = False,
-    start: Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")] = None,
-    end: Annotated[str | None, typer.Option(help="End of the range.")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
     as_json: JsonFormatOpt = False,
 ) -> None:

@@ -12,6 +12,7 @@ import json
 import math
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -39,6 +40,11 @@ def bounded(low: float, high: float, *, low_open: bool = False, high_open: bool 
     return {"callback": check}
 
 
+#: ``--start``/``--end`` of the commands that analyse a range of a video.
+StartOpt = Annotated[str | None, typer.Option(help="Start of the range (12.5s, 300f, 01:02.5).")]
+EndOpt = Annotated[str | None, typer.Option(help="End of the range.")]
+#: ``-o`` of the commands that print a result: a file instead of stdout.
+FileOutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")]
 #: ``--json`` on every command: machine-readable output on stdout (messages stay on stderr).
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 #: ``--json`` on a command that also has ``--format``: the same as ``--format json``.
