@@ -7,15 +7,14 @@ import json
 import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from tests.support.synth import moving_gradient_clip
 from vidlens import __version__, api
 from vidlens.analyzers.registry import DEFAULT_ANALYZERS, FAST_ANALYZERS, Preset, requested
 from vidlens.cli import main
 from vidlens.cli.params import error_text
 from vidlens.errors import UsageError
-from vidlens.media.encode import encode_video
 from vidlens.outputs import default_folder, default_preview, default_summary
 from vidlens.results import PredictionRun, ShotList, TextSegments
 from vidlens.timebase import TimeSpec
@@ -23,12 +22,7 @@ from vidlens.timebase import TimeSpec
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    """Two seconds of a moving gradient at 10 fps."""
-    path = tmp_path_factory.mktemp("api") / "clip.mp4"
-    ramp = np.linspace(0, 255, 64, dtype=np.float32)
-    frames = [np.broadcast_to(np.roll(ramp, 3 * i)[None, :, None], (48, 64, 3)).astype(np.uint8) for i in range(20)]
-    encode_video(path, frames, fps=10)
-    return path
+    return moving_gradient_clip(tmp_path_factory.mktemp("api") / "clip.mp4")
 
 
 @pytest.fixture(scope="module")

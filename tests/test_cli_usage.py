@@ -13,7 +13,6 @@ import sys
 import typing
 from pathlib import Path
 
-import numpy as np
 import pytest
 import typer.main
 
@@ -126,14 +125,9 @@ def test_a_huge_frame_size_is_named_not_device_busy(tmp_path: Path, capsys) -> N
 
 @pytest.fixture(scope="module")
 def short_clip(tmp_path_factory) -> Path:
-    """Two seconds of a moving gradient at 10 fps."""
-    from vidlens.media.encode import encode_video
+    from tests.support.synth import moving_gradient_clip
 
-    path = tmp_path_factory.mktemp("usage") / "clip.mp4"
-    ramp = np.linspace(0, 255, 64, dtype=np.float32)
-    frames = [np.broadcast_to(np.roll(ramp, 3 * i)[None, :, None], (48, 64, 3)).astype(np.uint8) for i in range(20)]
-    encode_video(path, frames, fps=10)
-    return path
+    return moving_gradient_clip(tmp_path_factory.mktemp("usage") / "clip.mp4")
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess:

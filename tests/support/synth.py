@@ -813,3 +813,14 @@ def standard_set(
         r.render(out_dir / f"synth_{v:02d}.mp4", size, seed * 1000 + v)
         for v, r in enumerate(standard_recipes(n_videos, seed))
     ]
+
+
+def moving_gradient_clip(path: Path) -> Path:
+    """Two seconds of a horizontal gradient scrolling 3 px a frame, 64x48 at 10 fps: the smallest real video
+    that every analyzer can read (tests of the API and the CLI's usage errors)."""
+    from vidlens.media.encode import encode_video
+
+    ramp = np.linspace(0, 255, 64, dtype=np.float32)
+    frames = [np.broadcast_to(np.roll(ramp, 3 * i)[None, :, None], (48, 64, 3)).astype(np.uint8) for i in range(20)]
+    encode_video(path, frames, fps=10)
+    return path
