@@ -9,10 +9,10 @@ right across it, some stand and talk. :func:`make_people_dataset` turns it into 
    interpolated between detector runs). They are stored in ``tracks.json`` and reused while the video and
    range are the same, so changing a threshold below does not re-run detection.
 2. **Clips**: each track is cut into windows of ``clip_s`` seconds (default 2 s = 20 frames) every
-   ``stride_s``. A window is kept only where the track has a box on every frame, no box touches the frame
-   border (a person half out of view has a box whose centre moves as they emerge), and no other person's box
-   overlaps it (IoU > :data:`OVERLAP_IOU` on a quarter of its frames or more: occlusions and groups make the
-   subject ambiguous).
+   ``stride_s`` (default 1 s: consecutive clips of a track overlap by half). A window is kept only where the
+   track has a box on every frame, no box touches the frame border (a person half out of view has a box whose
+   centre moves as they emerge), and no other person's box overlaps it (IoU > :data:`OVERLAP_IOU` on a quarter
+   of its frames or more: occlusions and groups make the subject ambiguous).
 3. **Labels** from the track's horizontal speed ``vx`` and vertical speed ``vy``: least-squares slopes of
    the box centre over the clip's frames, in *median box widths per second* (a unit that does not depend on
    how far the person is from the camera). A walking adult covers about 1.3 m/s, some 3 shoulder widths per
@@ -209,7 +209,7 @@ def window_crop(frame: np.ndarray, x0: float, y0: float, side: float, size: int)
 
 
 def make_people_dataset(root: Path, video: Path | None = None, *, start_frame: int = 0, end_frame: int | None = None,
-                        clip_s: float = 2.0, stride_s: float | None = None, size: int = 160) -> Path:
+                        clip_s: float = 2.0, stride_s: float | None = 1.0, size: int = 160) -> Path:
     """Write the person-track clips of ``video`` (default ``vtest.avi``) under ``root``; returns ``root``.
 
     ``[start_frame, end_frame)`` limits the part of the video used (tests take a few seconds). Raises
@@ -226,6 +226,9 @@ def make_people_dataset(root: Path, video: Path | None = None, *, start_frame: i
                               "walk_speed": WALK_SPEED, "stand_speed": STAND_SPEED, "crop_heights": CROP_HEIGHTS}
     if _reuse(root, params):
         return root
+    for label in PEOPLE_CLASSES:  # clips of an earlier call with other parameters must not stay in the classes
+        for stale in (root / label).glob("*.mp4"):
+            stale.unlink()
     tracks, frame_size, fps = person_tracks(Path(video), start_frame, end_frame, root / TRACKS_FILE)
     clip_frames = max(2, round(clip_s * fps))
     stride_frames = max(1, round((stride_s or clip_s) * fps))
