@@ -2,7 +2,8 @@
 
 For a clip's sampled frames (RGB, any size, in time order) the shipped person detector (NanoDet, person class)
 runs on every frame, a ByteTrack-style tracker (:class:`vidlens.objects.tracker.ByteTracker`) joins the boxes
-into tracks, and the **main track** is the one seen on the most frames (ties: the larger mean box area).
+into tracks, and the **main track** is the one with the most screen presence: the largest sum of its box areas
+over the frames it was detected on (long and large beats a small passer-by or a distant false detection).
 MoveNet Lightning (:mod:`vidlens.objects.pose`) then reads its 17 COCO keypoints on each frame it was detected.
 
 Each frame becomes one row of :data:`POSE_DIM` = 92 float32 numbers:
@@ -116,7 +117,7 @@ class PoseStream:
         records = [r for r in tracker.records() if r.observed.any()]
         if not records:
             return PoseTrack(np.zeros((n, POSE_DIM), np.float32), boxes, keypoints, -1)
-        main = max(records, key=lambda r: (int(r.observed.sum()), float(_areas(r.boxes).mean()), -r.track_id))
+        main = max(records, key=lambda r: (float(_areas(r.boxes[r.observed]).sum()), -r.track_id))
         seen = main.frames[main.observed]
         boxes[seen] = main.boxes[main.observed]
         for i in seen.tolist():
