@@ -133,7 +133,10 @@ def main() -> None:
         for arch in HEADS:
             mine = [r for r in runs if r["input"] == name and r["head"] == arch]
             acc, f1 = [r["accuracy"] for r in mine], [r["macro_f1"] for r in mine]
-            per_class = {c: round(statistics.mean(r["per_class_f1"][c] for r in mine), 3) for c in PEOPLE_CLASSES}
+            # a class's mean F1 over the seeds whose test split has clips of it (a track split may have none)
+            per_class = {c: round(statistics.mean(f), 3) if (f := [r["per_class_f1"][c] for r in mine
+                                                                   if r["test_counts"][c]]) else None
+                         for c in PEOPLE_CLASSES}
             summary.append({"input": name, "head": arch, "accuracy_mean": round(statistics.mean(acc), 3),
                             "accuracy_range": [round(min(acc), 3), round(max(acc), 3)],
                             "macro_f1_mean": round(statistics.mean(f1), 3),
