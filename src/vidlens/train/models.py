@@ -92,12 +92,23 @@ class VideoClassifier(nn.Module):
         norm: Standardize = self.norm  # type: ignore[assignment]
         mean_t = torch.as_tensor(mean, dtype=torch.float32).reshape(norm.mean.shape)
         std_t = torch.as_tensor(std, dtype=torch.float32).reshape(norm.std.shape)
-        std_t = std_t.clamp_min(max(1e-6, STD_FLOOR * float(std_t.median())))
+        dims = getattr(self, "stream_dims", None)
+        if dims and std_t.dim() == 1 and sum(dims) == std_t.numel():
+            # each stream gets its own floor: motion numbers are on another scale than backbone features
+            parts = std_t.split(list(dims))
+            std_t = torch.cat([p.clamp_min(max(1e-6, STD_FLOOR * float(p.median()))) for p in parts])
+        else:
+            std_t = std_t.clamp_min(max(1e-6, STD_FLOOR * float(std_t.median())))
         norm.mean.copy_(mean_t)
         norm.std.copy_(std_t)
 
 
 # --------------------------------------------------------------------------- heads over feature sequences
+
+def _streams_hp(stream_dims: Sequence[int] | None) -> dict[str, Any]:
+    """The ``stream_dims`` hyper-parameter (per-stream widths of the concatenated input), when there are several."""
+    return {"stream_dims": [int(d) for d in stream_dims]} if stream_dims else {}
+
 
 class FeatureHead(VideoClassifier):
     """Common part of the heads over ``[B, T, D]``: standardisation and the declared input geometry."""
@@ -108,6 +119,9 @@ class FeatureHead(VideoClassifier):
         super().__init__(num_classes, hyper_parameters)
         self.input_dim = int(hyper_parameters["input_dim"])
         self.steps = int(hyper_parameters["steps"])
+        self.stream_dims = [int(d) for d in hyper_parameters.get("stream_dims") or []]
+        if self.stream_dims and sum(self.stream_dims) != self.input_dim:
+            raise UsageError(f"stream_dims {self.stream_dims} do not add up to input_dim {self.input_dim}")
         if self.input_dim < 1 or self.steps < 1:
             raise UsageError(f"input_dim and steps must be >= 1, got {self.input_dim} and {self.steps}")
         self.norm = Standardize((self.input_dim,))
@@ -145,8 +159,9 @@ class MeanPoolHead(FeatureHead):
     arch = "meanpool"
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, hidden: int = 256,
-                 dropout: float = 0.3) -> None:
-        super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "dropout": dropout})
+                 dropout: float = 0.3, stream_dims: Sequence[int] | None = None) -> None:
+        super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "dropout": dropout,
+                                       **_streams_hp(stream_dims)})
         self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(input_dim, hidden), nn.GELU(), nn.Dropout(dropout),
                                  nn.Linear(hidden, num_classes))
 
@@ -160,10 +175,11 @@ class RecurrentHead(FeatureHead):
     cell: type[nn.Module] = nn.GRU
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, hidden: int = 128,
-                 layers: int = 1, bidirectional: bool = False, dropout: float = 0.3, deltas: bool = True) -> None:
+                 layers: int = 1, bidirectional: bool = False, dropout: float = 0.3, deltas: bool = True,
+                 stream_dims: Sequence[int] | None = None) -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "layers": layers,
                                        "bidirectional": bool(bidirectional), "dropout": dropout,
-                                       "deltas": bool(deltas)})
+                                       "deltas": bool(deltas), **_streams_hp(stream_dims)})
         self.embed = FrameEmbedding(input_dim, hidden, dropout, deltas)
         self.rnn = self.cell(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
                              dropout=dropout if layers > 1 else 0.0)
@@ -193,9 +209,11 @@ class TCNHead(FeatureHead):
     arch = "tcn"
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, hidden: int = 128,
-                 levels: int = 3, kernel: int = 3, dropout: float = 0.3, deltas: bool = True) -> None:
+                 levels: int = 3, kernel: int = 3, dropout: float = 0.3, deltas: bool = True,
+                 stream_dims: Sequence[int] | None = None) -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "levels": levels,
-                                       "kernel": kernel, "dropout": dropout, "deltas": bool(deltas)})
+                                       "kernel": kernel, "dropout": dropout, "deltas": bool(deltas),
+                                       **_streams_hp(stream_dims)})
         if kernel < 2 or kernel % 2 == 0:
             raise UsageError(f"tcn kernel must be odd and >= 3, got {kernel}")
         self.embed = FrameEmbedding(input_dim, hidden, dropout, deltas)
@@ -256,9 +274,11 @@ class TransformerHead(FeatureHead):
     arch = "transformer"
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, width: int = 128,
-                 heads: int = 4, layers: int = 2, dropout: float = 0.2, deltas: bool = True) -> None:
+                 heads: int = 4, layers: int = 2, dropout: float = 0.2, deltas: bool = True,
+                 stream_dims: Sequence[int] | None = None) -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "width": width, "heads": heads,
-                                       "layers": layers, "dropout": dropout, "deltas": bool(deltas)})
+                                       "layers": layers, "dropout": dropout, "deltas": bool(deltas),
+                                       **_streams_hp(stream_dims)})
         self.embed = FrameEmbedding(input_dim, width, dropout, deltas)
         self.position = nn.Parameter(_sinusoid_table(steps, width)[None])
         self.blocks = nn.ModuleList(_SelfAttentionBlock(width, heads, dropout) for _ in range(layers))
