@@ -14,10 +14,10 @@ import pytest
 
 from tests.support.actions import make_action_dataset, split_photos
 from tests.support.photos import list_photos, load_photo
+from vidlens.errors import UsageError
 from vidlens.predict.bundle import feature_input
 from vidlens.predict.motion import CHANGE_START, FLOW_START, MOTION_DIM, motion_rows
 from vidlens.predict.streams import parse_streams, spec_streams
-from vidlens.errors import UsageError
 
 
 def _views(transform, n: int = 3, size: tuple[int, int] = (298, 224)) -> list[np.ndarray]:

@@ -122,6 +122,8 @@ def train(
     flip: FlipOpt = DEFAULTS.flip,
     reverse: ReverseOpt = DEFAULTS.reverse,
     input_streams: InputStreamsOpt = "auto",
+    fusion: Annotated[str, typer.Option(help="Several input streams: late (a projection per stream, then joined) "
+                                        "or early (concatenated).")] = DEFAULTS.fusion,
     resume: ResumeOpt = False,
     cache: CacheOpt = None,
     ensemble: EnsembleOpt = False,

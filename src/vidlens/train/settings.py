@@ -188,6 +188,7 @@ class TrainSettings:
     flip: bool = False  # mirror training clips (clip models only): changes motion labels
     reverse: bool = False  # play training clips backwards: changes motion labels
     inputs: str | Sequence[str] = "auto"  # feature heads' per-frame streams ("appearance,motion"); auto: both
+    fusion: str = "late"  # several streams: "late" (a projection per stream, then joined) or "early" (concatenated)
     hyper_parameters: dict[str, Any] = field(default_factory=dict)  # more model settings (e.g. hidden=64)
     optimisation: TrainConfig = field(default_factory=TrainConfig)
 
@@ -207,7 +208,9 @@ class TrainSettings:
                              "as they are, computed once", params=("flip",))
         from ..predict.streams import parse_streams
 
-        self.streams = parse_streams(self.inputs)  # validated here: a bad name fails before any work
+        self.streams = parse_streams(self.inputs)
+        if self.fusion not in ("early", "late"):
+            raise UsageError(f"unknown {{fusion}} {self.fusion!r}; choose from early, late", params=("fusion",))
         if isinstance(self.split, (str, bytes)):  # the API takes numbers; parsing "0.7,0.15,0.15" is the CLI's job
             raise UsageError(f"split takes a sequence of ratios (train, val[, test]), not the string {self.split!r}")
         if isinstance(self.splits, (str, bytes, Path)):
@@ -262,6 +265,7 @@ class TrainSettings:
             hp: dict[str, Any] = {"steps": self.steps, "input_dim": sum(dims)}
             if len(dims) > 1:
                 hp["stream_dims"] = dims
+                hp["fusion"] = self.fusion
         else:
             hp = {"frames": self.frames, "size": self.size}
         if self.bidirectional:
