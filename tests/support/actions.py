@@ -319,9 +319,24 @@ def _rng(seed: int, label: str, clip: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(label.encode("utf-8")), clip])
 
 
+def split_photos(seed: int, test_fraction: float = 0.35) -> tuple[list[Path], list[Path]]:
+    """The local photos cut (seeded) into a training pool and a disjoint held-out pool (at least 2 each)."""
+    pool = list_photos()
+    order = np.random.default_rng([seed, 7]).permutation(len(pool))
+    n_test = min(len(pool) - 2, max(2, round(test_fraction * len(pool))))
+    return [pool[i] for i in sorted(order[n_test:])], [pool[i] for i in sorted(order[:n_test])]
+
+
 def make_action_dataset(root: Path, per_class: int, *, classes: Sequence[str] = ACTION_CLASSES, frames: int = 16,
-                        size: tuple[int, int] = (112, 112), fps: int | Fraction = 8, seed: int = 0) -> Path:
-    """Write ``per_class`` clips of each motion class under ``root`` (class folders); returns ``root``."""
+                        size: tuple[int, int] = (112, 112), fps: int | Fraction = 8, seed: int = 0,
+                        held_out: int = 0, val: int = 0) -> Path:
+    """Write ``per_class`` clips of each motion class under ``root`` (class folders); returns ``root``.
+
+    With ``held_out`` > 0 the photos are split (:func:`split_photos`, seeded): the ``per_class`` clips use
+    only the training pool and ``held_out`` more clips per class (``class/test_NNNN.mp4``) only the held-out
+    pool, so no test photo was ever seen in training; ``splits/train.txt``, ``splits/val.txt`` (the last
+    ``val`` training-pool clips of each class) and ``splits/test.txt`` list them for ``splits=``.
+    """
     root = Path(root)
     _check(per_class, frames, size, fps)
     unknown = [c for c in classes if c not in ACTION_CLASSES]
@@ -329,15 +344,30 @@ def make_action_dataset(root: Path, per_class: int, *, classes: Sequence[str] = 
         raise UsageError(f"unknown action class(es) {unknown}; known: {', '.join(ACTION_CLASSES)}")
     params = {"generator": GENERATOR_VERSION, "kind": "actions", "classes": list(classes), "per_class": per_class,
               "frames": frames, "size": list(size), "fps": str(Fraction(fps)), "seed": seed,
-              "clips": per_class * len(classes)}
+              "clips": (per_class + held_out) * len(classes)}
+    if held_out:
+        params |= {"held_out": held_out, "val": val}
     if _reuse(root, params):
         return root
-    pool = list_photos()
+    pool, test_pool = split_photos(seed) if held_out else (list_photos(), [])
     clips = []
     for label in classes:
         for i in range(per_class):
             images, truth = render_action_clip(label, _rng(seed, label, i), frames=frames, size=size, photos=pool)
             clips.append((label, f"{label}_{i + 1:04d}.mp4", images, truth))
+        for i in range(held_out):
+            images, truth = render_action_clip(label, _rng(seed + 7919, label, i), frames=frames, size=size,
+                                               photos=test_pool)
+            clips.append((label, f"test_{i + 1:04d}.mp4", images, truth))
+    if held_out:
+        lists: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+        for label, name, _, _ in clips:
+            number = int(name.rsplit("_", 1)[1].split(".")[0])
+            split = "test" if name.startswith("test_") else "val" if number > per_class - val else "train"
+            lists[split].append(f"{label}/{name}")
+        (root / "splits").mkdir(parents=True, exist_ok=True)
+        for split, names in lists.items():
+            (root / "splits" / f"{split}.txt").write_text("\n".join(names) + "\n")
     return _write(root, params, clips, fps)
 
 

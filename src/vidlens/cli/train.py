@@ -81,6 +81,8 @@ FlipOpt = Annotated[bool, typer.Option("--flip", help="r2plus1d: mirror training
 ReverseOpt = Annotated[bool, typer.Option("--reverse", help="Play training clips backwards at random. Off by default "
                                           "because it changes motion labels (zoom_in becomes zoom_out, up becomes "
                                           "down); use it only if every class is its own reverse.")]
+InputStreamsOpt = Annotated[str, typer.Option("--inputs", help="Feature heads: per-frame input streams, e.g. "
+                                              "appearance,motion (auto: appearance + motion).")]
 ResumeOpt = Annotated[bool, typer.Option(help="Continue an interrupted run in the same folder (same settings).")]
 CacheOpt = Annotated[Path | None, typer.Option(help="Feature cache folder (default: $VIDLENS_CACHE/features, else "
                                                "~/.cache/vidlens/features).", show_default=False)]
@@ -119,6 +121,9 @@ def train(
     splits: SplitsOpt = None,
     flip: FlipOpt = DEFAULTS.flip,
     reverse: ReverseOpt = DEFAULTS.reverse,
+    input_streams: InputStreamsOpt = "auto",
+    fusion: Annotated[str, typer.Option(help="Several input streams: late (a projection per stream, then joined) "
+                                        "or early (concatenated).")] = DEFAULTS.fusion,
     resume: ResumeOpt = False,
     cache: CacheOpt = None,
     ensemble: EnsembleOpt = False,
@@ -149,6 +154,7 @@ def _settings(options: dict[str, Any]) -> TrainSettings:
     """The training settings from the command's options: every option named like a setting sets it (the comma
     lists of --split and --splits parsed here; the API takes sequences)."""
     given = {name: options[name] for name in TrainSettings.option_names() if name in options}
+    given["inputs"] = options.get("input_streams", "auto")  # `inputs` is the command's dataset argument
     given["split"] = number_list(given["split"], "--split", "ratios like 0.7,0.15,0.15")
     given["splits"] = [p.strip() for p in given["splits"].split(",") if p.strip()] if given["splits"] else None
     return TrainSettings.from_options(**given)
@@ -164,6 +170,8 @@ def _show_summary(summary: dict[str, Any], as_json: bool, quiet: bool, table: An
 def _print_train_summary(summary: dict[str, Any]) -> None:
     table = Table(title=f"trained {summary['arch']} -> {summary['model_dir']}", show_header=False)
     table.add_row("classes", ", ".join(summary["classes"]))
+    if summary.get("inputs"):
+        table.add_row("inputs", " + ".join(summary["inputs"]))
     table.add_row("clips", ", ".join(f"{k} {v}" for k, v in summary["samples"].items())
                   + (f" ({len(summary['skipped'])} skipped)" if summary["skipped"] else ""))
     stop = " (early stop)" if summary["stopped_early"] else ""

@@ -13,6 +13,7 @@ is ``logits`` ``[batch, C]``: softmax gives class probabilities in the order of 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -41,12 +42,21 @@ class InvalidBundleError(VidlensError, ValueError):
 
 
 def feature_input(*, steps: int, fps: float | None, backbone: str = DEFAULT_BACKBONE,
-                  dim: int = DEFAULT_BACKBONE_DIM) -> dict[str, Any]:
+                  dim: int = DEFAULT_BACKBONE_DIM, streams: Sequence[str] | None = None) -> dict[str, Any]:
     """Input spec of a head over per-frame features: frames sampled at ``fps`` (None = every frame), each
-    turned into a ``dim`` feature by ``backbone``, then ``steps`` TSN segment centres."""
-    return {"kind": "features", "backbone": backbone, "dim": int(dim), "steps": int(steps),
+    turned into a ``dim`` feature by ``backbone``, then ``steps`` TSN segment centres. With ``streams``
+    (:mod:`vidlens.predict.streams`) each row is those streams' rows concatenated and ``dim`` their total."""
+    spec = {"kind": "features", "backbone": backbone, "dim": int(dim), "steps": int(steps),
             "fps": None if fps is None else float(fps), "selection": "segment-centres", "layout": "NTD",
             "dtype": "float32"}
+    if streams is not None:
+        from .streams import STREAMS, stream_dims
+
+        spec["streams"] = list(streams)
+        spec["stream_dims"] = stream_dims(streams)
+        spec["stream_versions"] = [STREAMS[n].version for n in streams]
+        spec["dim"] = int(sum(spec["stream_dims"]))
+    return spec
 
 
 def clip_input(*, frames: int, size: int, fps: float | None = None, stride: int | None = None) -> dict[str, Any]:

@@ -31,9 +31,9 @@ import numpy as np
 
 from ..errors import UsageError
 from ..media import FrameSpec, Sampler
-from ..runtime.backbone import backbone_input
 from .bundle import ONNX_FILE, OUTPUT_NAME, InvalidBundleError, read_meta, selection_spec, spec_fps
 from .inputs import prepare_clip, prepare_features
+from .streams import MOTION, STREAMS, spec_streams
 
 #: Classes listed per prediction (``top``), at most the number of classes.
 TOP_K = 3
@@ -168,6 +168,8 @@ class _Input:
     times: list[float] = field(default_factory=list)
     items: list[np.ndarray] = field(default_factory=list)
     all_items: list[np.ndarray] = field(default_factory=list)
+    extractors: list[Any] = field(default_factory=list)  # feature inputs: one row extractor per stream
+    rows_seen: int = 0
 
 
 class WindowStream:
@@ -215,9 +217,7 @@ class WindowStream:
                 continue
             images = [_resize_min_side(frames[j], item.look.min_side) for j in picked]
             if item.spec["kind"] == "features":
-                model = self.predictor.backbone(item.spec["backbone"])
-                rows = model.run(backbone_input(images))["features"].astype(np.float16)  # as the feature cache
-                values = list(rows)
+                values = self._feature_rows(item, images, [float(times[j]) for j in picked])
             else:
                 values = images
             item.times.extend(float(times[j]) for j in picked)
@@ -269,6 +269,27 @@ class WindowStream:
                 continue
             keep = next((i for i, t in enumerate(item.times) if t >= end - 1e-9), len(item.times))
             item.times, item.items = item.times[keep:], item.items[keep:]
+
+    def _feature_rows(self, item: _Input, images: list[np.ndarray], times: list[float]) -> list[np.ndarray]:
+        """Each stream's rows of these frames (as the feature cache computes them), concatenated per frame."""
+        names = spec_streams(item.spec)
+        if not item.extractors:
+            for name in names:
+                stream = STREAMS[name]
+                backbone = self.predictor.backbone(item.spec["backbone"]) if stream.uses_backbone else None
+                item.extractors.append(stream.factory(backbone))
+        parts = [np.asarray(extractor.rows(images, times), np.float32) for extractor in item.extractors]
+        values = list(np.concatenate(parts, axis=1))
+        if item.rows_seen < 2 <= item.rows_seen + len(values) and MOTION in names:
+            # the video's first motion row has no predecessor: it repeats the second (fill_first_row)
+            first = values[0] if item.rows_seen == 0 else None
+            second = values[1 - item.rows_seen]
+            lo = sum(STREAMS[n].dim for n in names[: names.index(MOTION)])
+            hi = lo + STREAMS[MOTION].dim
+            for row in ([first] if first is not None else [r for r in (item.items[:1] + item.all_items[:1])]):
+                row[lo:hi] = second[lo:hi]
+        item.rows_seen += len(values)
+        return values
 
     @staticmethod
     def _prepare(spec: dict[str, Any], items: list[np.ndarray]) -> np.ndarray:

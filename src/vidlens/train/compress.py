@@ -43,6 +43,7 @@ from ..errors import UsageError
 from ..files import write_text_atomic
 from ..predict.bundle import DEFAULT_BACKBONE, ONNX_FILE, read_meta, spec_fps, write_meta
 from ..predict.predictor import OnnxPredictor, stack_inputs
+from ..predict.streams import spec_streams
 from .dataset import Dataset, Sample, check_videos, load_dataset, split_dataset
 from .features import FeatureCache
 from .metrics import accuracy, macro_f1
@@ -254,7 +255,8 @@ def _finetune_sets(meta: dict[str, Any], splits: dict[str, Dataset], cache_dir: 
                 if sample.label in index:
                     try:
                         if spec["kind"] == "features":
-                            arrays.append(cache.features(sample, fps=spec_fps(spec)).features)
+                            streams = spec_streams(spec)
+                            arrays.append(cache.features(sample, fps=spec_fps(spec), streams=streams).rows(streams))
                         else:
                             arrays.append(decode_clip_frames(sample, spec, max_frames=MAX_TRAIN_CLIP_FRAMES).frames)
                         labels.append(index[sample.label])

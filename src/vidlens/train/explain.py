@@ -49,6 +49,8 @@ from ..files import write_text_atomic
 from ..media import probe
 from ..predict.bundle import DEFAULT_BACKBONE, spec_fps
 from ..predict.inputs import centre_square, prepare_clip, prepare_features, segment_positions, window_positions
+from ..predict.motion import flow_grid
+from ..predict.streams import APPEARANCE, MOTION, STREAMS, spec_streams
 from ..runtime.backbone import backbone_input
 from .attribution import StepImportance, grad_cam, log_odds, step_importance
 from .bundle import load_bundle
@@ -91,6 +93,7 @@ class ExplainedStep:
     heatmap: np.ndarray | None = None
     cam_mass: float | None = None
     max_drop: float | None = None
+    flow: np.ndarray | None = None  # motion inputs: [4, 4, 3] flow per cell of the whole frame (drawn as arrows)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"step": self.step, "frame": self.frame, "time": round(self.time, 6),
@@ -160,9 +163,12 @@ def _feature_input(video: Path, spec: dict[str, Any], start: float | None, end: 
     video indices and times."""
     if spec.get("backbone", DEFAULT_BACKBONE) != DEFAULT_BACKBONE:
         raise UsageError(f"this model reads features of {spec.get('backbone')!r}; vidlens ships {DEFAULT_BACKBONE}")
-    cached = compute_features(_sample(video, start, end), backbone, fps=spec_fps(spec))
+    streams = spec_streams(spec)
+    cached = compute_features(_sample(video, start, end), backbone if APPEARANCE in streams else None,
+                              fps=spec_fps(spec), motion=MOTION in streams)
     positions = segment_positions(len(cached), int(spec["steps"]))
-    return prepare_features(cached.features, int(spec["steps"])), cached.indices[positions], cached.times[positions]
+    rows = cached.rows(streams)
+    return prepare_features(rows, int(spec["steps"])), cached.indices[positions], cached.times[positions]
 
 
 def _clip_input(video: Path, spec: dict[str, Any], start: float | None, end: float | None):
@@ -220,7 +226,7 @@ def backbone_occlusion(model: torch.nn.Module, sequence: np.ndarray, steps: Sequ
     features = np.concatenate([backbone.run(backbone_input(variants[i: i + batch]))["features"]
                                for i in range(0, len(variants), batch)]).astype(np.float32)
     sequences = np.repeat(sequence[None].astype(np.float32), len(variants), axis=0)
-    sequences[:, list(steps)] = features[:, None]
+    sequences[:, list(steps), : features.shape[1]] = features[:, None]  # appearance columns come first
     model.eval()
     with torch.no_grad():
         logits = torch.cat([model(chunk) for chunk in torch.from_numpy(sequences).split(batch)])
@@ -265,8 +271,13 @@ def explain_video(model_dir: str | Path, video: str | Path, *, class_name: str |
     }
     if spec["kind"] == "clip":
         methods["spatial"] = _grad_cam_maps(model, x, target, int(spec["size"]), steps)
-    else:
+    elif APPEARANCE in spec_streams(spec):
         methods["spatial"] = _occlusion_maps(model, seen, target, importance.top_steps(top_frames), steps, grid)
+    else:
+        methods["spatial"] = {"method": "none (motion-only input: the flow field is drawn instead)"}
+    if MOTION in spec_streams(spec):
+        _attach_flow(seen, spec, steps)
+        methods["flow"] = "motion stream's 4x4 flow field drawn as arrows on each step's frame"
     return Explanation(model_dir, video, start, end, meta["arch"], classes, probabilities, target, steps, importance,
                        methods)
 
@@ -366,13 +377,39 @@ def overlay(image: np.ndarray, heatmap: np.ndarray | None, *, scale: float | Non
     return np.clip(base * (1 - alpha) + colours * alpha, 0, 255).astype(np.uint8)
 
 
+def _attach_flow(seen: _Input, spec: dict[str, Any], steps: list[ExplainedStep]) -> None:
+    """Give each step its motion row's 4x4 flow field (dx, dy per cell, fractions of the frame per second)."""
+    names = spec_streams(spec)
+    lo = sum(STREAMS[n].dim for n in names[: names.index(MOTION)])
+    sequence = seen.x[0].numpy()
+    for step in steps:
+        step.flow = flow_grid(sequence[step.step, lo: lo + STREAMS[MOTION].dim])
+
+
+def draw_flow(image: np.ndarray, grid: np.ndarray, *, seconds: float = 0.5) -> np.ndarray:
+    """A copy of ``image`` with one arrow per grid cell: where that cell's content moves in ``seconds``."""
+    out = np.ascontiguousarray(image.copy())
+    h, w = out.shape[:2]
+    cells = grid.shape[0]
+    for r in range(cells):
+        for c in range(cells):
+            x0, y0 = (c + 0.5) * w / cells, (r + 0.5) * h / cells
+            x1, y1 = x0 + float(grid[r, c, 0]) * w * seconds, y0 + float(grid[r, c, 1]) * h * seconds
+            cv2.arrowedLine(out, (round(x0), round(y0)), (round(x1), round(y1)), (255, 255, 0), 2, cv2.LINE_AA,
+                            tipLength=0.3)
+    return out
+
+
 def _step_image(explanation: Explanation, step: ExplainedStep, scale: float | None) -> np.ndarray:
     name = explanation.classes[explanation.target]
     p = explanation.probabilities[explanation.target]
     lines = [f"{name} {100 * p:.1f}%" + ("" if explanation.target == explanation.predicted else " (not predicted)"),
              f"step {step.step + 1}/{len(explanation.steps)}  t={step.time:.2f}s  frame {step.frame}",
              f"importance {step.importance:+.3f}  occlusion {step.occlusion_drop:+.3f}"]
-    return _caption(overlay(step.image, step.heatmap, scale=scale), lines)
+    picture = overlay(step.image, step.heatmap, scale=scale)
+    if step.flow is not None:
+        picture = draw_flow(picture, step.flow)
+    return _caption(picture, lines)
 
 
 def write_explanation(explanation: Explanation, out_dir: str | Path, *, mp4: bool = False) -> dict[str, str]:
@@ -388,7 +425,7 @@ def write_explanation(explanation: Explanation, out_dir: str | Path, *, mp4: boo
     for step in explanation.steps:
         image = _step_image(explanation, step, scale)
         images.append(image)
-        if step.heatmap is not None:
+        if step.heatmap is not None or step.flow is not None:
             name = f"{STEPS_DIR}/step_{step.step:02d}.png"
             write_png(out / name, image)
             files[f"step_{step.step}"] = name

@@ -20,6 +20,7 @@ import hashlib
 import json
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -30,7 +31,9 @@ import numpy as np
 from ..errors import InvalidMediaError, UsageError
 from ..files import replacing
 from ..media import FrameSpec, Sampler, probe
-from ..runtime.backbone import INPUT, MODEL, backbone_input
+from ..predict.motion import MOTION_DIM, MOTION_VERSION, MotionExtractor, fill_first_row
+from ..predict.streams import APPEARANCE, MOTION
+from ..runtime.backbone import FEATURE_DIM, INPUT, MODEL, backbone_input
 from .dataset import Dataset, ProgressCallback, Sample
 from .sampling import decode_clip, segment_indices
 
@@ -51,12 +54,23 @@ class CachedFeatures:
     its first frame), not in the clip, so they map straight onto a timeline.
     """
 
-    features: np.ndarray  # float16 [N, 1280]
+    features: np.ndarray  # float16 [N, 1280] (zero columns when only motion was asked for)
     indices: np.ndarray  # int64 [N]
     times: np.ndarray  # float64 [N]
+    motion: np.ndarray | None = None  # float32 [N, MOTION_DIM] when the motion stream was asked for
 
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.indices)
+
+    def rows(self, streams: Sequence[str] = (APPEARANCE,)) -> np.ndarray:
+        """The per-frame rows of ``streams`` concatenated (registry order), float32 ``[N, sum of dims]``."""
+        parts = []
+        for name in streams:
+            part = self.features if name == APPEARANCE else self.motion if name == MOTION else None
+            if part is None or len(part) != len(self):
+                raise UsageError(f"the {name} stream was not computed for these features")
+            parts.append(part.astype(np.float32))
+        return np.concatenate(parts, axis=1)
 
 
 def feature_steps(cached: CachedFeatures, steps: int, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -68,6 +82,11 @@ def feature_steps(cached: CachedFeatures, steps: int, rng: np.random.Generator |
     if len(cached) == 0:
         raise UsageError("no cached frame to take steps from")
     return cached.features[segment_indices(len(cached), steps, rng)].astype(np.float32)
+
+
+def _motion_file(file: Path) -> Path:
+    """The motion entry beside an appearance entry (same key, plus the stream's version)."""
+    return file.with_name(f"{file.stem}.motion{MOTION_VERSION}.npz")
 
 
 def content_key(path: Path) -> str:
@@ -139,34 +158,50 @@ class FeatureCache:
         key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
         return self.root / key[:2] / f"{key}.npz"
 
-    def features(self, sample: Sample, *, fps: float = 4.0, max_frames: int | None = None) -> CachedFeatures:
+    def features(self, sample: Sample, *, fps: float = 4.0, max_frames: int | None = None,
+                 streams: Sequence[str] = (APPEARANCE,)) -> CachedFeatures:
         """The sample's features: from disk when cached, else decoded, computed and stored.
 
         Frames are sampled every ``1/fps`` seconds of presentation time over the clip; with
         ``max_frames`` the rate is lowered so that about that many cover the whole clip (and no
-        more are kept). Raises ``InvalidMediaError`` / ``MediaNotFoundError`` for unusable videos.
+        more are kept). With ``"motion"`` in ``streams`` the motion rows come too: computed in the same
+        decode pass when the appearance entry is missing, stored in a sibling entry keyed the same plus
+        the stream's version (entries written before the motion stream stay valid; a missing motion entry
+        costs one decode without the backbone). Raises ``InvalidMediaError`` / ``MediaNotFoundError`` for
+        unusable videos.
         """
         file = self.path_for(sample, fps=fps, max_frames=max_frames)
+        want_motion = MOTION in streams
         found = _load(file)
-        if found is not None:
+        motion = _load_motion(_motion_file(file), found) if want_motion and found is not None else None
+        if found is not None and (motion is not None or not want_motion):
             self.hits += 1
+            found.motion = motion
             return found
         self.misses += 1
-        computed = self._compute(sample, fps, max_frames)
-        _save(file, computed, {"path": str(sample.path), "start": sample.start, "end": sample.end,
-                               "fps": fps, "max_frames": max_frames, "model": MODEL,
-                               "model_sha256": self._model_sha, "version": CACHE_VERSION})
+        meta = {"path": str(sample.path), "start": sample.start, "end": sample.end, "fps": fps,
+                "max_frames": max_frames, "model": MODEL, "model_sha256": self._model_sha, "version": CACHE_VERSION}
+        if found is None:
+            computed = self._compute(sample, fps, max_frames, motion=want_motion)
+            _save(file, computed, meta)
+        else:
+            computed = compute_features(sample, None, fps=fps, max_frames=max_frames, motion=True)
+            computed.features = found.features
+            if not np.array_equal(computed.indices, found.indices):
+                raise InvalidMediaError("motion and appearance sampled different frames", path=sample.path)
+        if want_motion:
+            _save_motion(_motion_file(file), computed, {**meta, "stream": MOTION, "stream_version": MOTION_VERSION})
         return computed
 
     def build(self, dataset: Dataset, *, fps: float = 4.0, max_frames: int | None = None,
-              progress: ProgressCallback | None = None) -> BuildReport:
+              progress: ProgressCallback | None = None, streams: Sequence[str] = (APPEARANCE,)) -> BuildReport:
         """Fill the cache for every sample; cached ones are skipped, failures listed (never raised)."""
         started = time.perf_counter()
         report = BuildReport()
         for done, sample in enumerate(dataset.samples, 1):
             misses = self.misses
             try:
-                self.features(sample, fps=fps, max_frames=max_frames)
+                self.features(sample, fps=fps, max_frames=max_frames, streams=streams)
             except Exception as error:  # one bad video must not stop the build; it is reported
                 message = " ".join(str(error.args[0] if error.args else type(error).__name__).split())
                 report.failed.append((sample, message))
@@ -189,20 +224,22 @@ class FeatureCache:
             self._keys[memo] = content_key(path)
         return self._keys[memo]
 
-    def _compute(self, sample: Sample, fps: float, max_frames: int | None) -> CachedFeatures:
+    def _compute(self, sample: Sample, fps: float, max_frames: int | None, *, motion: bool) -> CachedFeatures:
         if self._model is None:
             from ..runtime import load_model  # ONNX Runtime loads only when something must be computed
 
             self._model = load_model(MODEL, self.variant, threads=self.threads)
-        return compute_features(sample, self._model, fps=fps, max_frames=max_frames, batch_size=self.batch_size)
+        return compute_features(sample, self._model, fps=fps, max_frames=max_frames, batch_size=self.batch_size,
+                                motion=motion)
 
 
-def compute_features(sample: Sample, model: Model, *, fps: float = 4.0, max_frames: int | None = None,
-                     batch_size: int = 32) -> CachedFeatures:
+def compute_features(sample: Sample, model: Model | None, *, fps: float = 4.0, max_frames: int | None = None,
+                     batch_size: int = 32, motion: bool = False) -> CachedFeatures:
     """Decode ``sample`` once at ``fps`` and run ``model`` (the backbone) on its frames in batches; no cache.
 
     What :meth:`FeatureCache.features` stores; see it for ``max_frames``. Decoding and pixel
-    conversion run in a background thread beside the model.
+    conversion run in a background thread beside the model. With ``motion`` the motion rows of the same
+    frames come too (:mod:`vidlens.predict.motion`); without ``model`` only them (appearance columns zero).
     """
     _check_settings(fps, max_frames)
     info = probe(sample.path)
@@ -218,24 +255,32 @@ def compute_features(sample: Sample, model: Model, *, fps: float = 4.0, max_fram
     batch: list[np.ndarray] = []
     indices: list[int] = []
     times: list[float] = []
+    extractor = MotionExtractor() if motion else None
+    motion_rows: list[np.ndarray] = []
     for frame in decode_clip(sample.path, FrameSpec(min_side=INPUT), start=sample.start, end=sample.end,
                              select=sampler.wants, prefetch=2 * batch_size, info=info):
         if frame.image is None:
             continue
-        batch.append(frame.image)
         indices.append(frame.index)
         times.append(frame.time)
+        if extractor is not None:
+            motion_rows.append(extractor.row(frame.image, frame.time))
+        if model is None:
+            continue
+        batch.append(frame.image)
         if len(batch) == batch_size:
             chunks.append(model.run(backbone_input(batch))["features"])
             batch = []
         if max_frames is not None and len(indices) >= max_frames:
             break
-    if batch:
+    if batch and model is not None:
         chunks.append(model.run(backbone_input(batch))["features"])
     if not indices:
         raise InvalidMediaError("no frame could be sampled from this video or clip", path=sample.path)
-    return CachedFeatures(np.concatenate(chunks).astype(np.float16), np.asarray(indices, np.int64),
-                          np.asarray(times, np.float64))
+    features = (np.concatenate(chunks).astype(np.float16) if chunks
+                else np.zeros((len(indices), FEATURE_DIM), np.float16))
+    rows = fill_first_row(np.stack(motion_rows)) if motion_rows else None
+    return CachedFeatures(features, np.asarray(indices, np.int64), np.asarray(times, np.float64), rows)
 
 
 def _check_settings(fps: float, max_frames: int | None) -> None:
@@ -261,3 +306,20 @@ def _save(file: Path, cached: CachedFeatures, meta: dict) -> None:
     with replacing(file, suffix=".npz") as tmp:  # readers see the old state or the whole new file
         np.savez(tmp, features=cached.features, indices=cached.indices, times=cached.times,
                  meta=np.array(json.dumps(meta)))
+
+
+def _load_motion(file: Path, appearance: CachedFeatures) -> np.ndarray | None:
+    """The motion rows matching ``appearance``'s frames, or ``None`` (absent, unreadable or stale)."""
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            rows, indices = data["motion"], data["indices"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return None
+    if rows.ndim != 2 or rows.shape != (len(appearance), MOTION_DIM) or not np.array_equal(indices, appearance.indices):
+        return None
+    return rows
+
+
+def _save_motion(file: Path, cached: CachedFeatures, meta: dict) -> None:
+    with replacing(file, suffix=".npz") as tmp:
+        np.savez(tmp, motion=cached.motion, indices=cached.indices, meta=np.array(json.dumps(meta)))

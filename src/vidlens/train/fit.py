@@ -65,7 +65,7 @@ def default_cache_dir() -> Path:
 def input_specs(settings: TrainSettings) -> list[dict[str, Any]]:
     """The bundle's input specs for the settings' architecture, sampling rate and clip shape."""
     if settings.input_kind == "features":
-        return [feature_input(steps=settings.steps, fps=settings.rate)]
+        return [feature_input(steps=settings.steps, fps=settings.rate, streams=settings.streams)]
     return [clip_input(frames=settings.frames, size=settings.size, fps=settings.rate)]
 
 
@@ -120,7 +120,9 @@ def _features_data(parts: dict[str, Dataset], settings: TrainSettings, cache: Fe
     everything = Dataset([s for ds in parts.values() for s in ds.samples], next(iter(parts.values())).classes)
     progress, update = bar(console, "features")
     with progress:
-        report = cache.build(everything, fps=settings.rate, progress=update)
+        report = cache.build(everything, fps=settings.rate, progress=update, streams=settings.streams)
+    chosen = "auto: " if settings.inputs == "auto" else ""
+    console.print(f"inputs ({chosen}{' + '.join(settings.streams)})", highlight=False)
     console.print(f"features: {report.computed} computed, {report.cached} from the cache in {report.seconds:.1f}s "
                   f"({cache.root})", highlight=False)
     bad = [Bad(s, r) for s, r in report.failed]
@@ -132,8 +134,8 @@ def _features_data(parts: dict[str, Dataset], settings: TrainSettings, cache: Fe
         for sample in ds.samples:
             if sample in dropped:
                 continue
-            cached = cache.features(sample, fps=settings.rate)
-            arrays[name].append(cached.features)
+            cached = cache.features(sample, fps=settings.rate, streams=settings.streams)
+            arrays[name].append(cached.rows(settings.streams))
             if name == "train":
                 spans.append(covered_seconds(cached.times))
     return arrays, bad, spans
@@ -209,6 +211,7 @@ def train_classifier(dataset: str | Path | Dataset, output_dir: str | Path, sett
         evaluation = evaluate_bundle(out, parts["test"], output_dir=out / EVALUATION_DIR, cache=data.cache,
                                      threads=threads)
     return {"model_dir": str(out), "arch": settings.arch.value, "classes": classes,
+            "inputs": list(settings.streams) if settings.input_kind == "features" else ["clip"],
             "samples": {name: len(ds) for name, ds in parts.items()}, "skipped": [b.to_dict() for b in data.bad],
             "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "best_val_macro_f1": result.best_score,
             "stopped_early": result.stopped_early, "train_seconds": round(result.elapsed_s, 2),

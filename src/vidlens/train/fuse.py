@@ -76,7 +76,8 @@ def _inputs_of(ds: Dataset, specs: list[dict[str, Any]], classes: list[str], cac
     with progress:
         for done, sample in enumerate(ds.samples, 1):
             try:
-                items.append(sample_inputs(sample, specs, lambda s, fps: cache.features(s, fps=fps)))
+                items.append(sample_inputs(sample, specs,
+                                           lambda s, fps, streams: cache.features(s, fps=fps, streams=streams)))
                 labels.append(classes.index(sample.label))
             except Exception as error:  # listed, never fatal
                 console.print(f"[yellow]skipped[/] {sample.describe()}: {error}", highlight=False)

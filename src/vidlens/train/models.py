@@ -92,12 +92,29 @@ class VideoClassifier(nn.Module):
         norm: Standardize = self.norm  # type: ignore[assignment]
         mean_t = torch.as_tensor(mean, dtype=torch.float32).reshape(norm.mean.shape)
         std_t = torch.as_tensor(std, dtype=torch.float32).reshape(norm.std.shape)
-        std_t = std_t.clamp_min(max(1e-6, STD_FLOOR * float(std_t.median())))
+        dims = getattr(self, "stream_dims", None)
+        if dims and std_t.dim() == 1 and sum(dims) == std_t.numel():
+            # each stream gets its own floor: motion numbers are on another scale than backbone features
+            parts = std_t.split(list(dims))
+            std_t = torch.cat([p.clamp_min(max(1e-6, STD_FLOOR * float(p.median()))) for p in parts])
+        else:
+            std_t = std_t.clamp_min(max(1e-6, STD_FLOOR * float(std_t.median())))
         norm.mean.copy_(mean_t)
         norm.std.copy_(std_t)
 
 
 # --------------------------------------------------------------------------- heads over feature sequences
+
+def _streams_hp(stream_dims: Sequence[int] | None, fusion: str = "early") -> dict[str, Any]:
+    """The ``stream_dims`` (per-stream widths of the concatenated input) and ``fusion`` hyper-parameters, when
+    there are several streams."""
+    if fusion not in FUSIONS:
+        raise UsageError(f"unknown fusion {fusion!r}; choose from {', '.join(FUSIONS)}")
+    return {"stream_dims": [int(d) for d in stream_dims], "fusion": fusion} if stream_dims else {}
+
+
+FUSIONS = ("early", "late")
+
 
 class FeatureHead(VideoClassifier):
     """Common part of the heads over ``[B, T, D]``: standardisation and the declared input geometry."""
@@ -108,6 +125,9 @@ class FeatureHead(VideoClassifier):
         super().__init__(num_classes, hyper_parameters)
         self.input_dim = int(hyper_parameters["input_dim"])
         self.steps = int(hyper_parameters["steps"])
+        self.stream_dims = [int(d) for d in hyper_parameters.get("stream_dims") or []]
+        if self.stream_dims and sum(self.stream_dims) != self.input_dim:
+            raise UsageError(f"stream_dims {self.stream_dims} do not add up to input_dim {self.input_dim}")
         if self.input_dim < 1 or self.steps < 1:
             raise UsageError(f"input_dim and steps must be >= 1, got {self.input_dim} and {self.steps}")
         self.norm = Standardize((self.input_dim,))
@@ -124,19 +144,37 @@ class FrameEmbedding(nn.Module):
     constant over it and cancels in the difference, so what changes over time (motion, order) stands
     out instead of having to be found under per-video appearance, which a small training set invites
     a model to memorise.
+
+    With several input streams (``stream_dims``) and ``fusion="late"`` each stream gets its own projection to an
+    equal share of the width, joined after (late fusion); ``"early"`` projects the concatenated row at once.
+    Late fusion keeps a 69-number motion row from being drowned by 1280 appearance dimensions.
     """
 
-    def __init__(self, input_dim: int, hidden: int, dropout: float, deltas: bool) -> None:
+    def __init__(self, input_dim: int, hidden: int, dropout: float, deltas: bool,
+                 stream_dims: Sequence[int] = (), fusion: str = "early") -> None:
         super().__init__()
         self.deltas = bool(deltas)
         self.drop = nn.Dropout(dropout)
-        self.linear = nn.Linear(input_dim * (2 if self.deltas else 1), hidden)
+        k = 2 if self.deltas else 1
+        self.splits = list(stream_dims) if fusion == "late" and len(stream_dims) > 1 else []
+        if self.splits:
+            shares = [hidden // len(self.splits)] * len(self.splits)
+            shares[0] += hidden - sum(shares)
+            self.linears = nn.ModuleList(nn.Linear(d * k, w) for d, w in zip(self.splits, shares))
+        else:
+            self.linear = nn.Linear(input_dim * k, hidden)
         self.act = nn.GELU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.deltas:
-            x = torch.cat([x, x - torch.cat([x[:, :1], x[:, :-1]], dim=1)], dim=2)
-        return self.act(self.linear(self.drop(x)))
+        parts = list(x.split(self.splits, dim=2)) if self.splits else [x]
+        out = []
+        for part in parts:
+            if self.deltas:
+                part = torch.cat([part, part - torch.cat([part[:, :1], part[:, :-1]], dim=1)], dim=2)
+            out.append(self.drop(part))
+        if not self.splits:
+            return self.act(self.linear(out[0]))
+        return self.act(torch.cat([linear(p) for linear, p in zip(self.linears, out)], dim=2))
 
 
 class MeanPoolHead(FeatureHead):
@@ -145,13 +183,22 @@ class MeanPoolHead(FeatureHead):
     arch = "meanpool"
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, hidden: int = 256,
-                 dropout: float = 0.3) -> None:
-        super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "dropout": dropout})
-        self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(input_dim, hidden), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, num_classes))
+                 dropout: float = 0.3, stream_dims: Sequence[int] | None = None, fusion: str = "early") -> None:
+        super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "dropout": dropout,
+                                       **_streams_hp(stream_dims, fusion)})
+        self.late = fusion == "late" and bool(stream_dims) and len(stream_dims) > 1
+        if self.late:  # a projection per stream of the time-averaged row, joined, then the classifier
+            self.embed = FrameEmbedding(input_dim, hidden, dropout, False, stream_dims or (), "late")
+            self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+        else:
+            self.mlp = nn.Sequential(nn.Dropout(dropout), nn.Linear(input_dim, hidden), nn.GELU(),
+                                     nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.norm(x).mean(dim=1))
+        pooled = self.norm(x).mean(dim=1)
+        if self.late:
+            return self.mlp(self.embed(pooled[:, None])[:, 0])
+        return self.mlp(pooled)
 
 
 class RecurrentHead(FeatureHead):
@@ -160,11 +207,12 @@ class RecurrentHead(FeatureHead):
     cell: type[nn.Module] = nn.GRU
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, hidden: int = 128,
-                 layers: int = 1, bidirectional: bool = False, dropout: float = 0.3, deltas: bool = True) -> None:
+                 layers: int = 1, bidirectional: bool = False, dropout: float = 0.3, deltas: bool = True,
+                 stream_dims: Sequence[int] | None = None, fusion: str = "early") -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "layers": layers,
                                        "bidirectional": bool(bidirectional), "dropout": dropout,
-                                       "deltas": bool(deltas)})
-        self.embed = FrameEmbedding(input_dim, hidden, dropout, deltas)
+                                       "deltas": bool(deltas), **_streams_hp(stream_dims, fusion)})
+        self.embed = FrameEmbedding(input_dim, hidden, dropout, deltas, stream_dims or (), fusion)
         self.rnn = self.cell(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
                              dropout=dropout if layers > 1 else 0.0)
         self.directions = 2 if bidirectional else 1
@@ -193,12 +241,14 @@ class TCNHead(FeatureHead):
     arch = "tcn"
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, hidden: int = 128,
-                 levels: int = 3, kernel: int = 3, dropout: float = 0.3, deltas: bool = True) -> None:
+                 levels: int = 3, kernel: int = 3, dropout: float = 0.3, deltas: bool = True,
+                 stream_dims: Sequence[int] | None = None, fusion: str = "early") -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "hidden": hidden, "levels": levels,
-                                       "kernel": kernel, "dropout": dropout, "deltas": bool(deltas)})
+                                       "kernel": kernel, "dropout": dropout, "deltas": bool(deltas),
+                                       **_streams_hp(stream_dims, fusion)})
         if kernel < 2 or kernel % 2 == 0:
             raise UsageError(f"tcn kernel must be odd and >= 3, got {kernel}")
-        self.embed = FrameEmbedding(input_dim, hidden, dropout, deltas)
+        self.embed = FrameEmbedding(input_dim, hidden, dropout, deltas, stream_dims or (), fusion)
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.Conv1d(hidden, hidden, kernel, padding=(kernel - 1) // 2 * 2**i, dilation=2**i),
                           nn.GELU(), nn.Dropout(dropout))
@@ -256,10 +306,12 @@ class TransformerHead(FeatureHead):
     arch = "transformer"
 
     def __init__(self, num_classes: int, *, input_dim: int = BACKBONE_DIM, steps: int = 8, width: int = 128,
-                 heads: int = 4, layers: int = 2, dropout: float = 0.2, deltas: bool = True) -> None:
+                 heads: int = 4, layers: int = 2, dropout: float = 0.2, deltas: bool = True,
+                 stream_dims: Sequence[int] | None = None, fusion: str = "early") -> None:
         super().__init__(num_classes, {"input_dim": input_dim, "steps": steps, "width": width, "heads": heads,
-                                       "layers": layers, "dropout": dropout, "deltas": bool(deltas)})
-        self.embed = FrameEmbedding(input_dim, width, dropout, deltas)
+                                       "layers": layers, "dropout": dropout, "deltas": bool(deltas),
+                                       **_streams_hp(stream_dims, fusion)})
+        self.embed = FrameEmbedding(input_dim, width, dropout, deltas, stream_dims or (), fusion)
         self.position = nn.Parameter(_sinusoid_table(steps, width)[None])
         self.blocks = nn.ModuleList(_SelfAttentionBlock(width, heads, dropout) for _ in range(layers))
         self.ln = nn.LayerNorm(width)

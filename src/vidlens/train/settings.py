@@ -187,6 +187,8 @@ class TrainSettings:
     splits: Sequence[str | Path] | None = None  # train[, val[, test]] list files instead of ratios
     flip: bool = False  # mirror training clips (clip models only): changes motion labels
     reverse: bool = False  # play training clips backwards: changes motion labels
+    inputs: str | Sequence[str] = "auto"  # feature heads' per-frame streams ("appearance,motion"); auto: both
+    fusion: str = "late"  # several streams: "late" (a projection per stream, then joined) or "early" (concatenated)
     hyper_parameters: dict[str, Any] = field(default_factory=dict)  # more model settings (e.g. hidden=64)
     optimisation: TrainConfig = field(default_factory=TrainConfig)
 
@@ -204,6 +206,11 @@ class TrainSettings:
         if self.flip and self.input_kind == "features":
             raise UsageError("{flip} needs raw clips (r2plus1d): feature heads learn from features of the frames "
                              "as they are, computed once", params=("flip",))
+        from ..predict.streams import parse_streams
+
+        self.streams = parse_streams(self.inputs)
+        if self.fusion not in ("early", "late"):
+            raise UsageError(f"unknown {{fusion}} {self.fusion!r}; choose from early, late", params=("fusion",))
         if isinstance(self.split, (str, bytes)):  # the API takes numbers; parsing "0.7,0.15,0.15" is the CLI's job
             raise UsageError(f"split takes a sequence of ratios (train, val[, test]), not the string {self.split!r}")
         if isinstance(self.splits, (str, bytes, Path)):
@@ -251,8 +258,16 @@ class TrainSettings:
         return float(self.fps) if self.fps is not None else DEFAULT_FPS[self.input_kind]
 
     def model_hyper_parameters(self) -> dict[str, Any]:
-        hp: dict[str, Any] = ({"steps": self.steps} if self.input_kind == "features"
-                              else {"frames": self.frames, "size": self.size})
+        if self.input_kind == "features":
+            from ..predict.streams import stream_dims
+
+            dims = stream_dims(self.streams)
+            hp: dict[str, Any] = {"steps": self.steps, "input_dim": sum(dims)}
+            if len(dims) > 1:
+                hp["stream_dims"] = dims
+                hp["fusion"] = self.fusion
+        else:
+            hp = {"frames": self.frames, "size": self.size}
         if self.bidirectional:
             hp["bidirectional"] = True
         if self.dropout is not None:
@@ -266,6 +281,8 @@ class TrainSettings:
         out["split"] = list(self.split)
         out["splits"] = None if self.splits is None else [str(p) for p in self.splits]
         out["fps"] = self.rate
+        out["inputs"] = self.inputs if isinstance(self.inputs, str) else ",".join(self.inputs)
+        out["streams"] = list(self.streams) if self.input_kind == "features" else None
         return out
 
 

@@ -28,6 +28,7 @@ from ..errors import InvalidMediaError, UsageError
 from ..media import FrameSpec, Sampler
 from ..predict.bundle import selection_spec, spec_fps
 from ..predict.inputs import prepare_clip, prepare_features
+from ..predict.streams import APPEARANCE, MOTION, spec_streams
 from .dataset import Sample
 from .features import CachedFeatures, FeatureCache, compute_features
 from .sampling import decode_clip
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 #: Frames kept per training sample of a clip model (the centred ones): bounds memory on long samples.
 MAX_TRAIN_CLIP_FRAMES = 64
 
-FeatureSource = Callable[[Sample, float], CachedFeatures]  # (sample, fps) -> per-frame backbone features
+FeatureSource = Callable[[Sample, float, Sequence[str]], CachedFeatures]  # (sample, fps, streams) -> rows
 
 
 @dataclass
@@ -89,14 +90,15 @@ def covered_seconds(times: np.ndarray) -> float:
 def sample_inputs(sample: Sample, specs: Sequence[dict[str, Any]], features: FeatureSource) -> list[np.ndarray]:
     """The evaluation inputs of ``sample``, one array per spec (no batch axis), built as in training.
 
-    ``features(sample, fps)`` supplies backbone features (a :class:`~vidlens.train.features.FeatureCache`
+    ``features(sample, fps, streams)`` supplies the per-frame rows (a :class:`~vidlens.train.features.FeatureCache`
     or :func:`~vidlens.train.features.compute_features`), so cached ones are reused.
     """
     out = []
     for spec in specs:
         if spec.get("kind") == "features":
-            cached = features(sample, spec_fps(spec))
-            out.append(prepare_features(cached.features, int(spec["steps"])))
+            streams = spec_streams(spec)
+            cached = features(sample, spec_fps(spec), streams)
+            out.append(prepare_features(cached.rows(streams), int(spec["steps"])))
         else:
             clip = decode_clip_frames(sample, spec)
             out.append(prepare_clip(clip.frames, int(spec["frames"]), int(spec["size"])))
@@ -113,10 +115,11 @@ def clip_inputs(predictor: OnnxPredictor, sample_or_path: Sample | str | Path, s
     else:
         sample = Sample(Path(sample_or_path), predictor.classes[0], start, end)  # the label is not used
 
-    def features(item: Sample, fps: float) -> CachedFeatures:
+    def features(item: Sample, fps: float, streams: Sequence[str]) -> CachedFeatures:
         if cache is not None:
-            return cache.features(item, fps=fps)
+            return cache.features(item, fps=fps, streams=streams)
         name = next(s["backbone"] for s in predictor.specs if s["kind"] == "features")
-        return compute_features(item, predictor.backbone(name), fps=fps)
+        backbone = predictor.backbone(name) if APPEARANCE in streams else None
+        return compute_features(item, backbone, fps=fps, motion=MOTION in streams)
 
     return sample_inputs(sample, predictor.specs, features)
