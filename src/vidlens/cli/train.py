@@ -70,6 +70,11 @@ PatienceOpt = Annotated[int, typer.Option(help="Stop after this many epochs with
                                           "0 = never.", **bounded(0, 10_000))]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the initialisation and every random draw.",
                                       **bounded(0, 2**32 - 1))]
+LrFindOpt = Annotated[bool, typer.Option("--lr-find", help="Sweep the learning rate on the training set first "
+                                         "and train at its steepest-descent point (instead of --lr).")]
+BudgetOpt = Annotated[float | None, typer.Option(help="Seconds of training (sweep included): as many epochs as fit, "
+                                                 "at most --epochs; the schedule follows.", show_default=False,
+                                                 **bounded(0, 10**7, low_open=True))]
 ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for torch and ONNX Runtime.", show_default=False,
                                                 **bounded(1, 1024))]
 SplitOpt = Annotated[str, typer.Option(help="train,val,test ratios, split per class.")]
@@ -117,6 +122,8 @@ def train(
     patience: PatienceOpt = OPT.patience,
     seed: SeedOpt = OPT.seed,
     threads: ThreadsOpt = OPT.threads,
+    lr_find: LrFindOpt = OPT.lr_find,
+    budget: BudgetOpt = OPT.budget,
     split: SplitOpt = SPLIT_DEFAULT,
     splits: SplitsOpt = None,
     flip: FlipOpt = DEFAULTS.flip,

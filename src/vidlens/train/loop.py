@@ -1,6 +1,13 @@
 """The training loop: AdamW, warm-up + cosine (or step) learning-rate schedule, label smoothing, mixup,
 gradient clipping, early stopping on validation macro-F1 (ties broken by the lower validation loss),
-checkpoints every epoch and exact resume.
+checkpoints every epoch and exact resume; optionally a learning-rate sweep first (``lr_find``, see
+:mod:`vidlens.train.lr_find`) and a time budget instead of a fixed number of epochs (``budget``).
+
+A budget of ``budget`` seconds covers the sweep and the epochs. The first epoch (the warm-up, which does not
+depend on the run's length) is timed; the run then plans as many epochs as fit in what is left, at most
+``epochs``, and the cosine schedule decays to zero at the last planned one. If epochs get slower (a loaded
+machine), it stops before an epoch would end past the budget. The planned number is recorded
+(``planned_epochs``): ``epochs=planned_epochs`` without a budget repeats the run exactly.
 
 Reproducibility contract: with the same seed, data, config and thread count, two runs give bit-identical
 weights, and a run interrupted after any epoch and resumed with ``resume=True`` ends with the same
@@ -34,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..errors import UsageError
 from ..files import replacing, write_text_atomic
 from .evaluation import forward, predict_with_labels
+from .lr_find import find_lr
 from .metrics import accuracy, log_loss, macro_f1
 from .plots import training_curves_image, write_png
 from .progress import ProgressArg, console_for
@@ -63,6 +71,10 @@ class TrainResult:
     stopped_early: bool
     elapsed_s: float
     resumed_from_epoch: int | None = None
+    lr: float | None = None  # the peak learning rate trained at (found by the sweep with lr_find)
+    planned_epochs: int | None = None  # with a budget: the epochs that fit (the schedule's length)
+    out_of_budget: bool = False  # stopped because the next epoch would have ended past the budget
+    lr_finder: dict[str, Any] | None = None  # the sweep (LRFinding.to_dict) with lr_find
 
     @property
     def epochs_run(self) -> int:
@@ -80,7 +92,9 @@ class TrainResult:
         """JSON-ready summary (what a saved model's ``training`` section records)."""
         return {"config": self.config.to_dict(), "epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
                 "best_val_macro_f1": self.best_score, "stopped_early": self.stopped_early,
-                "elapsed_s": round(self.elapsed_s, 3), "resumed_from_epoch": self.resumed_from_epoch}
+                "elapsed_s": round(self.elapsed_s, 3), "resumed_from_epoch": self.resumed_from_epoch,
+                "lr": self.lr, "planned_epochs": self.planned_epochs, "out_of_budget": self.out_of_budget,
+                "lr_finder": self.lr_finder}
 
 
 def seed_everything(seed: int) -> None:
@@ -90,14 +104,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int, epochs: int | None = None) -> float:
     """Learning-rate multiplier at optimiser step ``step`` (0-based): linear warm-up over ``warmup`` epochs,
-    then a cosine decay to 0 at the last step, or a step decay by ``step_gamma`` every ``step_epochs``."""
+    then a cosine decay to 0 at the last step of ``epochs`` (default ``config.epochs``; a budget's planned
+    epochs), or a step decay by ``step_gamma`` every ``step_epochs``."""
     warmup = config.warmup * steps_per_epoch
     if step < warmup:
         return (step + 1) / warmup
     if config.schedule is Schedule.cosine:
-        total = config.epochs * steps_per_epoch
+        total = (epochs or config.epochs) * steps_per_epoch
         progress = min(1.0, (step - warmup) / max(1.0, total - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
     return config.step_gamma ** ((step // max(1, steps_per_epoch)) // config.step_epochs)
@@ -162,6 +177,14 @@ class _Progress:
     finished: bool = False
     stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    lr: float | None = None  # peak learning rate (None in checkpoints older than lr_find: config.lr)
+    lr_finder: dict[str, Any] | None = None
+    planned_epochs: int | None = None  # set after the first epoch when there is a budget
+    spent_s: float = 0.0  # seconds of the sweep and the epochs so far (what the budget counts)
+    out_of_budget: bool = False
+
+    def last_epoch(self, config: TrainConfig) -> int:
+        return self.planned_epochs or config.epochs
 
 
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
@@ -219,27 +242,39 @@ def train(model: nn.Module, train_set: Dataset, val_set: Dataset | None, config:
     if resume and run.resumed_from is None:
         console.print(f"no checkpoint in {out}: starting from epoch 1")
     elif run.resumed_from is not None:
-        console.print(f"resuming after epoch {state.epoch} of {config.epochs}" +
+        console.print(f"resuming after epoch {state.epoch} of {state.last_epoch(config)}" +
                       (" (already finished)" if state.finished else ""))
+    if state.lr_finder is not None and run.resumed_from is None:
+        console.print(f"learning rate {state.lr:.2g} (steepest descent of a {state.lr_finder['steps']}-step sweep "
+                      f"in {state.lr_finder['seconds']:.1f}s; lowest loss at {state.lr_finder['lowest_loss_lr']:.2g})",
+                      highlight=False)
     bar = _epoch_bar(console)
     with bar:
         task = bar.add_task("train", total=run.steps_per_epoch, epoch="-", loss="-", acc="-")
         for epoch in range(state.epoch + 1, config.epochs + 1):
             if state.finished:
                 break
+            planned = state.planned_epochs
             record = _run_epoch(model, run, val_set, config, out, epoch, (bar, task))
-            console.print(_epoch_line(record, config.epochs), soft_wrap=True, highlight=False)
+            console.print(_epoch_line(record, state.last_epoch(config)), soft_wrap=True, highlight=False)
+            if planned is None and state.planned_epochs is not None:
+                console.print(f"budget {config.budget:g}s: {state.planned_epochs} epoch(s) fit "
+                              f"({record['seconds']:.1f}s each)", highlight=False)
             if on_epoch_end is not None:
                 on_epoch_end(dict(record))
         if state.stopped_early:
             console.print(f"early stop: no better validation macro-F1 for {config.patience} epochs")
+        if state.out_of_budget:
+            console.print(f"budget spent: stopped after epoch {state.epoch} of {state.last_epoch(config)}")
 
     model.load_state_dict(torch.load(out / BEST_FILE, map_location="cpu", weights_only=True))
     if state.history:
         write_png(out / CURVES_FILE, training_curves_image(state.history, best_epoch=state.best_epoch))
     return TrainResult(out_dir=out, config=config, history=state.history, best_epoch=state.best_epoch,
                        best_score=state.best_score, stopped_early=state.stopped_early,
-                       elapsed_s=time.perf_counter() - started, resumed_from_epoch=run.resumed_from)
+                       elapsed_s=time.perf_counter() - started, resumed_from_epoch=run.resumed_from,
+                       lr=state.lr if state.lr is not None else config.lr, planned_epochs=state.planned_epochs,
+                       out_of_budget=state.out_of_budget, lr_finder=state.lr_finder)
 
 
 @dataclass
@@ -276,23 +311,32 @@ def _start(model: nn.Module, train_set: Dataset, config: TrainConfig, out: Path,
         if getattr(model, "fits_input_stats", False) and hasattr(train_set, "input_stats"):
             model.set_input_stats(*train_set.input_stats())
 
-    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.lr)
+    saved: dict[str, Any] | None = None
+    if resuming:
+        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        _check_resumable(saved, config, checkpoint_path)
+        state = _Progress(**saved["progress"])
+    else:
+        state = _Progress(lr=config.lr)
+        if config.lr_find:  # after the input statistics: the sweep sees what training will see
+            finding = find_lr(model, train_set, config)
+            state.lr, state.lr_finder, state.spent_s = finding.lr, finding.to_dict(), finding.seconds
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay),
+                                  lr=state.lr if state.lr is not None else config.lr)
     loader_generator = torch.Generator()
     loader_generator.manual_seed(config.seed)
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=loader_generator)
     steps_per_epoch = len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(config, s, steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(config, s, steps_per_epoch, state.planned_epochs))
     run = _Run(optimizer, scheduler, loader, loader_generator,
-               nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), _Progress())
-    if resuming:
-        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        _check_resumable(saved, config, checkpoint_path)
+               nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), state)
+    if saved is not None:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         _set_rng_states(saved["rng"], loader_generator)
-        run.state = _Progress(**saved["progress"])
-        run.resumed_from = run.state.epoch
+        run.resumed_from = state.epoch
     return run
 
 
@@ -309,7 +353,7 @@ def _run_epoch(model: nn.Module, run: _Run, val_set: Dataset | None, config: Tra
     epoch_start = time.perf_counter()
     lr = run.optimizer.param_groups[0]["lr"]
     bar, task = shown
-    bar.reset(task, total=run.steps_per_epoch, epoch=f"{epoch}/{config.epochs}", loss="-", acc="-")
+    bar.reset(task, total=run.steps_per_epoch, epoch=f"{epoch}/{run.state.last_epoch(config)}", loss="-", acc="-")
 
     def report(done: int, loss: float, acc: float) -> None:
         bar.update(task, completed=done, loss=f"{loss:.4f}", acc=f"{acc:.3f}")
@@ -332,14 +376,28 @@ def _run_epoch(model: nn.Module, run: _Run, val_set: Dataset | None, config: Tra
     record["seconds"] = round(time.perf_counter() - epoch_start, 3)
     state.history.append(record)
     state.epoch = epoch
+    state.spent_s += record["seconds"]
+    if config.budget is not None:
+        _keep_to_budget(state, config.budget, config.epochs, record["seconds"])
+    last = state.last_epoch(config)
     state.stopped_early = bool(config.patience and score is not None and state.stale >= config.patience
-                               and epoch < config.epochs)
-    state.finished = state.stopped_early or epoch == config.epochs
+                               and epoch < last)
+    state.finished = state.stopped_early or state.out_of_budget or epoch >= last
     _save_atomic({"format": CHECKPOINT_FORMAT, "config": config.to_dict(), "model": model.state_dict(),
                   "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
                   "rng": _rng_states(run.loader_generator), "progress": asdict(state)}, out / CHECKPOINT_FILE)
     write_text_atomic(out / HISTORY_FILE, json.dumps(state.history, indent=1))
     return record
+
+
+def _keep_to_budget(state: _Progress, budget: float, epochs: int, epoch_seconds: float) -> None:
+    """After the first epoch, plan the epochs that fit in the ``budget`` seconds (the schedule's length, at most
+    ``epochs``); after any epoch, stop if the next one, as long as this one, would end past the budget."""
+    left = budget - state.spent_s
+    if state.planned_epochs is None:
+        fit = int(left // epoch_seconds) if epoch_seconds > 0 else epochs
+        state.planned_epochs = max(state.epoch, min(epochs, state.epoch + max(fit, 0)))
+    state.out_of_budget = state.epoch < state.planned_epochs and epoch_seconds > left
 
 
 def _validation(model: nn.Module, val_set: Dataset | None, config: TrainConfig) -> dict[str, float | None]:

@@ -101,6 +101,8 @@ class TrainConfig:
     mixup: float = 0.0  # Beta(mixup, mixup) mixing of inputs and targets; 0 = off
     seed: int = 0  # the split, the initialisation and every random draw
     threads: int | None = None  # torch intra-op threads (and ONNX Runtime's); None = leave torch's setting
+    lr_find: bool = False  # sweep the learning rate on the training set first and train at the found one (not lr)
+    budget: float | None = None  # seconds for the loop (sweep included): epochs that fit, at most epochs; None = off
 
     def __post_init__(self) -> None:
         self.schedule = choice(Schedule, self.schedule, "schedule")
@@ -118,6 +120,7 @@ class TrainConfig:
             (self.patience >= 0, "patience must be >= 0"),
             (self.mixup >= 0, "mixup must be >= 0"),
             (self.threads is None or self.threads >= 1, "threads must be >= 1"),
+            (self.budget is None or self.budget > 0, "budget must be > 0 seconds"),
         ]
         for ok, message in checks:
             if not ok:
