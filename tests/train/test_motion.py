@@ -114,7 +114,7 @@ def test_default_train_learns_camera_motion_on_held_out_photos(camera: Path, tmp
     # prediction without torch: the ONNX bundle, the motion stream and the backbone only
     video = camera / "zoom_in" / "test_0001.mp4"
     code = ("import sys; sys.modules['torch'] = None; from vidlens import api; "
-            f"print(api.predict_video({str(tmp_path / 'model')!r}, {str(video)!r}).to_dict()['video']['label'])")
+            f"print(api.predict_video({str(tmp_path / 'model')!r}, {str(video)!r})['video']['label'])")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] in ("pan_left", "pan_right", "zoom_in", "zoom_out")

@@ -43,6 +43,7 @@ from ..files import replacing, write_text_atomic
 from .evaluation import forward, predict_with_labels
 from .lr_find import find_lr
 from .metrics import accuracy, log_loss, macro_f1
+from .optimizer import adamw
 from .plots import training_curves_image, write_png
 from .progress import ProgressArg, console_for
 from .settings import Schedule, TrainConfig, upgrade_names
@@ -116,17 +117,6 @@ def lr_factor(config: TrainConfig, step: int, steps_per_epoch: int, epochs: int 
         progress = min(1.0, (step - warmup) / max(1.0, total - warmup))
         return 0.5 * (1.0 + math.cos(math.pi * progress))
     return config.step_gamma ** ((step // max(1, steps_per_epoch)) // config.step_epochs)
-
-
-def _parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on matrices and kernels only: decaying biases and norm scales only hurts."""
-    decay, plain = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else plain).append(p)
-    if not decay and not plain:
-        raise UsageError("the model has no trainable parameters (a mean ensemble needs no training)")
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
 
 
 def _mix(x: torch.Tensor | tuple[torch.Tensor, ...], lam: float, order: torch.Tensor):
@@ -321,8 +311,7 @@ def _start(model: nn.Module, train_set: Dataset, config: TrainConfig, out: Path,
         if config.lr_find:  # after the input statistics: the sweep sees what training will see
             finding = find_lr(model, train_set, config)
             state.lr, state.lr_finder, state.spent_s = finding.lr, finding.to_dict(), finding.seconds
-    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay),
-                                  lr=state.lr if state.lr is not None else config.lr)
+    optimizer = adamw(model, config.weight_decay, state.lr if state.lr is not None else config.lr)
     loader_generator = torch.Generator()
     loader_generator.manual_seed(config.seed)
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=loader_generator)

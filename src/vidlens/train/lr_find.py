@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..errors import UsageError
 from .evaluation import forward
+from .optimizer import adamw
 from .settings import TrainConfig
 
 #: Defaults of the sweep: from LR_LOW to LR_HIGH in LR_FIND_STEPS optimiser steps.
@@ -72,7 +73,6 @@ def find_lr(model: nn.Module, train_set: Dataset, config: TrainConfig, *, low: f
         raise UsageError(f"the learning-rate sweep needs at least 5 steps, got {steps}")
     if len(train_set) == 0:  # type: ignore[arg-type]
         raise UsageError("the training set is empty")
-    from .loop import _parameter_groups  # the loop imports this module
 
     started = time.perf_counter()
     saved = copy.deepcopy(model.state_dict())
@@ -84,7 +84,7 @@ def find_lr(model: nn.Module, train_set: Dataset, config: TrainConfig, *, low: f
         generator = torch.Generator()
         generator.manual_seed(config.seed)
         loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=generator)
-        optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=low)
+        optimizer = adamw(model, config.weight_decay, low)
         criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         params = [p for p in model.parameters() if p.requires_grad]
         growth = (high / low) ** (1.0 / (steps - 1))
