@@ -50,6 +50,26 @@ def clock(seconds: float) -> str:
 _SECONDS = re.compile(r"^(?P<v>\d+(?:\.\d+)?)s$")
 _FRAMES = re.compile(r"^(?P<v>\d+)f$")
 _CLOCK = re.compile(r"^(?:(?P<h>\d+):)?(?P<m>\d{1,2}):(?P<s>\d{1,2}(?:\.\d+)?)$")
+_SPAN = re.compile(r"^(?P<v>\d+(?:\.\d+)?)(?P<unit>s|m|min|h)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def duration_seconds(text: str, what: str = "duration") -> float:
+    """Seconds of a length of (wall-clock) time given with a unit: ``90s``, ``10m``, ``1.5h`` or ``[HH:]MM:SS``.
+
+    A bare number is refused: ``--budget 10`` could mean seconds or minutes, and guessing wrong by 60x is
+    worse than asking.
+    """
+    value = str(text).strip().lower()
+    if m := _SPAN.match(value):
+        seconds = float(m["v"]) * _UNIT_SECONDS[m["unit"]]
+    elif m := _CLOCK.match(value):
+        seconds = int(m["h"] or 0) * 3600 + int(m["m"]) * 60 + float(m["s"])
+    else:
+        raise UsageError(f"cannot read {what} {text!r}: give a unit, e.g. '90s', '10m', '1.5h' or '01:30:00'")
+    if not seconds > 0:
+        raise UsageError(f"the {what} must be more than 0 s, got {text!r}")
+    return seconds
 
 
 @dataclass(frozen=True)

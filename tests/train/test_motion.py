@@ -71,7 +71,8 @@ def test_stream_names_and_old_bundles() -> None:
     assert spec_streams(feature_input(steps=8, fps=4.0)) == ("appearance",)  # a bundle from before streams
     spec = feature_input(steps=8, fps=4.0, streams=("appearance", "motion"))
     assert spec["dim"] == 1280 + MOTION_DIM and spec_streams(spec) == ("appearance", "motion")
-    for bad in ("colour", "pose", ""):
+    assert parse_streams("pose,motion") == ("motion", "pose")
+    for bad in ("colour", "poses", ""):
         with pytest.raises(UsageError):
             parse_streams(bad)
 
@@ -107,10 +108,14 @@ def test_default_train_learns_camera_motion_on_held_out_photos(camera: Path, tmp
     splits = [camera / "splits" / f"{n}.txt" for n in ("train", "val", "test")]
     summary = api.train_classifier(camera, tmp_path / "model", cache=tmp_path / "cache", progress=False,
                                    splits=splits, epochs=40, patience=0, threads=1, seed=0)
-    assert summary["inputs"] == ["appearance", "motion"]
+    # auto tried appearance, motion and both, and kept the one the validation clips favour: it must read motion
+    tried = [c["streams"] for c in summary["auto_inputs"]["candidates"]]
+    assert tried == [["appearance"], ["motion"], ["appearance", "motion"]]
+    assert "motion" in summary["inputs"] and summary["auto_inputs"]["chosen"] == summary["inputs"]
     meta = json.loads((tmp_path / "model" / "vidlens_model.json").read_text())
-    assert meta["inputs"][0]["streams"] == ["appearance", "motion"]
-    assert summary["test_onnx"]["accuracy"] > 0.5  # 12 held-out clips, 4 classes: chance is 0.25
+    assert meta["inputs"][0]["streams"] == summary["inputs"]
+    assert meta["training"]["auto_inputs"]["chosen"] == summary["inputs"]
+    assert summary["test_onnx"]["accuracy"] >= 0.75  # 12 held-out clips, 4 classes: chance is 0.25
     # prediction without torch: the ONNX bundle, the motion stream and the backbone only
     video = camera / "zoom_in" / "test_0001.mp4"
     code = ("import sys; sys.modules['torch'] = None; from vidlens import api; "

@@ -18,7 +18,7 @@ from .. import api
 from ..api import Arch, FuseMode, Schedule, SplitChoice, TrainSettings
 from ..errors import UsageError
 from ..outputs import default_evaluation
-from ..timebase import TimeSpec
+from ..timebase import TimeSpec, duration_seconds
 from .console import err, out, show
 from .params import JsonFormatOpt, bounded, number_list, print_json
 
@@ -72,9 +72,9 @@ SeedOpt = Annotated[int, typer.Option(help="Seed of the split, the initialisatio
                                       **bounded(0, 2**32 - 1))]
 LrFindOpt = Annotated[bool, typer.Option("--lr-find", help="Sweep the learning rate on the training set first "
                                          "and train at its steepest-descent point (instead of --lr).")]
-BudgetOpt = Annotated[float | None, typer.Option(help="Seconds of training (sweep included): as many epochs as fit, "
-                                                 "at most --epochs; the schedule follows.", show_default=False,
-                                                 **bounded(0, 10**7, low_open=True))]
+BudgetOpt = Annotated[str | None, typer.Option(help="Time for training (sweep included), e.g. 90s, 10m, 1h: as many "
+                                               "epochs as fit, at most --epochs; the schedule follows.",
+                                               show_default=False)]
 ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads for torch and ONNX Runtime.", show_default=False,
                                                 **bounded(1, 1024))]
 SplitOpt = Annotated[str, typer.Option(help="train,val,test ratios, split per class.")]
@@ -162,6 +162,8 @@ def _settings(options: dict[str, Any]) -> TrainSettings:
     lists of --split and --splits parsed here; the API takes sequences)."""
     given = {name: options[name] for name in TrainSettings.option_names() if name in options}
     given["inputs"] = options.get("input_streams", "auto")  # `inputs` is the command's dataset argument
+    if given.get("budget") is not None:
+        given["budget"] = duration_seconds(given["budget"], "--budget")
     given["split"] = number_list(given["split"], "--split", "ratios like 0.7,0.15,0.15")
     given["splits"] = [p.strip() for p in given["splits"].split(",") if p.strip()] if given["splits"] else None
     return TrainSettings.from_options(**given)

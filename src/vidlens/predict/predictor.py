@@ -33,7 +33,7 @@ from ..errors import UsageError
 from ..media import FrameSpec, Sampler
 from .bundle import ONNX_FILE, OUTPUT_NAME, InvalidBundleError, read_meta, selection_spec, spec_fps
 from .inputs import prepare_clip, prepare_features
-from .streams import MOTION, STREAMS, spec_streams
+from .streams import MOTION, STREAMS, spec_streams, stream_slice
 
 #: Classes listed per prediction (``top``), at most the number of classes.
 TOP_K = 3
@@ -170,6 +170,7 @@ class _Input:
     all_items: list[np.ndarray] = field(default_factory=list)
     extractors: list[Any] = field(default_factory=list)  # feature inputs: one row extractor per stream
     rows_seen: int = 0
+    images: list[np.ndarray] | None = None  # whole-clip streams: the frames, filled in per window (see _run)
 
 
 class WindowStream:
@@ -222,6 +223,8 @@ class WindowStream:
                 values = images
             item.times.extend(float(times[j]) for j in picked)
             item.items.extend(values)
+            if item.images is not None:
+                item.images.extend(images)
             if item.keep_all:
                 item.all_items.extend(values)
         self.latest = max(self.latest, float(times[-1]))
@@ -258,6 +261,8 @@ class WindowStream:
             if not inside.size:
                 inputs = None
                 break
+            if item.images is not None:
+                self._whole_clip_rows(item, inside)
             inputs.append(self._prepare(item.spec, [item.items[i] for i in inside]))
         if inputs is None:
             self.skipped += 1
@@ -266,9 +271,29 @@ class WindowStream:
         for item in self.inputs:  # drop what no later window needs
             if end is None:
                 item.times, item.items = [], []
+                item.images = None if item.images is None else []
                 continue
             keep = next((i for i, t in enumerate(item.times) if t >= end - 1e-9), len(item.times))
             item.times, item.items = item.times[keep:], item.items[keep:]
+            if item.images is not None:
+                item.images = item.images[keep:]
+
+    def _whole_clip_rows(self, item: _Input, inside: np.ndarray) -> None:
+        """Fill the whole-clip streams' columns (pose) of this window's rows, from the window's frames.
+
+        Training computed them over each training clip's frames; a window is as long as a training clip,
+        so the window's frames play its part. Rows are shared with ``all_items``, so the whole-video
+        prediction sees the same values.
+        """
+        names = spec_streams(item.spec)
+        frames = [item.images[i] for i in inside]
+        times = [item.times[i] for i in inside]
+        for name, extractor in zip(names, item.extractors):
+            if STREAMS[name].whole_clip:
+                columns = stream_slice(names, name)
+                values = np.asarray(extractor.rows(frames, times), np.float32)
+                for row, value in zip((item.items[i] for i in inside), values):
+                    row[columns] = value
 
     def _feature_rows(self, item: _Input, images: list[np.ndarray], times: list[float]) -> list[np.ndarray]:
         """Each stream's rows of these frames (as the feature cache computes them), concatenated per frame."""
@@ -277,17 +302,20 @@ class WindowStream:
             for name in names:
                 stream = STREAMS[name]
                 backbone = self.predictor.backbone(item.spec["backbone"]) if stream.uses_backbone else None
-                item.extractors.append(stream.factory(backbone))
-        parts = [np.asarray(extractor.rows(images, times), np.float32) for extractor in item.extractors]
+                item.extractors.append(stream.factory(backbone, spec_fps(item.spec) or 4.0))  # None: every frame
+            if any(STREAMS[n].whole_clip for n in names):
+                item.images = []
+        parts = [np.zeros((len(images), STREAMS[name].dim), np.float32) if STREAMS[name].whole_clip
+                 else np.asarray(extractor.rows(images, times), np.float32)
+                 for name, extractor in zip(names, item.extractors)]
         values = list(np.concatenate(parts, axis=1))
         if item.rows_seen < 2 <= item.rows_seen + len(values) and MOTION in names:
             # the video's first motion row has no predecessor: it repeats the second (fill_first_row)
             first = values[0] if item.rows_seen == 0 else None
             second = values[1 - item.rows_seen]
-            lo = sum(STREAMS[n].dim for n in names[: names.index(MOTION)])
-            hi = lo + STREAMS[MOTION].dim
+            columns = stream_slice(names, MOTION)
             for row in ([first] if first is not None else [r for r in (item.items[:1] + item.all_items[:1])]):
-                row[lo:hi] = second[lo:hi]
+                row[columns] = second[columns]
         item.rows_seen += len(values)
         return values
 

@@ -165,7 +165,7 @@ def _feature_input(video: Path, spec: dict[str, Any], start: float | None, end: 
         raise UsageError(f"this model reads features of {spec.get('backbone')!r}; vidlens ships {DEFAULT_BACKBONE}")
     streams = spec_streams(spec)
     cached = compute_features(_sample(video, start, end), backbone if APPEARANCE in streams else None,
-                              fps=spec_fps(spec), motion=MOTION in streams)
+                              fps=spec_fps(spec), side=streams)
     positions = segment_positions(len(cached), int(spec["steps"]))
     rows = cached.rows(streams)
     return prepare_features(rows, int(spec["steps"])), cached.indices[positions], cached.times[positions]

@@ -31,8 +31,8 @@ import numpy as np
 from ..errors import InvalidMediaError, UsageError
 from ..files import replacing
 from ..media import FrameSpec, Sampler, probe
-from ..predict.motion import MOTION_DIM, MOTION_VERSION, MotionExtractor, fill_first_row
-from ..predict.streams import APPEARANCE, MOTION
+from ..predict.motion import fill_first_row
+from ..predict.streams import APPEARANCE, MOTION, STREAMS
 from ..runtime.backbone import FEATURE_DIM, INPUT, MODEL, backbone_input
 from .dataset import Dataset, ProgressCallback, Sample
 from .sampling import decode_clip, segment_indices
@@ -54,19 +54,23 @@ class CachedFeatures:
     its first frame), not in the clip, so they map straight onto a timeline.
     """
 
-    features: np.ndarray  # float16 [N, 1280] (zero columns when only motion was asked for)
+    features: np.ndarray  # float16 [N, 1280] (zero columns when only other streams were asked for)
     indices: np.ndarray  # int64 [N]
     times: np.ndarray  # float64 [N]
-    motion: np.ndarray | None = None  # float32 [N, MOTION_DIM] when the motion stream was asked for
+    side: dict[str, np.ndarray] = field(default_factory=dict)  # other streams asked for: float32 [N, dim]
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    @property
+    def motion(self) -> np.ndarray | None:
+        return self.side.get(MOTION)
 
     def rows(self, streams: Sequence[str] = (APPEARANCE,)) -> np.ndarray:
         """The per-frame rows of ``streams`` concatenated (registry order), float32 ``[N, sum of dims]``."""
         parts = []
         for name in streams:
-            part = self.features if name == APPEARANCE else self.motion if name == MOTION else None
+            part = self.features if name == APPEARANCE else self.side.get(name)
             if part is None or len(part) != len(self):
                 raise UsageError(f"the {name} stream was not computed for these features")
             parts.append(part.astype(np.float32))
@@ -84,9 +88,9 @@ def feature_steps(cached: CachedFeatures, steps: int, rng: np.random.Generator |
     return cached.features[segment_indices(len(cached), steps, rng)].astype(np.float32)
 
 
-def _motion_file(file: Path) -> Path:
-    """The motion entry beside an appearance entry (same key, plus the stream's version)."""
-    return file.with_name(f"{file.stem}.motion{MOTION_VERSION}.npz")
+def _stream_file(file: Path, name: str) -> Path:
+    """A side stream's entry beside an appearance entry (same key, plus the stream's name and version)."""
+    return file.with_name(f"{file.stem}.{name}{STREAMS[name].version}.npz")
 
 
 def content_key(path: Path) -> str:
@@ -164,33 +168,39 @@ class FeatureCache:
 
         Frames are sampled every ``1/fps`` seconds of presentation time over the clip; with
         ``max_frames`` the rate is lowered so that about that many cover the whole clip (and no
-        more are kept). With ``"motion"`` in ``streams`` the motion rows come too: computed in the same
-        decode pass when the appearance entry is missing, stored in a sibling entry keyed the same plus
-        the stream's version (entries written before the motion stream stay valid; a missing motion entry
+        more are kept). Other streams in ``streams`` (motion, pose) come too: computed in the same decode
+        pass when the appearance entry is missing, each stored in a sibling entry keyed the same plus the
+        stream's name and version (entries written before a stream existed stay valid; a missing side entry
         costs one decode without the backbone). Raises ``InvalidMediaError`` / ``MediaNotFoundError`` for
         unusable videos.
         """
         file = self.path_for(sample, fps=fps, max_frames=max_frames)
-        want_motion = MOTION in streams
+        wanted = [n for n in streams if n != APPEARANCE]
         found = _load(file)
-        motion = _load_motion(_motion_file(file), found) if want_motion and found is not None else None
-        if found is not None and (motion is not None or not want_motion):
+        side = {}
+        if found is not None:
+            side = {n: rows for n in wanted if (rows := _load_stream(_stream_file(file, n), n, found)) is not None}
+        missing = [n for n in wanted if n not in side]
+        if found is not None and not missing:
             self.hits += 1
-            found.motion = motion
+            found.side = side
             return found
         self.misses += 1
         meta = {"path": str(sample.path), "start": sample.start, "end": sample.end, "fps": fps,
                 "max_frames": max_frames, "model": MODEL, "model_sha256": self._model_sha, "version": CACHE_VERSION}
         if found is None:
-            computed = self._compute(sample, fps, max_frames, motion=want_motion)
+            computed = self._compute(sample, fps, max_frames, side=wanted)
             _save(file, computed, meta)
         else:
-            computed = compute_features(sample, None, fps=fps, max_frames=max_frames, motion=True)
-            computed.features = found.features
+            computed = compute_features(sample, None, fps=fps, max_frames=max_frames, side=missing)
             if not np.array_equal(computed.indices, found.indices):
-                raise InvalidMediaError("motion and appearance sampled different frames", path=sample.path)
-        if want_motion:
-            _save_motion(_motion_file(file), computed, {**meta, "stream": MOTION, "stream_version": MOTION_VERSION})
+                raise InvalidMediaError("the streams and the appearance entry sampled different frames",
+                                        path=sample.path)
+            computed.features = found.features
+            computed.side |= side
+        for name in missing:
+            _save_stream(_stream_file(file, name), computed,
+                         {**meta, "stream": name, "stream_version": STREAMS[name].version})
         return computed
 
     def build(self, dataset: Dataset, *, fps: float = 4.0, max_frames: int | None = None,
@@ -224,22 +234,25 @@ class FeatureCache:
             self._keys[memo] = content_key(path)
         return self._keys[memo]
 
-    def _compute(self, sample: Sample, fps: float, max_frames: int | None, *, motion: bool) -> CachedFeatures:
+    def _compute(self, sample: Sample, fps: float, max_frames: int | None, *,
+                 side: Sequence[str]) -> CachedFeatures:
         if self._model is None:
             from ..runtime import load_model  # ONNX Runtime loads only when something must be computed
 
             self._model = load_model(MODEL, self.variant, threads=self.threads)
         return compute_features(sample, self._model, fps=fps, max_frames=max_frames, batch_size=self.batch_size,
-                                motion=motion)
+                                side=side)
 
 
 def compute_features(sample: Sample, model: Model | None, *, fps: float = 4.0, max_frames: int | None = None,
-                     batch_size: int = 32, motion: bool = False) -> CachedFeatures:
+                     batch_size: int = 32, side: Sequence[str] = ()) -> CachedFeatures:
     """Decode ``sample`` once at ``fps`` and run ``model`` (the backbone) on its frames in batches; no cache.
 
     What :meth:`FeatureCache.features` stores; see it for ``max_frames``. Decoding and pixel
-    conversion run in a background thread beside the model. With ``motion`` the motion rows of the same
-    frames come too (:mod:`vidlens.predict.motion`); without ``model`` only them (appearance columns zero).
+    conversion run in a background thread beside the model. ``side`` names other streams
+    (:mod:`vidlens.predict.streams`: motion, pose) whose rows of the same frames come too; without ``model``
+    only them (appearance columns zero). A whole-clip stream (pose) keeps the clip's sampled frames until
+    the end of the clip.
     """
     _check_settings(fps, max_frames)
     info = probe(sample.path)
@@ -255,16 +268,20 @@ def compute_features(sample: Sample, model: Model | None, *, fps: float = 4.0, m
     batch: list[np.ndarray] = []
     indices: list[int] = []
     times: list[float] = []
-    extractor = MotionExtractor() if motion else None
-    motion_rows: list[np.ndarray] = []
+    side = [n for n in side if n != APPEARANCE]
+    per_frame = {n: STREAMS[n].factory(None, rate) for n in side if not STREAMS[n].whole_clip}
+    side_rows: dict[str, list[np.ndarray]] = {n: [] for n in per_frame}
+    clip_frames: list[np.ndarray] | None = [] if any(STREAMS[n].whole_clip for n in side) else None
     for frame in decode_clip(sample.path, FrameSpec(min_side=INPUT), start=sample.start, end=sample.end,
                              select=sampler.wants, prefetch=2 * batch_size, info=info):
         if frame.image is None:
             continue
         indices.append(frame.index)
         times.append(frame.time)
-        if extractor is not None:
-            motion_rows.append(extractor.row(frame.image, frame.time))
+        for name, extractor in per_frame.items():
+            side_rows[name].append(extractor.rows([frame.image], [frame.time])[0])
+        if clip_frames is not None:
+            clip_frames.append(frame.image)
         if model is None:
             continue
         batch.append(frame.image)
@@ -279,7 +296,12 @@ def compute_features(sample: Sample, model: Model | None, *, fps: float = 4.0, m
         raise InvalidMediaError("no frame could be sampled from this video or clip", path=sample.path)
     features = (np.concatenate(chunks).astype(np.float16) if chunks
                 else np.zeros((len(indices), FEATURE_DIM), np.float16))
-    rows = fill_first_row(np.stack(motion_rows)) if motion_rows else None
+    rows = {n: np.stack(r).astype(np.float32) for n, r in side_rows.items()}
+    if MOTION in rows:
+        fill_first_row(rows[MOTION])
+    for name in side:
+        if STREAMS[name].whole_clip:
+            rows[name] = np.asarray(STREAMS[name].factory(None, rate).rows(clip_frames, times), np.float32)
     return CachedFeatures(features, np.asarray(indices, np.int64), np.asarray(times, np.float64), rows)
 
 
@@ -308,18 +330,19 @@ def _save(file: Path, cached: CachedFeatures, meta: dict) -> None:
                  meta=np.array(json.dumps(meta)))
 
 
-def _load_motion(file: Path, appearance: CachedFeatures) -> np.ndarray | None:
-    """The motion rows matching ``appearance``'s frames, or ``None`` (absent, unreadable or stale)."""
+def _load_stream(file: Path, name: str, appearance: CachedFeatures) -> np.ndarray | None:
+    """Stream ``name``'s rows matching ``appearance``'s frames, or ``None`` (absent, unreadable or stale)."""
     try:
         with np.load(file, allow_pickle=False) as data:
-            rows, indices = data["motion"], data["indices"]
+            rows, indices = data["rows"], data["indices"]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
         return None
-    if rows.ndim != 2 or rows.shape != (len(appearance), MOTION_DIM) or not np.array_equal(indices, appearance.indices):
+    shape = (len(appearance), STREAMS[name].dim)
+    if rows.ndim != 2 or rows.shape != shape or not np.array_equal(indices, appearance.indices):
         return None
     return rows
 
 
-def _save_motion(file: Path, cached: CachedFeatures, meta: dict) -> None:
+def _save_stream(file: Path, cached: CachedFeatures, meta: dict) -> None:
     with replacing(file, suffix=".npz") as tmp:
-        np.savez(tmp, motion=cached.motion, indices=cached.indices, meta=np.array(json.dumps(meta)))
+        np.savez(tmp, rows=cached.side[meta["stream"]], indices=cached.indices, meta=np.array(json.dumps(meta)))

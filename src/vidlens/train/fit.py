@@ -10,7 +10,10 @@ otherwise have to make spelled out:
 * the split lists are written into the model folder (``splits/``), so ``vidlens evaluate MODEL DATASET``
   scores the very test clips training never saw;
 * the bundle records the settings, the training history, the test metrics and the median training clip
-  length (the default window of ``vidlens predict`` and of the ``classifier`` analyzer).
+  length (the default window of ``vidlens predict`` and of the ``classifier`` analyzer);
+* with ``inputs="auto"`` (the default) a feature head is trained on each candidate set of input streams
+  and the one the validation clips favour is kept (:mod:`vidlens.train.auto_inputs`); every run stays under
+  ``training/inputs-*`` (the kept one's files also in ``training/``) and every candidate's score is in the bundle.
 
 Mirroring and reversal are off unless asked for (``flip`` / ``reverse``): they turn ``pan_left`` into
 ``pan_right`` and ``zoom_in`` into ``zoom_out``, so they are only valid when every class is its own mirror
@@ -20,9 +23,10 @@ image / reverse.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ from torch.utils.data import Dataset as TorchDataset
 from ..errors import UsageError
 from ..files import write_text_atomic
 from ..predict.bundle import clip_input, feature_input
+from . import auto_inputs
 from .bundle import save_bundle
 from .dataset import SPLIT_NAMES, Dataset, Sample, balance_table, check_videos, load_dataset, load_splits, split_dataset
 from .evaluation import evaluate
@@ -121,8 +126,6 @@ def _features_data(parts: dict[str, Dataset], settings: TrainSettings, cache: Fe
     progress, update = bar(console, "features")
     with progress:
         report = cache.build(everything, fps=settings.rate, progress=update, streams=settings.streams)
-    chosen = "auto: " if settings.inputs == "auto" else ""
-    console.print(f"inputs ({chosen}{' + '.join(settings.streams)})", highlight=False)
     console.print(f"features: {report.computed} computed, {report.cached} from the cache in {report.seconds:.1f}s "
                   f"({cache.root})", highlight=False)
     bad = [Bad(s, r) for s, r in report.failed]
@@ -193,17 +196,25 @@ def train_classifier(dataset: str | Path | Dataset, output_dir: str | Path, sett
         torch.set_num_threads(threads)
     data = _training_data(dataset, settings, cache_dir, console)
     classes, parts = data.usable.classes, data.parts
+    if data.streams and tuple(settings.streams) != data.streams and not data.candidates:
+        settings = replace(settings, inputs=",".join(data.streams))  # auto without validation clips
+    auto = None
+    if data.candidates:
+        model, result, settings, auto = _train_candidates(data, settings, out, console, resume)
+        data = data.with_streams(settings.streams)
     train_set, eval_sets = _torch_sets(data, settings)
     if "val" not in eval_sets:
         console.print("[yellow]warning:[/] no validation clips: no early stopping, the last epoch is kept",
                       highlight=False)
-
-    seed_everything(settings.optimisation.seed)
-    model = build_model(settings.arch.value, len(classes), **settings.model_hyper_parameters())
-    result = train(model, train_set, eval_sets.get("val"), settings.optimisation, out / TRAINING_DIR,
-                   progress=console, resume=resume)
+    if auto is None:
+        seed_everything(settings.optimisation.seed)
+        model = build_model(settings.arch.value, len(classes), **settings.model_hyper_parameters())
+        result = train(model, train_set, eval_sets.get("val"), settings.optimisation, out / TRAINING_DIR,
+                       progress=console, resume=resume)
     test_metrics = evaluate(model, eval_sets["test"], classes) if "test" in eval_sets else None
     training = _training_record(result, settings, dataset, data, write_split_files(out, data.usable, parts))
+    if auto is not None:
+        training["auto_inputs"] = auto
     save_bundle(out, model, classes=classes, inputs=input_specs(settings), training=training, metrics=test_metrics)
     export_onnx(out)
     evaluation = None
@@ -212,6 +223,7 @@ def train_classifier(dataset: str | Path | Dataset, output_dir: str | Path, sett
                                      threads=threads)
     return {"model_dir": str(out), "arch": settings.arch.value, "classes": classes,
             "inputs": list(settings.streams) if settings.input_kind == "features" else ["clip"],
+            "auto_inputs": auto,
             "samples": {name: len(ds) for name, ds in parts.items()}, "skipped": [b.to_dict() for b in data.bad],
             "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "best_val_macro_f1": result.best_score,
             "stopped_early": result.stopped_early, "train_seconds": round(result.elapsed_s, 2),
@@ -231,6 +243,14 @@ class _Data:
     spans: list[float]
     bad: list[Bad]
     cache: FeatureCache | None
+    streams: tuple[str, ...] = ()  # feature inputs: the streams in each row of ``arrays``
+    candidates: tuple[tuple[str, ...], ...] = ()  # inputs="auto" with a validation split: the sets to try
+
+    def with_streams(self, chosen: Sequence[str]) -> _Data:
+        """The same data with only ``chosen``'s columns in each row."""
+        cols = auto_inputs.columns(self.streams, chosen)
+        arrays = {name: [a[:, cols] for a in rows] for name, rows in self.arrays.items()}
+        return replace(self, arrays=arrays, streams=tuple(chosen), candidates=())
 
 
 def _training_data(dataset: str | Path | Dataset, settings: TrainSettings, cache_dir: str | Path | None,
@@ -240,8 +260,14 @@ def _training_data(dataset: str | Path | Dataset, settings: TrainSettings, cache
     usable, bad = prepare_dataset(dataset, console)
     parts = make_splits(usable, settings)
     cache = None
+    candidates: tuple[tuple[str, ...], ...] = ()
     if settings.input_kind == "features":
         cache = FeatureCache(cache_dir or default_cache_dir(), threads=settings.optimisation.threads)
+        if settings.inputs == "auto":
+            candidates = _auto_candidates(parts, settings, cache, console)
+            settings = replace(settings, inputs=",".join(auto_inputs.union(candidates)))
+        else:
+            console.print(f"inputs: {auto_inputs.label(settings.streams)}", highlight=False)
         arrays, failed, spans = _features_data(parts, settings, cache, console)
     else:
         arrays, failed, spans = _clip_data(parts, settings, console)
@@ -257,7 +283,56 @@ def _training_data(dataset: str | Path | Dataset, settings: TrainSettings, cache
     if len(trained) < len(usable.classes):
         missing = ", ".join(sorted(set(usable.classes) - set(trained)))
         console.print(f"[yellow]warning:[/] no training sample for {missing}", highlight=False)
-    return _Data(usable, parts, arrays, spans, bad + failed, cache)
+    streams = settings.streams if settings.input_kind == "features" else ()
+    return _Data(usable, parts, arrays, spans, bad + failed, cache, streams, candidates if len(candidates) > 1 else ())
+
+
+def _auto_candidates(parts: dict[str, Dataset], settings: TrainSettings, cache: FeatureCache,
+                     console: Console) -> tuple[tuple[str, ...], ...]:
+    """The stream sets ``inputs="auto"`` tries (one, appearance + motion, without validation clips)."""
+    share = auto_inputs.person_share(cache, parts["train"].samples, settings.rate)
+    people = share >= auto_inputs.PEOPLE_SHARE
+    found = (f"person tracks in {share:.0%} of the training clips probed: "
+             f"{'pose candidates added' if people else 'no pose'}")
+    if not parts.get("val") or not len(parts["val"]):
+        chosen = auto_inputs.union(auto_inputs.candidates(people)[-1:])
+        console.print(f"inputs (auto): {auto_inputs.label(chosen)} ({found}; no validation clips to choose among "
+                      f"streams with)", highlight=False)
+        return (chosen,)
+    options = auto_inputs.candidates(people)
+    console.print(f"inputs (auto): trying {', '.join(auto_inputs.label(c) for c in options)} on the validation "
+                  f"clips ({found})", highlight=False)
+    return options
+
+
+def _train_candidates(data: _Data, settings: TrainSettings, out: Path, console: Console,
+                      resume: bool) -> tuple[torch.nn.Module, TrainResult, TrainSettings, dict[str, Any]]:
+    """Train one head per candidate stream set; keep the one :func:`auto_inputs.choose` picks."""
+    runs: dict[tuple[str, ...], tuple[torch.nn.Module, TrainResult, TrainSettings]] = {}
+    for streams in data.candidates:
+        chosen = replace(settings, inputs=",".join(streams))
+        train_set, eval_sets = _torch_sets(data.with_streams(streams), chosen)
+        console.print(f"[bold]inputs {auto_inputs.label(streams)}[/]", highlight=False)
+        seed_everything(settings.optimisation.seed)
+        model = build_model(chosen.arch.value, len(data.usable.classes), **chosen.model_hyper_parameters())
+        folder = out / TRAINING_DIR / f"inputs-{'+'.join(streams)}"
+        result = train(model, train_set, eval_sets["val"], chosen.optimisation, folder, progress=console,
+                       resume=resume)
+        runs[streams] = (model, result, chosen)
+    scores = {streams: run[1].best_score for streams, run in runs.items()}
+    best = auto_inputs.choose(scores)
+    listed = ", ".join(f"{auto_inputs.label(c)} {s:.3f}" if s is not None else f"{auto_inputs.label(c)} -"
+                       for c, s in scores.items())
+    console.print(f"inputs (auto): chose {auto_inputs.label(best)} (validation macro-F1: {listed}; the fewest "
+                  f"numbers per frame within {auto_inputs.TOLERANCE} of the best)", highlight=False)
+    model, result, chosen = runs[best]
+    kept = out / TRAINING_DIR / f"inputs-{'+'.join(best)}"
+    for file in kept.iterdir():  # the kept run's history, curves and weights where a single run puts them
+        if file.is_file():
+            shutil.copy2(file, out / TRAINING_DIR / file.name)
+    record = {"chosen": list(best), "tolerance": auto_inputs.TOLERANCE,
+              "candidates": [{"streams": list(c), "val_macro_f1": s} for c, s in scores.items()]}
+    return model, result, chosen, record
 
 
 def _torch_sets(data: _Data, settings: TrainSettings) -> tuple[TorchDataset, dict[str, TorchDataset]]:

@@ -28,7 +28,7 @@ from ..errors import InvalidMediaError, UsageError
 from ..media import FrameSpec, Sampler
 from ..predict.bundle import selection_spec, spec_fps
 from ..predict.inputs import prepare_clip, prepare_features
-from ..predict.streams import APPEARANCE, MOTION, spec_streams
+from ..predict.streams import APPEARANCE, spec_streams
 from .dataset import Sample
 from .features import CachedFeatures, FeatureCache, compute_features
 from .sampling import decode_clip
@@ -120,6 +120,6 @@ def clip_inputs(predictor: OnnxPredictor, sample_or_path: Sample | str | Path, s
             return cache.features(item, fps=fps, streams=streams)
         name = next(s["backbone"] for s in predictor.specs if s["kind"] == "features")
         backbone = predictor.backbone(name) if APPEARANCE in streams else None
-        return compute_features(item, backbone, fps=fps, motion=MOTION in streams)
+        return compute_features(item, backbone, fps=fps, side=streams)
 
     return sample_inputs(sample, predictor.specs, features)
