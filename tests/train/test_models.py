@@ -29,7 +29,7 @@ SMALL = [
     ("gru", {"input_dim": DIM, "steps": STEPS, "hidden": 16, "bidirectional": True}),
     ("tcn", {"input_dim": DIM, "steps": STEPS, "hidden": 16, "levels": 2}),
     ("transformer", {"input_dim": DIM, "steps": STEPS, "width": 16, "heads": 2, "layers": 1}),
-    ("r2plus1d", {"frames": FRAMES, "size": SIZE, "width": 4}),
+    ("r2plus1d", {"frames": FRAMES, "size": SIZE, "width": 4, "differences": True}),
 ]
 
 

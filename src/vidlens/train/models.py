@@ -344,6 +344,7 @@ class _R2Plus1DBlock(nn.Module):
         self.bn1 = nn.BatchNorm3d(c_out)
         self.conv2 = _spatio_temporal(c_out, c_out, 1, 1)
         self.bn2 = nn.BatchNorm3d(c_out)
+        nn.init.zeros_(self.bn2.weight)  # each block starts as the identity (Goyal et al. 2017): faster, steadier
         self.relu = nn.ReLU(inplace=True)
         self.shortcut = (nn.Identity() if c_in == c_out and stride_t == stride_s == 1 else
                          nn.Sequential(nn.Conv3d(c_in, c_out, 1, stride=(stride_t, stride_s, stride_s), bias=False),
@@ -361,22 +362,28 @@ class R2Plus1D(VideoClassifier):
     1 M parameters, small enough to train on a CPU in minutes on 64-112 px clips of 8-16 frames, which is
     what motion-defined classes (pans, zooms, objects moving up or down) need: single frames cannot
     tell them apart.
+
+    With ``differences`` the standardised clip's frame-to-frame differences are stacked beside it as three
+    more channels (zero for the first frame): the motion is then in the first layer's input instead of
+    having to be found by it, which is what a network trained from scratch on a few hundred clips fails at
+    (bench/RESULTS.md, "Issue 14"). Bundles saved before it read RGB only (their settings lack it).
     """
 
     arch = "r2plus1d"
     input_kind = "clip"
 
     def __init__(self, num_classes: int, *, frames: int = 8, size: int = 112, width: int = 16, blocks: int = 1,
-                 dropout: float = 0.3) -> None:
+                 dropout: float = 0.3, differences: bool = False) -> None:
         super().__init__(num_classes, {"frames": frames, "size": size, "width": width, "blocks": blocks,
-                                       "dropout": dropout})
+                                       "dropout": dropout, "differences": bool(differences)})
         if frames < 1 or size < 16 or width < 1 or blocks < 1:
             raise UsageError(f"r2plus1d needs frames >= 1, size >= 16, width >= 1, blocks >= 1; got "
                              f"{frames}, {size}, {width}, {blocks}")
         self.frames, self.size = int(frames), int(size)
         self.norm = Standardize((1, 3, 1, 1, 1))
+        self.differences = bool(differences)
         self.stem = nn.Sequential(
-            nn.Conv3d(3, width, (1, 5, 5), stride=(1, 2, 2), padding=(0, 2, 2), bias=False),
+            nn.Conv3d(6 if self.differences else 3, width, (1, 5, 5), stride=(1, 2, 2), padding=(0, 2, 2), bias=False),
             nn.BatchNorm3d(width), nn.ReLU(inplace=True),
             nn.Conv3d(width, width, (3, 1, 1), padding=(1, 0, 0), bias=False),
             nn.BatchNorm3d(width), nn.ReLU(inplace=True))
@@ -394,7 +401,10 @@ class R2Plus1D(VideoClassifier):
         return (torch.zeros(batch, 3, self.frames, self.size, self.size),)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.stages(self.stem(self.norm(x)))
+        x = self.norm(x)
+        if self.differences:
+            x = torch.cat([x, torch.cat([torch.zeros_like(x[:, :, :1]), x[:, :, 1:] - x[:, :, :-1]], dim=2)], dim=1)
+        h = self.stages(self.stem(x))
         return self.classifier(h.mean(dim=(2, 3, 4)))
 
 

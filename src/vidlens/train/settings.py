@@ -270,7 +270,7 @@ class TrainSettings:
                 hp["stream_dims"] = dims
                 hp["fusion"] = self.fusion
         else:
-            hp = {"frames": self.frames, "size": self.size}
+            hp = {"frames": self.frames, "size": self.size, "differences": True}  # see R2Plus1D
         if self.bidirectional:
             hp["bidirectional"] = True
         if self.dropout is not None:
