@@ -123,3 +123,9 @@ def test_default_train_learns_camera_motion_on_held_out_photos(camera: Path, tmp
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] in ("pan_left", "pan_right", "zoom_in", "zoom_out")
+
+    # explain draws the motion stream's flow field on each step
+    from vidlens.train.explain import explain_video
+
+    explanation = explain_video(tmp_path / "model", video)
+    assert "flow" in explanation.methods and all(step.flow.shape == (4, 4, 3) for step in explanation.steps)

@@ -76,6 +76,19 @@ def test_auto_tries_pose_on_people_and_predicts_without_torch(people: Path, tmp_
     assert len(found) == len(predictor.classes)
     np.testing.assert_allclose([found[c] for c in predictor.classes], expected, atol=2e-4)  # rounded to 4 places
 
+    # explain: the keypoints that mattered, placed on each step's frame, ranked over the clip
+    from vidlens.train.explain import explain_video, write_explanation
+
+    explanation = explain_video(tmp_path / "pose", clip.path)
+    ranked = explanation.methods["pose"]["keypoints"]
+    assert len(ranked) == 17 and len({k["name"] for k in ranked}) == 17
+    placed = [step.keypoints for step in explanation.steps if step.keypoints is not None]
+    assert placed and all(k.shape == (17, 3) for k in placed)
+    inside = np.mean([((k[:, :2] >= 0) & (k[:, :2] <= 1)).all(axis=1).mean() for k in placed])
+    assert inside > 0.8  # keypoints of the person in the clip land on the frame
+    files = write_explanation(explanation, tmp_path / "why")
+    assert (tmp_path / "why" / "explain.json").is_file() and files
+
 
 def test_pose_rows_of_a_window_need_its_frames() -> None:
     from vidlens.errors import UsageError

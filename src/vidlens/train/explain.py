@@ -47,12 +47,14 @@ import torch
 from ..errors import UsageError
 from ..files import write_text_atomic
 from ..media import probe
+from ..objects.pose import KEYPOINT_NAMES
 from ..predict.bundle import DEFAULT_BACKBONE, spec_fps
 from ..predict.inputs import centre_square, prepare_clip, prepare_features, segment_positions, window_positions
 from ..predict.motion import flow_grid
-from ..predict.streams import APPEARANCE, MOTION, STREAMS, spec_streams
+from ..predict.pose_stream import BOX, DXY, KEYPOINTS, PRESENT, XYC
+from ..predict.streams import APPEARANCE, MOTION, POSE, STREAMS, spec_streams, stream_slice
 from ..runtime.backbone import backbone_input
-from .attribution import StepImportance, grad_cam, log_odds, step_importance
+from .attribution import StepImportance, grad_cam, integrated_gradients, log_odds, step_importance
 from .bundle import load_bundle
 from .dataset import Sample
 from .features import compute_features
@@ -94,6 +96,7 @@ class ExplainedStep:
     cam_mass: float | None = None
     max_drop: float | None = None
     flow: np.ndarray | None = None  # motion inputs: [4, 4, 3] flow per cell of the whole frame (drawn as arrows)
+    keypoints: np.ndarray | None = None  # pose inputs: [17, 3] x, y (fractions of the square) and attribution
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"step": self.step, "frame": self.frame, "time": round(self.time, 6),
@@ -274,10 +277,12 @@ def explain_video(model_dir: str | Path, video: str | Path, *, class_name: str |
     elif APPEARANCE in spec_streams(spec):
         methods["spatial"] = _occlusion_maps(model, seen, target, importance.top_steps(top_frames), steps, grid)
     else:
-        methods["spatial"] = {"method": "none (motion-only input: the flow field is drawn instead)"}
+        methods["spatial"] = {"method": "none (no appearance input: the flow field or the keypoints are drawn)"}
     if MOTION in spec_streams(spec):
         _attach_flow(seen, spec, steps)
         methods["flow"] = "motion stream's 4x4 flow field drawn as arrows on each step's frame"
+    if POSE in spec_streams(spec):
+        methods["pose"] = _attach_keypoints(model, seen, spec, target, steps, probe(video))
     return Explanation(model_dir, video, start, end, meta["arch"], classes, probabilities, target, steps, importance,
                        methods)
 
@@ -386,6 +391,51 @@ def _attach_flow(seen: _Input, spec: dict[str, Any], steps: list[ExplainedStep])
         step.flow = flow_grid(sequence[step.step, lo: lo + STREAMS[MOTION].dim])
 
 
+def _attach_keypoints(model: Any, seen: _Input, spec: dict[str, Any], target: int, steps: list[ExplainedStep],
+                      info: Any) -> dict[str, Any]:
+    """Which of the main person's keypoints mattered: integrated gradients of the pose columns, summed per
+    keypoint (its position and its velocity), per step and over the clip; each step gets the keypoints placed
+    on its square (positions from the in-box coordinates and the box) with their attribution."""
+    columns = stream_slice(spec_streams(spec), POSE)
+    attributions, _ = integrated_gradients(model, seen.x, target)
+    pose_attr = attributions[0].detach().double().numpy()[:, columns]  # [steps, POSE_DIM]
+    rows = seen.x[0].numpy()[:, columns]
+    per_key = (pose_attr[:, XYC].reshape(len(rows), KEYPOINTS, 3).sum(axis=2)
+               + pose_attr[:, DXY].reshape(len(rows), KEYPOINTS, 2).sum(axis=2))  # [steps, 17]
+    width, height = float(info.width or 1), float(info.height or 1)
+    side = min(width, height)
+    for step in steps:
+        row = rows[step.step]
+        if row[PRESENT] < 0.5:
+            continue
+        cx, cy, bw, bh = row[BOX]
+        xy = row[XYC].reshape(KEYPOINTS, 3)[:, :2]
+        fx = (cx - bw / 2 + xy[:, 0] * bw) * width  # frame pixels
+        fy = (cy - bh / 2 + xy[:, 1] * bh) * height
+        sx, sy = (fx - (width - side) / 2) / side, (fy - (height - side) / 2) / side
+        step.keypoints = np.stack([sx, sy, per_key[step.step]], axis=1).astype(np.float32)
+    total = per_key.sum(axis=0)
+    order = np.argsort(-total, kind="stable")
+    return {"method": "integrated gradients of the pose stream's columns summed per keypoint (position and "
+                      "velocity), drawn on each step's frame (larger, redder = supports the class more)",
+            "keypoints": [{"name": KEYPOINT_NAMES[i], "attribution": round(float(total[i]), 6)} for i in order]}
+
+
+def draw_keypoints(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` with each keypoint as a dot sized and coloured by its attribution (red supports
+    the class, blue speaks against it); ``keypoints`` ``[K, 3]``: x, y as fractions of the image, attribution."""
+    out = np.ascontiguousarray(image.copy())
+    h, w = out.shape[:2]
+    span = float(np.abs(keypoints[:, 2]).max()) or 1.0
+    for x, y, a in keypoints:
+        if not (0 <= x <= 1 and 0 <= y <= 1):
+            continue
+        strength = abs(float(a)) / span
+        colour = (255, int(200 * (1 - strength)), 0) if a >= 0 else (0, int(200 * (1 - strength)), 255)
+        cv2.circle(out, (round(x * w), round(y * h)), max(2, round(2 + 6 * strength)), colour, -1, cv2.LINE_AA)
+    return out
+
+
 def draw_flow(image: np.ndarray, grid: np.ndarray, *, seconds: float = 0.5) -> np.ndarray:
     """A copy of ``image`` with one arrow per grid cell: where that cell's content moves in ``seconds``."""
     out = np.ascontiguousarray(image.copy())
@@ -409,6 +459,8 @@ def _step_image(explanation: Explanation, step: ExplainedStep, scale: float | No
     picture = overlay(step.image, step.heatmap, scale=scale)
     if step.flow is not None:
         picture = draw_flow(picture, step.flow)
+    if step.keypoints is not None:
+        picture = draw_keypoints(picture, step.keypoints)
     return _caption(picture, lines)
 
 
@@ -425,7 +477,7 @@ def write_explanation(explanation: Explanation, out_dir: str | Path, *, mp4: boo
     for step in explanation.steps:
         image = _step_image(explanation, step, scale)
         images.append(image)
-        if step.heatmap is not None or step.flow is not None:
+        if step.heatmap is not None or step.flow is not None or step.keypoints is not None:
             name = f"{STEPS_DIR}/step_{step.step:02d}.png"
             write_png(out / name, image)
             files[f"step_{step.step}"] = name
