@@ -93,17 +93,19 @@ def part(name: str, args, work: Path) -> dict:
         out = work / f"{name}_s{seed}"
         print(f"{name} seed {seed}: {data}", flush=True)
         common = {"seed": seed, "threads": args.threads}
-        t0 = time.perf_counter()
-        first = run(data, out, cache, "gru auto (default)", **common)  # vidlens train's defaults
-        extraction.append(time.perf_counter() - t0 - first["train_s"])
-        rows.append(first)
-        for arch in HEADS:
-            for inputs, fusion in INPUTS:
-                label = f"{arch} {inputs} {fusion}" if "," in inputs else f"{arch} {inputs}"
-                rows.append(run(data, out, cache, label, arch=arch, inputs=inputs, fusion=fusion, **common))
+        if not args.cnn_only:
+            t0 = time.perf_counter()
+            first = run(data, out, cache, "gru auto (default)", **common)  # vidlens train's defaults
+            extraction.append(time.perf_counter() - t0 - first["train_s"])
+            rows.append(first)
+            for arch in HEADS:
+                for inputs, fusion in INPUTS:
+                    label = f"{arch} {inputs} {fusion}" if "," in inputs else f"{arch} {inputs}"
+                    rows.append(run(data, out, cache, label, arch=arch, inputs=inputs, fusion=fusion, **common))
         if not args.no_cnn:
-            rows.append(run(data, out, cache, "r2plus1d pixels", arch="r2plus1d", lr_find=True,
-                            budget=args.cnn_budget, **common))
+            size = {"size": args.cnn_size} if args.cnn_size else {}
+            rows.append(run(data, out, cache, f"r2plus1d pixels{f' {args.cnn_size}px' if size else ''}",
+                            arch="r2plus1d", lr_find=True, budget=args.cnn_budget, **size, **common))
     return {"classes": list(PARTS[name]), "per_class": args.per_class, "held_out": args.held_out,
             "first_run_extraction_s": [round(x, 1) for x in extraction], "runs": rows, "summary": summarise(rows)}
 
@@ -117,6 +119,8 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=tuple(PARTS), default=list(PARTS))
     parser.add_argument("--no-cnn", action="store_true", help="skip r2plus1d")
     parser.add_argument("--cnn-budget", type=float, default=120.0, help="r2plus1d: seconds of training")
+    parser.add_argument("--cnn-only", action="store_true", help="only r2plus1d")
+    parser.add_argument("--cnn-size", type=int, help="r2plus1d: clip side in pixels (default: vidlens train's)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     result = {"command": " ".join(sys.argv), "cpu": cpu_model(), "source": source_state(), "parts": {}}

@@ -129,3 +129,11 @@ def test_default_train_learns_camera_motion_on_held_out_photos(camera: Path, tmp
 
     explanation = explain_video(tmp_path / "model", video)
     assert "flow" in explanation.methods and all(step.flow.shape == (4, 4, 3) for step in explanation.steps)
+
+    # INT8 (static, calibrated on the training clips' streams) keeps the held-out accuracy, without torch
+    from vidlens.train.compress import compress_bundle
+
+    report = compress_bundle(tmp_path / "model", int8=["static"], dataset=camera, cache_dir=tmp_path / "cache",
+                             runs=3, progress=False)
+    int8 = next(v for v in report["variants"] if v["name"] == "int8_static")
+    assert int8["accuracy"] is not None and int8["accuracy"] >= summary["test_onnx"]["accuracy"] - 0.1
