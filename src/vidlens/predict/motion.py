@@ -19,10 +19,11 @@ different sampling rate or a frame-rate change gives the same numbers for the sa
 map is per step. The first sampled frame has no predecessor: its row repeats the second's (motion is
 continuous; a zero row would read as "the camera stopped"); a single frame gives zeros.
 
-Motion is measured between *sampled* frames (the rate the bundle records; 4 frames/s for feature heads).
-``bench/train_motion.py --accuracy-only`` measured the alternative, accumulating frame-to-frame motion at
-the full frame rate, against the generator's ground truth (see ``bench/RESULTS.md``): see there for why
-sampled frames are enough.
+Motion is measured between *sampled* frames only (the rate the bundle records; 4 frames/s for feature heads).
+Accumulating it frame to frame at the full frame rate between samples is not done: it would convert every
+decoded frame (the sampled decode skips the pixel conversion of the others), and on the generated camera and
+object motions the sampled steps already carry the class (a GRU on this stream alone: bench/RESULTS.md,
+"Issue 14"). Fast motion that aliases at the sampling rate (a shake, a spinning wheel) is what it misses.
 
 Training (:mod:`vidlens.train.features`, cached with the appearance features in the same decode pass) and
 prediction (:class:`vidlens.predict.predictor.WindowStream`) both call :class:`MotionExtractor` on the same
