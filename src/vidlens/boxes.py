@@ -179,6 +179,19 @@ def fit_frame(frame: np.ndarray, width: int, height: int, mode: ResizeMode | str
     return out, Fit(nw / fw, nh / fh, float(px), float(py), fw, fh)
 
 
+def padded_square(frame: np.ndarray, x0: int, y0: int, side: int, size: int) -> np.ndarray:
+    """The ``side`` x ``side`` square of ``frame`` whose top-left corner is ``(x0, y0)`` (black where it leaves
+    the frame), resized to ``size`` x ``size`` (area filter when shrinking)."""
+    n = max(1, int(side))
+    h, w = frame.shape[:2]
+    canvas = np.zeros((n, n, *frame.shape[2:]), frame.dtype)
+    fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x0 + n, w), min(y0 + n, h)
+    if fx1 > fx0 and fy1 > fy0:
+        canvas[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0] = frame[fy0:fy1, fx0:fx1]
+    interpolation = cv2.INTER_AREA if n > size else cv2.INTER_LINEAR
+    return cv2.resize(canvas, (size, size), interpolation=interpolation)
+
+
 def check_frames(frames_rgb: Sequence[np.ndarray]) -> None:
     for i, f in enumerate(frames_rgb):
         if not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[2] != 3 or f.shape[0] == 0 or f.shape[1] == 0:

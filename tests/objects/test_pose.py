@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
-from tests.support.photos import list_photos
+from tests.support.photos import photo_rgb
 from vidlens.errors import UsageError
 from vidlens.objects.detectors import load_detector
 from vidlens.objects.pose import KEYPOINT_NAMES, PoseEstimator, estimate_poses
 
-PHOTOS = {p.name: p for p in list_photos()}
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
-
-
-def rgb(name: str) -> np.ndarray:
-    if name not in PHOTOS:
-        pytest.skip(f"{name} is not installed")
-    return np.ascontiguousarray(cv2.imread(str(PHOTOS[name]), cv2.IMREAD_COLOR)[:, :, ::-1])
 
 
 def person_box(frame: np.ndarray) -> np.ndarray:
@@ -32,7 +24,7 @@ def test_the_names_are_coco17() -> None:
 
 
 def test_astronaut_keypoints_lie_on_the_body_head_above_hips() -> None:
-    frame = rgb("astronaut.png")
+    frame = photo_rgb("astronaut.png")
     box = person_box(frame)
     kp = estimate_poses(frame, box)
     assert kp.shape == (1, 17, 3)
@@ -49,7 +41,7 @@ def test_astronaut_keypoints_lie_on_the_body_head_above_hips() -> None:
 
 
 def test_messi_is_upright_feet_below_knees_below_hips() -> None:
-    frame = rgb("messi5.jpg")
+    frame = photo_rgb("messi5.jpg")
     kp = PoseEstimator().estimate(frame, person_box(frame))[0]
     y = {n: kp[K[n], 1] for n in KEYPOINT_NAMES}
     assert y["nose"] < min(y["left_hip"], y["right_hip"]) < max(y["left_knee"], y["right_knee"])
@@ -57,7 +49,7 @@ def test_messi_is_upright_feet_below_knees_below_hips() -> None:
 
 
 def test_no_boxes_gives_no_poses_and_bad_input_is_refused() -> None:
-    assert estimate_poses(rgb("astronaut.png"), np.zeros((0, 4))).shape == (0, 17, 3)
+    assert estimate_poses(photo_rgb("astronaut.png"), np.zeros((0, 4))).shape == (0, 17, 3)
     with pytest.raises(UsageError):
         estimate_poses(np.zeros((10, 10), np.uint8), np.zeros((1, 4)))
     with pytest.raises(UsageError):
@@ -65,7 +57,7 @@ def test_no_boxes_gives_no_poses_and_bad_input_is_refused() -> None:
 
 
 def test_a_box_at_the_frame_edge_is_padded_not_shifted() -> None:
-    frame = rgb("astronaut.png")
+    frame = photo_rgb("astronaut.png")
     box = person_box(frame)
     shifted = np.zeros((512, 812, 3), np.uint8)
     shifted[:, 300:] = frame  # the same person 300 px further right, with black on the left

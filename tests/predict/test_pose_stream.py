@@ -3,11 +3,10 @@ person moving right has a positive box velocity."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
-from tests.support.photos import list_photos
+from tests.support.photos import photo_rgb
 from vidlens.errors import UsageError
 from vidlens.objects.pose import KEYPOINT_NAMES
 from vidlens.predict.pose_stream import (
@@ -23,14 +22,7 @@ from vidlens.predict.pose_stream import (
     rows_from,
 )
 
-PHOTOS = {p.name: p for p in list_photos()}
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
-
-
-def rgb(name: str) -> np.ndarray:
-    if name not in PHOTOS:
-        pytest.skip(f"{name} is not installed")
-    return np.ascontiguousarray(cv2.imread(str(PHOTOS[name]), cv2.IMREAD_COLOR)[:, :, ::-1])
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +38,7 @@ def placed(photo: np.ndarray, x: int, width: int) -> np.ndarray:
 
 
 def test_the_astronaut_is_present_with_keypoints_inside_her_box(stream: PoseStream) -> None:
-    rows = stream.rows([rgb("astronaut.png")])
+    rows = stream.rows([photo_rgb("astronaut.png")])
     assert rows.shape == (1, POSE_DIM) and rows.dtype == np.float32
     row = rows[0]
     assert row[PRESENT] == 1.0
@@ -61,14 +53,14 @@ def test_the_astronaut_is_present_with_keypoints_inside_her_box(stream: PoseStre
 
 @pytest.mark.parametrize("name", ["coffee.png", "chelsea.png"])
 def test_no_person_gives_zero_rows(stream: PoseStream, name: str) -> None:
-    rows = stream.rows([rgb(name)] * 3)
+    rows = stream.rows([photo_rgb(name)] * 3)
     assert rows.shape == (3, POSE_DIM) and not rows.any()
     assert person_share(rows) == 0.0 and not contains_person_track(rows)
 
 
 @pytest.mark.parametrize("step", [60, -60])
 def test_a_person_shifted_sideways_has_box_velocity_of_that_sign(stream: PoseStream, step: int) -> None:
-    photo = rgb("astronaut.png")
+    photo = photo_rgb("astronaut.png")
     start = 150 if step > 0 else 270
     frames = [placed(photo, start + i * step, 1000) for i in range(3)]
     track = stream.track(frames)

@@ -51,7 +51,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vidlens.boxes import box_iou_matrix
+from vidlens.boxes import box_iou_matrix, padded_square
 from vidlens.errors import UsageError
 from vidlens.media import FrameSpec
 from vidlens.media.encode import encode_video
@@ -197,15 +197,7 @@ def _overlapped(boxes: np.ndarray, others: list[dict[str, Any]], frames: range) 
 
 def window_crop(frame: np.ndarray, x0: float, y0: float, side: float, size: int) -> np.ndarray:
     """The square ``(x0, y0, side)`` of ``frame`` (black outside it) resized to ``size`` x ``size``."""
-    n = max(1, round(side))
-    sx, sy = round(x0), round(y0)
-    h, w = frame.shape[:2]
-    canvas = np.zeros((n, n, 3), np.uint8)
-    fx0, fy0, fx1, fy1 = max(sx, 0), max(sy, 0), min(sx + n, w), min(sy + n, h)
-    if fx1 > fx0 and fy1 > fy0:
-        canvas[fy0 - sy: fy1 - sy, fx0 - sx: fx1 - sx] = frame[fy0:fy1, fx0:fx1]
-    interpolation = cv2.INTER_AREA if n > size else cv2.INTER_LINEAR
-    return cv2.resize(canvas, (size, size), interpolation=interpolation)
+    return padded_square(frame, round(x0), round(y0), max(1, round(side)), size)
 
 
 def make_people_dataset(root: Path, video: Path | None = None, *, start_frame: int = 0, end_frame: int | None = None,

@@ -91,6 +91,16 @@ def list_photos() -> list[Path]:
     return list(_listed())
 
 
+def photo_rgb(name: str) -> np.ndarray:
+    """The installed photo called ``name`` (e.g. ``astronaut.png``) as RGB uint8; the test is skipped without it."""
+    import pytest
+
+    found = {p.name: p for p in list_photos()}
+    if name not in found:
+        pytest.skip(f"{name} is not installed")
+    return np.ascontiguousarray(cv2.imread(str(found[name]), cv2.IMREAD_COLOR)[:, :, ::-1])
+
+
 @functools.lru_cache(maxsize=64)
 def _load(path: str, min_width: int, min_height: int) -> np.ndarray:
     bgr = cv2.imread(path, cv2.IMREAD_COLOR)

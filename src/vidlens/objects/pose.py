@@ -8,9 +8,9 @@ and are mapped to frame pixels.  The input is int32 RGB 0..255, NHWC (the graph 
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from ..boxes import padded_square
 from ..errors import UsageError
 from ..runtime import Model, load_model
 
@@ -31,13 +31,7 @@ def square_crop(frame_rgb: np.ndarray, box_xyxy: np.ndarray, margin: float) -> t
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     sx0, sy0 = int(np.floor(cx - side / 2)), int(np.floor(cy - side / 2))
     n = max(1, int(np.ceil(side)))
-    h, w = frame_rgb.shape[:2]
-    canvas = np.zeros((n, n, 3), np.uint8)
-    fx0, fy0, fx1, fy1 = max(sx0, 0), max(sy0, 0), min(sx0 + n, w), min(sy0 + n, h)
-    if fx1 > fx0 and fy1 > fy0:
-        canvas[fy0 - sy0:fy1 - sy0, fx0 - sx0:fx1 - sx0] = frame_rgb[fy0:fy1, fx0:fx1]
-    interp = cv2.INTER_AREA if n > INPUT_SIZE else cv2.INTER_LINEAR
-    return cv2.resize(canvas, (INPUT_SIZE, INPUT_SIZE), interpolation=interp), float(sx0), float(sy0), float(n)
+    return padded_square(frame_rgb, sx0, sy0, n, INPUT_SIZE), float(sx0), float(sy0), float(n)
 
 
 class PoseEstimator:
