@@ -38,6 +38,15 @@ def test_training_at_the_found_rate_learns(tmp_path) -> None:
     assert result.best_score >= 0.9, result.history  # the order toy: a temporal head learns it at a sane rate
 
 
+def test_a_time_limit_shortens_the_sweep_but_it_still_spans_the_range() -> None:
+    from vidlens.train.lr_find import MIN_STEPS
+
+    found = find_lr(model_for(), datasets()[0], TrainConfig(batch_size=16), max_seconds=1e-6)
+    assert found.steps <= MIN_STEPS
+    if not found.diverged:
+        assert found.lrs[-1] == pytest.approx(1.0)  # the whole range, in fewer steps
+
+
 @pytest.mark.parametrize(("low", "high", "steps"), [(0, 1, 50), (1e-2, 1e-3, 50), (1e-5, 1, 2)])
 def test_bad_sweeps_are_usage_errors(low, high, steps) -> None:
     with pytest.raises(UsageError):

@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..errors import UsageError
 from ..files import replacing, write_text_atomic
 from .evaluation import forward, predict_with_labels
-from .lr_find import find_lr
+from .lr_find import BUDGET_SHARE, find_lr
 from .metrics import accuracy, log_loss, macro_f1
 from .optimizer import adamw
 from .plots import training_curves_image, write_png
@@ -309,7 +309,8 @@ def _start(model: nn.Module, train_set: Dataset, config: TrainConfig, out: Path,
     else:
         state = _Progress(lr=config.lr)
         if config.lr_find:  # after the input statistics: the sweep sees what training will see
-            finding = find_lr(model, train_set, config)
+            finding = find_lr(model, train_set, config,
+                              max_seconds=BUDGET_SHARE * config.budget if config.budget else None)
             state.lr, state.lr_finder, state.spent_s = finding.lr, finding.to_dict(), finding.seconds
     optimizer = adamw(model, config.weight_decay, state.lr if state.lr is not None else config.lr)
     loader_generator = torch.Generator()

@@ -33,6 +33,10 @@ from .settings import TrainConfig
 
 #: Defaults of the sweep: from LR_LOW to LR_HIGH in LR_FIND_STEPS optimiser steps.
 LR_LOW, LR_HIGH, LR_FIND_STEPS = 1e-5, 1.0, 50
+#: The shortest sweep a time limit may shorten it to.
+MIN_STEPS = 12
+#: Share of a training time budget the sweep may take.
+BUDGET_SHARE = 0.15
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,14 @@ def _batches(loader: DataLoader) -> Iterator[Any]:
 
 
 def find_lr(model: nn.Module, train_set: Dataset, config: TrainConfig, *, low: float = LR_LOW, high: float = LR_HIGH,
-            steps: int = LR_FIND_STEPS, divergence: float = 4.0, smoothing: float = 0.9) -> LRFinding:
+            steps: int = LR_FIND_STEPS, divergence: float = 4.0, smoothing: float = 0.9,
+            max_seconds: float | None = None) -> LRFinding:
     """Sweep the learning rate from ``low`` to ``high`` over ``steps`` optimiser steps on ``train_set`` (batches of
-    ``config.batch_size``, seeded by ``config.seed``) and suggest one; ``model`` is left as it was."""
+    ``config.batch_size``, seeded by ``config.seed``) and suggest one; ``model`` is left as it was.
+
+    ``max_seconds`` (the loop passes a share of a time budget) shortens the sweep to the steps that fit, timed
+    on its first step, never below :data:`MIN_STEPS`: a 3D-CNN step on a CPU can take a second, and a sweep that
+    eats the budget leaves no epochs to train."""
     if not 0 < low < high:
         raise UsageError(f"the learning-rate sweep needs 0 < low < high, got {low} and {high}")
     if steps < 5:
@@ -91,6 +100,12 @@ def find_lr(model: nn.Module, train_set: Dataset, config: TrainConfig, *, low: f
         average, best = 0.0, math.inf
         model.train()
         for step, (x, y) in zip(range(steps), _batches(loader)):
+            if step == 1 and max_seconds is not None:  # re-plan the sweep's length on the first step's time
+                fit = int(max_seconds / max(time.perf_counter() - started, 1e-6))
+                steps = max(min(MIN_STEPS, steps), min(steps, fit))
+                growth = (high / low) ** (1.0 / (steps - 1))
+            if step >= steps:
+                break
             lr = low * growth**step
             for group in optimizer.param_groups:
                 group["lr"] = lr
